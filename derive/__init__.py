@@ -1,0 +1,13 @@
+"""derive: symbolic derivation of machine-learning gradients with SymPy.
+
+>>> from derive import derive, text
+>>> text(derive("softmax", "W").result)
+'-(P_j - a_j)*x_i'
+"""
+
+from .derivation import Derivation, Step, derive, gradients
+from .example import Example, worked_example
+from .models import MODELS, Model, get_model
+from .textprinter import text
+
+__all__ = ["Derivation", "Example", "MODELS", "Model", "Step", "derive", "get_model", "gradients", "text", "worked_example"]

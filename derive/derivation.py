@@ -1,0 +1,175 @@
+"""The derivation driver: differentiate a model's loss and reduce it by named rules.
+
+The result is a :class:`Derivation`, an immutable ordered list of
+:class:`Step` values.  Every step records the rule that produced it, the
+equation it states and a justification in words; the last step holds the closed
+form.  Nothing here knows about printing or files.
+
+The route is the textbook's (Bishop, PRML 4.3.4)::
+
+    dH/dW_ij = Sum_k dH/da_k * da_k/dz_j * dz_j/dW_ij        chain rule
+    dH/da_k  = -P_k / a_k                                     SymPy diff + rules
+    da_k/dz_j = a_k (delta_kj - a_j)                          SymPy diff + rules
+    dz_j/dW_ij = x_i                                          SymPy diff + rules
+
+and the product is reduced by the rules in :data:`derive.rules.SIMPLIFICATION`,
+then by the model's assumptions (Sum_k P_k = 1), then factored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+import sympy as sp
+
+from . import rules
+from . import symbols as S
+from .models import Model, get_model
+
+#: kinds of step: the chain-rule statement (not a value), a factor of the chain
+#: rule, and the main line whose every right-hand side equals dH/dtheta
+CHAIN, FACTOR, MAIN = "chain", "factor", "main"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of a derivation: ``lhs = rhs`` by ``rule``, because ``justification``."""
+
+    rule: str
+    lhs: sp.Expr
+    rhs: sp.Expr
+    justification: str
+    kind: str = MAIN
+
+    @property
+    def equation(self) -> sp.Eq:
+        return sp.Eq(self.lhs, self.rhs, evaluate=False)
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The ordered steps from the loss to the closed form of dH/d(wrt)."""
+
+    model: Model
+    wrt: sp.Indexed
+    assumptions: tuple[str, ...]
+    steps: tuple[Step, ...]
+
+    @property
+    def lhs(self) -> sp.Derivative:
+        return self.steps[0].lhs
+
+    @property
+    def result(self) -> sp.Expr:
+        """The closed form: the right-hand side of the last step."""
+        return self.steps[-1].rhs
+
+    def factor(self, lhs: sp.Expr) -> sp.Expr:
+        """The reduced value of one chain-rule factor, e.g. da_k/dz_j."""
+        found = [s.rhs for s in self.steps if s.kind == FACTOR and s.lhs == lhs]
+        if not found:
+            raise KeyError(f"no factor {lhs} in this derivation")
+        return found[-1]
+
+    def main_steps(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.kind == MAIN)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+def reduce(lhs: sp.Expr, expr: sp.Expr, chain: Iterable[rules.Rule], kind: str = MAIN) -> list[Step]:
+    """Apply each rule of ``chain`` in order; record a step for each that changed ``expr``."""
+    steps = []
+    for rule in chain:
+        new = rule(expr)
+        if new != expr:
+            steps.append(Step(rule.name, lhs, new, rule.justification, kind))
+            expr = new
+    return steps
+
+
+def differentiate(lhs: sp.Derivative, expr: sp.Expr, wrt: sp.Expr, chain: Iterable[rules.Rule]) -> list[Step]:
+    """SymPy's derivative of ``expr`` with respect to ``wrt``, then reduced by ``chain``."""
+    raw = sp.diff(expr, wrt)
+    first = Step("differentiate", lhs, raw, f"SymPy differentiates the definition with respect to {wrt}", FACTOR)
+    return [first, *reduce(lhs, raw, chain, FACTOR)]
+
+
+def _rules(*names: str) -> list[rules.Rule]:
+    return [rules.RULES[n] for n in names]
+
+
+def chain_rule_factors(model: Model, wrt: sp.Indexed) -> tuple[tuple[sp.Derivative, list[Step]], ...]:
+    """The three factors of the chain rule, each derived by SymPy and reduced."""
+    a, z, loss_name = model.activation, model.logit, S.H
+    collapse = _rules("collapse_delta", "index_in_range")
+    return (
+        (sp.Derivative(loss_name, a), differentiate(sp.Derivative(loss_name, a), model.loss, a, collapse)),
+        (
+            sp.Derivative(a, z),
+            differentiate(
+                sp.Derivative(a, z),
+                model.activation_definition,
+                z,
+                [*collapse, model.naming_rule, rules.RULES["factor"]],
+            ),
+        ),
+        (sp.Derivative(z, wrt), differentiate(sp.Derivative(z, wrt), model.logit_definition, wrt, collapse)),
+    )
+
+
+def derive(model: Model | str = "softmax", wrt: sp.Indexed | str = "W", assume: bool = True) -> Derivation:
+    """Derive dH/d(wrt) for ``model``; ``assume`` switches the model's assumptions on.
+
+    ``wrt`` is one of the model's parameters or its base name ("W", "b").
+    """
+    model = get_model(model) if isinstance(model, str) else model
+    return _derive(model, _parameter(model, wrt), bool(assume))
+
+
+@lru_cache(maxsize=None)
+def _derive(model: Model, wrt: sp.Indexed, assume: bool) -> Derivation:
+    lhs = sp.Derivative(S.H, wrt)
+    factors = chain_rule_factors(model, wrt)
+    k = model.output_index
+    statement = sp.Sum(sp.Mul(*(f for f, _ in factors), evaluate=False), (k, 1, S.K))
+    steps = [
+        Step(
+            "chain_rule",
+            lhs,
+            statement,
+            f"{wrt} enters H only through {model.logit}, which enters through every {model.activation}",
+            CHAIN,
+        )
+    ]
+    for _, factor_steps in factors:
+        steps.extend(factor_steps)
+    values = [fs[-1].rhs for _, fs in factors if fs[-1].rhs != 1]
+    product = sp.Sum(sp.Mul(*values, evaluate=False), (k, 1, S.K))
+    steps.append(Step("substitute_factors", lhs, product, "put the three derivatives into the chain rule"))
+    chain = [rules.RULES[n] for n in rules.SIMPLIFICATION]
+    used = tuple(a.name for a in model.assumptions) if assume else ()
+    chain += [model.assumption(n).rule for n in used]
+    chain += [rules.RULES["factor"], model.sign_rule]
+    steps.extend(reduce(lhs, product, chain))
+    return Derivation(model, wrt, used, tuple(steps))
+
+
+def _parameter(model: Model, wrt: sp.Indexed | str) -> sp.Indexed:
+    for p in model.parameters:
+        if wrt == p or wrt == str(p.base):
+            return p
+    known = ", ".join(str(p.base) for p in model.parameters)
+    raise KeyError(f"model {model.name!r} has no parameter {wrt!s} (known: {known})")
+
+
+def gradients(model: Model | str = "softmax", assume: bool = True) -> tuple[Derivation, ...]:
+    """One derivation per parameter of the model, in the model's order."""
+    model = get_model(model) if isinstance(model, str) else model
+    return tuple(derive(model, p, assume) for p in model.parameters)

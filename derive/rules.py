@@ -1,0 +1,164 @@
+"""Named rewrite rules: the engine's only way of changing an expression.
+
+Each rule is a small function whose docstring *is* its rewrite; the table
+:data:`RULES` maps its name to it together with a one-line justification in
+words, which the derivation records next to the step it produced.  Rules that
+depend on a model (naming its activation, its assumptions) are built by the
+factories at the bottom from the model's own definitions.
+
+No rule calls ``sympy.simplify``: on indexed sums with Kronecker deltas it is
+slow and can crash, and it would hide which identity was used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+from sympy.simplify.simplify import factor_sum as _factor_sum
+
+from . import symbols as S
+
+Rewrite = Callable[[sp.Expr], sp.Expr]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named rewrite with a justification in words."""
+
+    name: str
+    justification: str
+    apply: Rewrite
+
+    def __call__(self, expr: sp.Expr) -> sp.Expr:
+        return self.apply(expr)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str, justification: str) -> Callable[[Rewrite], Rewrite]:
+    """Register ``fn`` in :data:`RULES` under ``name``."""
+
+    def register(fn: Rewrite) -> Rewrite:
+        RULES[name] = Rule(name, justification, fn)
+        return fn
+
+    return register
+
+
+@rule("evaluate_product", "multiply the factors out: a_k / a_k = 1")
+def evaluate_product(expr: sp.Expr) -> sp.Expr:
+    """Mul(f, g, evaluate=False) -> f*g, also inside sums."""
+    return expr.replace(lambda e: isinstance(e, sp.Mul), lambda e: sp.Mul(*e.args))
+
+
+@rule("split_sum", "the sum of a sum of terms is the sum of the sums (linearity)")
+def split_sum(expr: sp.Expr) -> sp.Expr:
+    """Sum_k (f_k + g_k) -> Sum_k f_k + Sum_k g_k (after expanding products)."""
+    return sp.expand(expr)
+
+
+@rule("collapse_delta", "delta_kj is 1 for k = j and 0 otherwise, so only the k = j term survives")
+def collapse_delta(expr: sp.Expr) -> sp.Expr:
+    """Sum_k f(k) delta_kj -> f(j), and Sum_l W_lj x_l -> x_i when differentiated."""
+    return expr.doit()
+
+
+@rule("index_in_range", "the index lies in its range (1 <= j <= K, 1 <= i <= d)")
+def index_in_range(expr: sp.Expr) -> sp.Expr:
+    """Piecewise((f, N >= n), (0, True)) -> f when n is an index with upper bound N."""
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise) and _in_range(e), lambda e: e.args[0][0])
+
+
+def _in_range(pw: sp.Piecewise) -> bool:
+    (value, cond), *rest = pw.args
+    if not (len(rest) == 1 and rest[0] == (0, True) and isinstance(cond, sp.GreaterThan)):
+        return False
+    upper, index = cond.args
+    return index in S.INDEX_RANGES and S.INDEX_RANGES[index][1] == upper
+
+
+@rule("factor_out_of_sum", "factors that do not depend on k move out of the sum over k")
+def factor_out_of_sum(expr: sp.Expr) -> sp.Expr:
+    """Sum_k c*f(k) -> c*Sum_k f(k) when c does not depend on k."""
+    return expr.replace(lambda e: isinstance(e, sp.Sum), _factor_sum)
+
+
+@rule("factor", "take the common factor out")
+def factor(expr: sp.Expr) -> sp.Expr:
+    """f*x - g*x -> (f - g)*x."""
+    return sp.factor_terms(expr)
+
+
+def label_first_sign(label: sp.IndexedBase) -> Rule:
+    """c*(a - P) -> -(P - a)*c: the textbook's sign, label first.
+
+    The result is an unevaluated product so that printers show it as written.
+    """
+
+    def apply(expr: sp.Expr) -> sp.Expr:
+        factors = sp.Mul.make_args(expr)
+        flip = [f for f in factors if isinstance(f, sp.Add) and _label_negative(f, label)]
+        if len(flip) != 1:
+            return expr
+        rest = [f for f in factors if f is not flip[0]]
+        return sp.Mul(sp.S.NegativeOne, -flip[0], *rest, evaluate=False)
+
+    return Rule("label_first", "write the difference with the label first, as in the textbook", apply)
+
+
+def _label_negative(add: sp.Add, label: sp.IndexedBase) -> bool:
+    return any(
+        t.could_extract_minus_sign() and any(getattr(q, "base", None) == label for q in t.atoms(sp.Indexed))
+        for t in add.args
+    )
+
+
+def name_quantity(name: sp.Indexed, definition: sp.Expr, index: sp.Symbol, justification: str) -> Rule:
+    """Name a quantity: replace definition(q) by name(q), e.g. exp(z_q)/Sum_m exp(z_m) -> a_q.
+
+    Works by the exact identity numerator(q) = name(q) * denominator, so it also
+    names numerators left over after differentiation; the denominators then cancel.
+    """
+    numer, denom = sp.fraction(definition)
+    hole = sp.Dummy("denominator", positive=True)
+
+    def apply(expr: sp.Expr) -> sp.Expr:
+        held = expr.xreplace({denom: hole})
+        named = held.replace(
+            lambda e: _instance_index(e, numer, index) is not None,
+            lambda e: name.subs(index, _instance_index(e, numer, index)) * hole,
+        )
+        return named.xreplace({hole: denom})
+
+    return Rule(f"name_{name.base}", justification, apply)
+
+
+def _instance_index(expr: sp.Expr, pattern: sp.Expr, index: sp.Symbol):
+    """The q for which expr == pattern.subs(index, q), or None."""
+    if expr.func != pattern.func:
+        return None
+    q = sp.Wild("q")
+    match = expr.match(pattern.subs(index, q))
+    return None if match is None or q not in match else match[q]
+
+
+def substitute(name: str, old: sp.Expr, new: sp.Expr, justification: str) -> Rule:
+    """old -> new, matching sums whatever their dummy index is called."""
+
+    def apply(expr: sp.Expr) -> sp.Expr:
+        return expr.replace(lambda e: e == old or (isinstance(e, sp.Sum) and e.dummy_eq(old)), lambda e: new)
+
+    return Rule(name, justification, apply)
+
+
+#: the order in which the driver reduces a chain-rule product to a closed form
+SIMPLIFICATION = (
+    "evaluate_product",
+    "split_sum",
+    "collapse_delta",
+    "index_in_range",
+    "factor_out_of_sum",
+)

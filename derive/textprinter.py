@@ -1,0 +1,64 @@
+"""Plain-text printing in the seed's notation: P_j, a_j, x_i, W_ij, dH/dW_ij.
+
+A subclass of SymPy's ``StrPrinter``; like every printer here it adds
+``_print_<Class>`` methods and never edits printed strings afterwards.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.str import StrPrinter
+
+
+class TextPrinter(StrPrinter):
+    """``-(P_j - a_j)*x_i`` rather than ``-(P[j] - a[j])*x[i]``."""
+
+    printmethod = "_derive_text"
+
+    def __init__(self, settings: dict | None = None):
+        super().__init__(settings)
+        self._add_order = self._settings["order"]
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        # factors in their stored order, so an unevaluated -P_j*(1 - a_j)*x_i prints as written
+        # (evaluated products are stored in canonical order anyway); sums keep the default order
+        return _in_order(self, super()._print_Mul, expr, "none")
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        return _in_order(self, lambda e: super(TextPrinter, self)._print_Add(e, order), expr, self._add_order)
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        return f"{self._print(expr.base.label)}_{subscript(self, expr.indices)}"
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        variables = "".join(f"d{self._print(v)}" for v in expr.variables)
+        return f"d{self._print(expr.expr)}/{variables}"
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
+        return f"delta_{subscript(self, expr.args)}"
+
+
+def _in_order(printer: StrPrinter, method, expr: sp.Basic, order: str | None) -> str:
+    """``method(expr)`` with the printer's order setting temporarily ``order``."""
+    settings = printer._settings
+    saved, settings["order"] = settings["order"], order
+    try:
+        return method(expr)
+    finally:
+        settings["order"] = saved
+
+
+def subscript(printer: StrPrinter, indices) -> str:
+    """ij for one-character indices, 1,12 when any is longer."""
+    parts = [printer._print(q) for q in indices]
+    return "".join(parts) if all(len(p) == 1 for p in parts) else ",".join(parts)
+
+
+def text(expr: sp.Basic) -> str:
+    """``expr`` in the seed's plain-text notation."""
+    return TextPrinter().doprint(expr)
+
+
+def equation(lhs: sp.Basic, rhs: sp.Basic) -> str:
+    """``lhs = rhs`` in plain text."""
+    return f"{text(lhs)} = {text(rhs)}"

@@ -1,0 +1,86 @@
+"""Plain-text reports for the terminal: the worked example as tables, steps as lines.
+
+Numbers are formatted here; math is printed by :mod:`derive.textprinter`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import symbols as S
+from .derivation import Derivation
+from .example import MISTAKES, SEED_CLASSES, SEED_FEATURES, Example
+from .textprinter import equation, text
+
+
+def fmt(value: float) -> str:
+    return f"{value:+.6f}"
+
+
+def names(example: Example) -> tuple[list[str], list[str]]:
+    """Column (class) and row (feature) headings: the seed's names when the shapes fit."""
+    classes = [f"{n} (j={q})" for q, n in enumerate(SEED_CLASSES, 1)] if example.classes == 2 else []
+    features = [f"{n} (i={q})" for q, n in enumerate(SEED_FEATURES, 1)] if example.features == 2 else []
+    classes = classes or [f"j={q}" for q in range(1, example.classes + 1)]
+    features = features or [f"i={q}" for q in range(1, example.features + 1)]
+    return classes, features
+
+
+def table(title: str, rows: list[tuple[str, np.ndarray]], columns: list[str]) -> list[str]:
+    width = max([len(title), *(len(r) for r, _ in rows)]) + 2
+    col = max(12, *(len(c) + 2 for c in columns))
+    lines = [title.ljust(width) + "".join(c.rjust(col) for c in columns)]
+    lines += ["  " + r.ljust(width - 2) + "".join(fmt(v).rjust(col) for v in values) for r, values in rows]
+    return lines
+
+
+def example_report(example: Example, derivations: tuple[Derivation, ...]) -> str:
+    """The worked example as readable tables."""
+    classes, features = names(example)
+    lines = [f"Worked example: K = {example.classes} classes, d = {example.features} features", ""]
+    lines += ["closed forms from the engine:"] + [f"  {equation(d.lhs, d.result)}" for d in derivations]
+    lines += [""] + table("input", [(f"x_{q}  {f}", [v]) for q, (f, v) in enumerate(zip(features, example.x), 1)], ["value"])
+    lines += [""] + table("per class", [("z_j", example.z), ("a_j", example.a), ("P_j", example.P)], classes)
+    lines += ["", f"loss H = {example.loss:.6f}", ""]
+    lines += table("dH/dW_ij", list(zip(features, example.grad_W)), classes)
+    lines += table("", [("dH/db_j", example.grad_b)], classes)
+    lines += ["", f"central finite differences agree to {example.fd_error:.1e}"]
+    lines += _mistakes(example, features, classes)
+    if example.lr is not None:
+        lines += ["", f"one gradient-descent step, lr = {example.lr:g}: W <- W - lr dH/dW, b <- b - lr dH/db"]
+        lines += table("W_next", list(zip(features, example.W_next)), classes)
+        lines += table("", [("b_next", example.b_next)], classes)
+    return "\n".join(lines) + "\n"
+
+
+def _mistakes(example: Example, features: list[str], classes: list[str]) -> list[str]:
+    lines = ["", "common mistakes for dH/dW_ij, at the same sample:"]
+    for name, (expr, why) in MISTAKES.items():
+        values = example.mistakes[name]
+        worst = np.unravel_index(np.abs(values - example.grad_W).argmax(), values.shape)
+        lines += ["", f"{name}: {text(expr)}  ({why})"]
+        lines += table("  gives", list(zip(features, values)), classes)
+        i, j = (q + 1 for q in worst)
+        lines.append(
+            f"  wrong at W_{i}{j}: gives {fmt(values[worst])}, truth {fmt(example.grad_W[worst])}"
+            if not np.allclose(values, example.grad_W)
+            else "  agrees with the truth at this sample"
+        )
+    return lines
+
+
+def steps_report(derivation: Derivation) -> str:
+    """Every step of a derivation, one line each with its rule and justification."""
+    lines = []
+    for n, step in enumerate(derivation.steps, 1):
+        lines.append(f"{n:2d}. [{step.rule}] {equation(step.lhs, step.rhs)}")
+        lines.append(f"      {step.justification}")
+    return "\n".join(lines) + "\n"
+
+
+def assumption_line(derivation: Derivation) -> str:
+    model = derivation.model
+    if derivation.assumptions:
+        stated = "; ".join(f"{text(model.assumption(n).statement.lhs)} = 1 ({n})" for n in derivation.assumptions)
+        return f"assuming {stated}; --exact drops the assumption"
+    return f"exact: no assumption on {text(S.label_total())}"

@@ -1,0 +1,39 @@
+"""Project invariants: layering, the README's commands, CI."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SYMBOLIC = ["symbols", "models", "rules", "derivation", "checking", "elementwise", "example"]
+RENDERERS = ["jinja2", "derive.rendering", "derive.cli", "derive.textreport"]
+
+
+def test_symbolic_layer_never_imports_renderers():
+    code = (
+        "import sys\n"
+        + "".join(f"import derive.{m}\n" for m in SYMBOLIC)
+        + f"print([m for m in {RENDERERS!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def readme_commands():
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
+def test_readme_opens_with_two_setup_commands():
+    main_job, tests = readme_commands()
+    assert main_job.endswith("derive all")
+    assert tests.endswith("python -m pytest -q")
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    test_command = readme_commands()[1].split("&& ")[-1]
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == test_command
+    for package in ("texlive-latex-base", "texlive-latex-recommended", "poppler-utils"):
+        assert package in readme_commands()[1] and package in (ROOT / ".ci" / "run").read_text()

@@ -145,7 +145,7 @@ def check_steps(
 
 
 def loss_function(model: Model, classes: int, features: int):
-    """The loss as a NumPy function ``f(W, b, x, P)`` of concrete shapes, from its definition alone.
+    """The loss as a function ``f(W, b, x, P)`` of arrays of concrete shapes, from its definition alone.
 
     The loss is composed with the activation and logit definitions and
     lambdified; no derivative is involved, so it is an independent reference.
@@ -154,9 +154,14 @@ def loss_function(model: Model, classes: int, features: int):
     for name, definition, index in reversed(intermediates(model)):
         generic = S.instantiate(definition, classes, features)
         expr = expr.xreplace({name.base[q]: generic.xreplace({index: q}) for q in range(1, classes + 1)})
-    W = [[S.W[r, c] for c in range(1, classes + 1)] for r in range(1, features + 1)]
+    W = [S.W[r, c] for r in range(1, features + 1) for c in range(1, classes + 1)]
     b = [S.b[q] for q in range(1, classes + 1)]
     x = [S.x[q] for q in range(1, features + 1)]
     P = [model.label[q] for q in range(1, classes + 1)]
-    f = sp.lambdify((W, b, x, P), expr, modules="numpy")
-    return lambda W_, b_, x_, P_: float(f(np.asarray(W_).tolist(), list(b_), list(x_), list(P_)))
+    # scalar arguments and the math module: lambdify's NumPy namespace costs a quarter second to set up
+    f = sp.lambdify(W + b + x + P, expr, modules="math")
+
+    def loss(W_, b_, x_, P_) -> float:
+        return float(f(*np.ravel(W_), *np.ravel(b_), *np.ravel(x_), *np.ravel(P_)))
+
+    return loss

@@ -107,20 +107,20 @@ def _rules(*names: str) -> list[rules.Rule]:
 
 def chain_rule_factors(model: Model, wrt: sp.Indexed) -> tuple[tuple[sp.Derivative, list[Step]], ...]:
     """The three factors of the chain rule, each derived by SymPy and reduced."""
+    z = model.logit
+    inner = differentiate(sp.Derivative(z, wrt), model.logit_definition, wrt, _rules("collapse_delta", "index_in_range"))
+    return (*_outer_factors(model), (sp.Derivative(z, wrt), inner))
+
+
+@lru_cache(maxsize=None)
+def _outer_factors(model: Model) -> tuple[tuple[sp.Derivative, list[Step]], ...]:
+    """dH/da_k and da_k/dz_j, which every parameter shares."""
     a, z, loss_name = model.activation, model.logit, S.H
     collapse = _rules("collapse_delta", "index_in_range")
+    jacobian_rules = [*collapse, model.naming_rule, rules.RULES["factor"]]
     return (
         (sp.Derivative(loss_name, a), differentiate(sp.Derivative(loss_name, a), model.loss, a, collapse)),
-        (
-            sp.Derivative(a, z),
-            differentiate(
-                sp.Derivative(a, z),
-                model.activation_definition,
-                z,
-                [*collapse, model.naming_rule, rules.RULES["factor"]],
-            ),
-        ),
-        (sp.Derivative(z, wrt), differentiate(sp.Derivative(z, wrt), model.logit_definition, wrt, collapse)),
+        (sp.Derivative(a, z), differentiate(sp.Derivative(a, z), model.activation_definition, z, jacobian_rules)),
     )
 
 

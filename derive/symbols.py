@@ -108,7 +108,7 @@ class Explicit:
 
     def _walk(self, expr: sp.Basic, env: dict) -> sp.Basic:
         if isinstance(expr, sp.Indexed):
-            return self.symbol(expr.base, tuple(int(q.xreplace(env)) for q in expr.indices))
+            return self.symbol(expr.base, tuple(int(env.get(q) or q.xreplace(env)) for q in expr.indices))
         if isinstance(expr, sp.Sum):
             return self._sum(expr, env)
         if expr in env:

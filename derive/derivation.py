@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import sympy as sp
 
@@ -35,17 +35,26 @@ CHAIN, FACTOR, MAIN = "chain", "factor", "main"
 
 @dataclass(frozen=True)
 class Step:
-    """One line of a derivation: ``lhs = rhs`` by ``rule``, because ``justification``."""
+    """One line of a derivation: ``lhs = rhs`` by ``rule``, because ``justification``.
+
+    ``justification`` is a template whose ``{0}``, ``{1}`` ... are ``terms``
+    (SymPy objects), so that every renderer prints the math with its own printer.
+    """
 
     rule: str
     lhs: sp.Expr
     rhs: sp.Expr
     justification: str
     kind: str = MAIN
+    terms: tuple = ()
 
     @property
     def equation(self) -> sp.Eq:
         return sp.Eq(self.lhs, self.rhs, evaluate=False)
+
+    def explain(self, printer: Callable[[sp.Basic], str]) -> str:
+        """The justification with its terms printed by ``printer``."""
+        return self.justification.format(*map(printer, self.terms))
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,7 @@ def reduce(lhs: sp.Expr, expr: sp.Expr, chain: Iterable[rules.Rule], kind: str =
     for rule in chain:
         new = rule(expr)
         if new != expr:
-            steps.append(Step(rule.name, lhs, new, rule.justification, kind))
+            steps.append(Step(rule.name, lhs, new, rule.justification, kind, rule.terms))
             expr = new
     return steps
 
@@ -97,7 +106,7 @@ def reduce(lhs: sp.Expr, expr: sp.Expr, chain: Iterable[rules.Rule], kind: str =
 def differentiate(lhs: sp.Derivative, expr: sp.Expr, wrt: sp.Expr, chain: Iterable[rules.Rule]) -> list[Step]:
     """SymPy's derivative of ``expr`` with respect to ``wrt``, then reduced by ``chain``."""
     raw = sp.diff(expr, wrt)
-    first = Step("differentiate", lhs, raw, f"SymPy differentiates the definition with respect to {wrt}", FACTOR)
+    first = Step("differentiate", lhs, raw, "SymPy differentiates the definition of {0} with respect to {1}", FACTOR, (lhs.expr, wrt))
     return [first, *reduce(lhs, raw, chain, FACTOR)]
 
 
@@ -144,8 +153,9 @@ def _derive(model: Model, wrt: sp.Indexed, assume: bool) -> Derivation:
             "chain_rule",
             lhs,
             statement,
-            f"{wrt} enters H only through {model.logit}, which enters through every {model.activation}",
+            "{0} enters {1} only through {2}, which enters through every {3}",
             CHAIN,
+            (wrt, S.H, model.logit, model.activation),
         )
     ]
     for _, factor_steps in factors:

@@ -164,6 +164,9 @@ def _logit_jacobian(model: Model, logits: dict[int, sp.Expr], explicit: S.Explic
             if symbols[theta] in found:
                 raise ProofError(f"{theta} enters more than one logit; the closed form assumes one")
             found[symbols[theta]] = (q, theta, derivative)
+    missing = [str(theta) for theta, key in symbols.items() if key not in found]
+    if missing:
+        raise ProofError(f"{', '.join(missing[:3])} enter no logit; the closed form says they matter")
     return found
 
 

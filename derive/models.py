@@ -56,7 +56,8 @@ class Model:
             self.activation,
             self.activation_definition,
             self.output_index,
-            f"name the {self.activation_words}: {self.activation} is its definition",
+            f"name the {self.activation_words}: {{0}} = {{1}}",
+            (self.activation, self.activation_definition),
         )
 
     @property
@@ -78,7 +79,8 @@ LABELS_SUM_TO_ONE = Assumption(
         "labels_sum_to_one",
         S.label_total(),
         sp.Integer(1),
-        "the labels are a probability distribution: Sum_k P_k = 1 (one-hot or soft labels)",
+        "the labels are a probability distribution (one-hot or soft): {0} = 1",
+        (S.label_total(),),
     ),
     description="the labels P form a probability distribution over the K classes",
 )

@@ -25,11 +25,16 @@ Rewrite = Callable[[sp.Expr], sp.Expr]
 
 @dataclass(frozen=True)
 class Rule:
-    """A named rewrite with a justification in words."""
+    """A named rewrite with a justification in words.
+
+    The justification is a template: ``{0}``, ``{1}`` ... stand for ``terms``,
+    SymPy objects that each renderer prints with its own printer.
+    """
 
     name: str
     justification: str
     apply: Rewrite
+    terms: tuple = ()
 
     def __call__(self, expr: sp.Expr) -> sp.Expr:
         return self.apply(expr)
@@ -38,35 +43,39 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(name: str, justification: str) -> Callable[[Rewrite], Rewrite]:
+def rule(name: str, justification: str, *terms: sp.Basic) -> Callable[[Rewrite], Rewrite]:
     """Register ``fn`` in :data:`RULES` under ``name``."""
 
     def register(fn: Rewrite) -> Rewrite:
-        RULES[name] = Rule(name, justification, fn)
+        RULES[name] = Rule(name, justification, fn, terms)
         return fn
 
     return register
 
 
-@rule("evaluate_product", "multiply the factors out: a_k / a_k = 1")
+@rule("evaluate_product", "multiply the factors out; common factors cancel")
 def evaluate_product(expr: sp.Expr) -> sp.Expr:
     """Mul(f, g, evaluate=False) -> f*g, also inside sums."""
     return expr.replace(lambda e: isinstance(e, sp.Mul), lambda e: sp.Mul(*e.args))
 
 
-@rule("split_sum", "the sum of a sum of terms is the sum of the sums (linearity)")
+@rule("split_sum", "a sum of terms is the sum of the sums (linearity)")
 def split_sum(expr: sp.Expr) -> sp.Expr:
     """Sum_k (f_k + g_k) -> Sum_k f_k + Sum_k g_k (after expanding products)."""
     return sp.expand(expr)
 
 
-@rule("collapse_delta", "delta_kj is 1 for k = j and 0 otherwise, so only the k = j term survives")
+@rule(
+    "collapse_delta",
+    "{0} is 1 when its two indices are equal and 0 otherwise, so only one term of the sum survives",
+    sp.KroneckerDelta(S.k, S.j),
+)
 def collapse_delta(expr: sp.Expr) -> sp.Expr:
     """Sum_k f(k) delta_kj -> f(j), and Sum_l W_lj x_l -> x_i when differentiated."""
     return expr.doit()
 
 
-@rule("index_in_range", "the index lies in its range (1 <= j <= K, 1 <= i <= d)")
+@rule("index_in_range", "the index lies in its range (1 to {0} for classes, 1 to {1} for features)", S.K, S.d)
 def index_in_range(expr: sp.Expr) -> sp.Expr:
     """Piecewise((f, N >= n), (0, True)) -> f when n is an index with upper bound N."""
     return expr.replace(lambda e: isinstance(e, sp.Piecewise) and _in_range(e), lambda e: e.args[0][0])
@@ -80,7 +89,7 @@ def _in_range(pw: sp.Piecewise) -> bool:
     return index in S.INDEX_RANGES and S.INDEX_RANGES[index][1] == upper
 
 
-@rule("factor_out_of_sum", "factors that do not depend on k move out of the sum over k")
+@rule("factor_out_of_sum", "factors that do not depend on the summation index move out of the sum")
 def factor_out_of_sum(expr: sp.Expr) -> sp.Expr:
     """Sum_k c*f(k) -> c*Sum_k f(k) when c does not depend on k."""
     return expr.replace(lambda e: isinstance(e, sp.Sum), _factor_sum)
@@ -106,7 +115,7 @@ def label_first_sign(label: sp.IndexedBase) -> Rule:
         rest = [f for f in factors if f is not flip[0]]
         return sp.Mul(sp.S.NegativeOne, -flip[0], *rest, evaluate=False)
 
-    return Rule("label_first", "write the difference with the label first, as in the textbook", apply)
+    return Rule("label_first", "write the difference with the label first, as the textbook does", apply)
 
 
 def _label_negative(add: sp.Add, label: sp.IndexedBase) -> bool:
@@ -116,7 +125,7 @@ def _label_negative(add: sp.Add, label: sp.IndexedBase) -> bool:
     )
 
 
-def name_quantity(name: sp.Indexed, definition: sp.Expr, index: sp.Symbol, justification: str) -> Rule:
+def name_quantity(name: sp.Indexed, definition: sp.Expr, index: sp.Symbol, justification: str, terms: tuple = ()) -> Rule:
     """Name a quantity: replace definition(q) by name(q), e.g. exp(z_q)/Sum_m exp(z_m) -> a_q.
 
     Works by the exact identity numerator(q) = name(q) * denominator, so it also
@@ -133,7 +142,7 @@ def name_quantity(name: sp.Indexed, definition: sp.Expr, index: sp.Symbol, justi
         )
         return named.xreplace({hole: denom})
 
-    return Rule(f"name_{name.base}", justification, apply)
+    return Rule(f"name_{name.base}", justification, apply, terms)
 
 
 def _instance_index(expr: sp.Expr, pattern: sp.Expr, index: sp.Symbol):
@@ -145,13 +154,13 @@ def _instance_index(expr: sp.Expr, pattern: sp.Expr, index: sp.Symbol):
     return None if match is None or q not in match else match[q]
 
 
-def substitute(name: str, old: sp.Expr, new: sp.Expr, justification: str) -> Rule:
+def substitute(name: str, old: sp.Expr, new: sp.Expr, justification: str, terms: tuple = ()) -> Rule:
     """old -> new, matching sums whatever their dummy index is called."""
 
     def apply(expr: sp.Expr) -> sp.Expr:
         return expr.replace(lambda e: e == old or (isinstance(e, sp.Sum) and e.dummy_eq(old)), lambda e: new)
 
-    return Rule(name, justification, apply)
+    return Rule(name, justification, apply, terms)
 
 
 #: the order in which the driver reduces a chain-rule product to a closed form

@@ -74,7 +74,7 @@ def steps_report(derivation: Derivation) -> str:
     lines = []
     for n, step in enumerate(derivation.steps, 1):
         lines.append(f"{n:2d}. [{step.rule}] {equation(step.lhs, step.rhs)}")
-        lines.append(f"      {step.justification}")
+        lines.append(f"      {step.explain(text)}")
     return "\n".join(lines) + "\n"
 
 

@@ -26,35 +26,56 @@ Valuation = dict[sp.Indexed, float]
 
 
 def random_inputs(model: Model, classes: int, features: int, rng: np.random.Generator, normalised: bool = True) -> Valuation:
-    """Random W, b, x and labels P (a probability vector when ``normalised``)."""
-    labels = rng.uniform(0.05, 1.0, classes)
-    labels = labels / labels.sum() if normalised else labels * rng.uniform(0.5, 2.0)
-    values: Valuation = {model.label[k + 1]: float(p) for k, p in enumerate(labels)}
-    for i in range(1, features + 1):
-        values[S.x[i]] = float(rng.normal())
-        for j in range(1, classes + 1):
-            values[S.W[i, j]] = float(rng.normal())
-    for j in range(1, classes + 1):
-        values[S.b[j]] = float(rng.normal())
+    """Random values for the model's inputs; labels as its ``label_kind`` says.
+
+    A "distribution" label (P) is a probability vector when ``normalised``, a
+    "probability" label (y) lies in (0, 1), a "real" one is any number.
+    """
+    sizes = {"d": features, "K": classes}
+    values: Valuation = {}
+    for base, shape in model.inputs:
+        if base == model.label:
+            continue
+        for position in np.ndindex(*(sizes[n] for n in shape)):
+            values[_entry(base, position)] = float(rng.normal())
+    values.update(_random_labels(model, classes, rng, normalised))
     return values
 
 
-def intermediates(model: Model) -> tuple[tuple[sp.Indexed, sp.Expr, sp.Symbol], ...]:
+def _entry(base: sp.Basic, position: tuple[int, ...]) -> sp.Basic:
+    """base[position + 1] for an IndexedBase, the scalar itself for ()."""
+    return base[tuple(p + 1 for p in position)] if position else base
+
+
+def _random_labels(model: Model, classes: int, rng: np.random.Generator, normalised: bool) -> Valuation:
+    if model.label_kind == "distribution":
+        labels = rng.uniform(0.05, 1.0, classes)
+        labels = labels / labels.sum() if normalised else labels * rng.uniform(0.5, 2.0)
+        return {model.label[k + 1]: float(p) for k, p in enumerate(labels)}
+    value = rng.uniform(0.05, 0.95) if model.label_kind == "probability" else rng.normal()
+    return {model.label: float(value)}
+
+
+def intermediates(model: Model) -> tuple[tuple[sp.Basic, sp.Expr, sp.Symbol | None], ...]:
     """(name, definition, index) of each computed quantity, in the order they are computed."""
+    logit_index = model.logit.indices[0] if isinstance(model.logit, sp.Indexed) else None
     return (
-        (model.logit, model.logit_definition, model.logit.indices[0]),
+        (model.logit, model.logit_definition, logit_index),
         (model.activation, model.activation_definition, model.output_index),
     )
 
 
-def valuation(model: Model, classes: int, features: int, inputs: Mapping, held: Iterable[sp.IndexedBase] = ()) -> Valuation:
+def valuation(model: Model, classes: int, features: int, inputs: Mapping, held: Iterable[sp.Basic] = ()) -> Valuation:
     """``inputs`` completed with z and a from their definitions (except the ``held`` ones)."""
     values = dict(inputs)
     held = set(held)
     for name, definition, index in intermediates(model):
-        if name.base in held:
+        if S.key(name) in held:
             continue
         generic = S.instantiate(definition, classes, features)
+        if index is None:
+            values[name] = float(generic.xreplace(values))
+            continue
         for q in range(1, classes + 1):
             values[name.base[q]] = float(generic.xreplace({index: q}).xreplace(values))
     return values
@@ -71,12 +92,14 @@ def value(expr: sp.Expr, classes: int, features: int, values: Mapping, indices: 
 
 
 def definition_of(model: Model, quantity: sp.Expr) -> tuple[sp.Expr, sp.Symbol | None]:
-    """(definition, its free index) of H, a_k or z_j."""
+    """(definition, its free index) of H, a_k or z_j; a scalar's index is None."""
     if quantity == S.H:
-        return model.loss, None
+        return model.loss + model.penalty, None
     for name, definition, index in intermediates(model):
-        if isinstance(quantity, sp.Indexed) and quantity.base == name.base:
+        if S.key(quantity) == S.key(name):
             return definition, index
+    if quantity == sp.Symbol("R"):
+        return model.penalty, None
     raise KeyError(f"no definition for {quantity}")
 
 
@@ -98,12 +121,17 @@ def finite_difference(
     return (at(h) - at(-h)) / (2 * h)
 
 
-def _held_by(model: Model, variable: sp.Indexed) -> tuple:
+def _held_by(model: Model, variable: sp.Basic) -> tuple:
     """Perturbing an intermediate means holding it (and what it is computed from) fixed."""
-    order = [name.base for name, _, _ in intermediates(model)]
-    if variable.base in order:
-        return tuple(order[: order.index(variable.base) + 1])
+    order = [S.key(name) for name, _, _ in intermediates(model)]
+    if S.key(variable) in order:
+        return tuple(order[: order.index(S.key(variable)) + 1])
     return ()
+
+
+def penalty_strength(model: Model, rng: np.random.Generator) -> Valuation:
+    """A random positive value for every strength (lambda) in the model's penalty."""
+    return {q: float(rng.uniform(0.1, 1.0)) for q in model.penalty.free_symbols if q.is_positive}
 
 
 @dataclass(frozen=True)
@@ -131,6 +159,7 @@ def check_steps(
     rng = rng or np.random.default_rng(0)
     model = derivation.model
     inputs = random_inputs(model, classes, features, rng, normalised=bool(derivation.assumptions))
+    inputs.update(penalty_strength(model, rng))
     indices = {S.i: int(rng.integers(1, features + 1)), S.j: int(rng.integers(1, classes + 1))}
     indices[S.k] = int(rng.integers(1, classes + 1))
     values = valuation(model, classes, features, inputs)
@@ -144,24 +173,28 @@ def check_steps(
     return checks
 
 
-def loss_function(model: Model, classes: int, features: int):
-    """The loss as a function ``f(W, b, x, P)`` of arrays of concrete shapes, from its definition alone.
+def loss_function(model: Model, classes: int, features: int, constants: Mapping | None = None):
+    """The loss as a function of the model's input arrays, in ``model.inputs`` order, from its definition alone.
 
-    The loss is composed with the activation and logit definitions and
-    lambdified; no derivative is involved, so it is an independent reference.
+    For softmax regression that is ``f(W, b, x, P)``.  The loss (with any
+    penalty, its strengths fixed by ``constants``) is composed with the
+    activation and logit definitions and lambdified; no derivative is involved,
+    so it is an independent reference.
     """
-    expr = S.instantiate(model.loss, classes, features)
+    expr = S.instantiate(model.loss + model.penalty, classes, features).xreplace(dict(constants or {}))
     for name, definition, index in reversed(intermediates(model)):
         generic = S.instantiate(definition, classes, features)
-        expr = expr.xreplace({name.base[q]: generic.xreplace({index: q}) for q in range(1, classes + 1)})
-    W = [S.W[r, c] for r in range(1, features + 1) for c in range(1, classes + 1)]
-    b = [S.b[q] for q in range(1, classes + 1)]
-    x = [S.x[q] for q in range(1, features + 1)]
-    P = [model.label[q] for q in range(1, classes + 1)]
+        if index is None:
+            expr = expr.xreplace({name: generic})
+        else:
+            expr = expr.xreplace({name.base[q]: generic.xreplace({index: q}) for q in range(1, classes + 1)})
+    sizes = {"d": features, "K": classes}
+    shapes = [tuple(sizes[n] for n in shape) for _, shape in model.inputs]
+    symbols = [_entry(base, pos) for (base, _), shape in zip(model.inputs, shapes) for pos in np.ndindex(*shape)]
     # scalar arguments and the math module: lambdify's NumPy namespace costs a quarter second to set up
-    f = sp.lambdify(W + b + x + P, expr, modules="math")
+    f = sp.lambdify(symbols, expr, modules="math")
 
-    def loss(W_, b_, x_, P_) -> float:
-        return float(f(*np.ravel(W_), *np.ravel(b_), *np.ravel(x_), *np.ravel(P_)))
+    def loss(*arrays) -> float:
+        return float(f(*(v for array in arrays for v in np.ravel(array))))
 
     return loss

@@ -126,7 +126,7 @@ def _outer_factors(model: Model) -> tuple[tuple[sp.Derivative, list[Step]], ...]
     """dH/da_k and da_k/dz_j, which every parameter shares."""
     a, z, loss_name = model.activation, model.logit, S.H
     collapse = _rules("collapse_delta", "index_in_range")
-    jacobian_rules = [*collapse, model.naming_rule, rules.RULES["factor"]]
+    jacobian_rules = [*collapse, *model.naming]
     return (
         (sp.Derivative(loss_name, a), differentiate(sp.Derivative(loss_name, a), model.loss, a, collapse)),
         (sp.Derivative(a, z), differentiate(sp.Derivative(a, z), model.activation_definition, z, jacobian_rules)),
@@ -143,17 +143,16 @@ def derive(model: Model | str = "softmax", wrt: sp.Indexed | str = "W", assume: 
 
 
 @lru_cache(maxsize=None)
-def _derive(model: Model, wrt: sp.Indexed, assume: bool) -> Derivation:
+def _derive(model: Model, wrt: sp.Basic, assume: bool) -> Derivation:
     lhs = sp.Derivative(S.H, wrt)
     factors = chain_rule_factors(model, wrt)
-    k = model.output_index
-    statement = sp.Sum(sp.Mul(*(f for f, _ in factors), evaluate=False), (k, 1, S.K))
+    statement = _over_outputs(model, sp.Mul(*(f for f, _ in factors), evaluate=False))
     steps = [
         Step(
             "chain_rule",
             lhs,
             statement,
-            "{0} enters {1} only through {2}, which enters through every {3}",
+            "{0} enters {1} only through {2}, which enters through " + ("every {3}" if model.output_index else "{3}"),
             CHAIN,
             (wrt, S.H, model.logit, model.activation),
         )
@@ -161,21 +160,39 @@ def _derive(model: Model, wrt: sp.Indexed, assume: bool) -> Derivation:
     for _, factor_steps in factors:
         steps.extend(factor_steps)
     values = [fs[-1].rhs for _, fs in factors if fs[-1].rhs != 1]
-    product = sp.Sum(sp.Mul(*values, evaluate=False), (k, 1, S.K))
+    product = _over_outputs(model, sp.Mul(*values, evaluate=False))
     steps.append(Step("substitute_factors", lhs, product, "put the three derivatives into the chain rule"))
     chain = [rules.RULES[n] for n in rules.SIMPLIFICATION]
     used = tuple(a.name for a in model.assumptions) if assume else ()
     chain += [model.assumption(n).rule for n in used]
     chain += [rules.RULES["factor"], model.sign_rule]
     steps.extend(reduce(lhs, product, chain))
+    steps.extend(_penalty_steps(model, wrt, lhs, steps[-1].rhs))
     return Derivation(model, wrt, used, tuple(steps))
+
+
+def _over_outputs(model: Model, expr: sp.Expr) -> sp.Expr:
+    """Sum_k expr for a model with several outputs, expr itself for one."""
+    k = model.output_index
+    return expr if k is None else sp.Sum(expr, (k, 1, S.K))
+
+
+def _penalty_steps(model: Model, wrt: sp.Basic, lhs: sp.Derivative, result: sp.Expr) -> list[Step]:
+    """d(penalty)/d(wrt), derived and reduced, then added to the data term's result."""
+    if model.penalty == 0 or not model.penalty.has(wrt.base if isinstance(wrt, sp.Indexed) else wrt):
+        return []
+    name = sp.Symbol("R")
+    steps = differentiate(sp.Derivative(name, wrt), model.penalty, wrt, _rules("collapse_delta", "index_in_range"))
+    total = sp.Add(result, steps[-1].rhs, evaluate=False)
+    justification = "the penalty {0} adds its own derivative to the data term's"
+    return [*steps, Step("add_penalty", lhs, total, justification, MAIN, (model.penalty,))]
 
 
 def _parameter(model: Model, wrt: sp.Indexed | str) -> sp.Indexed:
     for p in model.parameters:
-        if wrt == p or wrt == str(p.base):
+        if wrt == p or wrt == str(S.key(p)):
             return p
-    known = ", ".join(str(p.base) for p in model.parameters)
+    known = ", ".join(str(S.key(p)) for p in model.parameters)
     raise KeyError(f"model {model.name!r} has no parameter {wrt!s} (known: {known})")
 
 

@@ -29,40 +29,42 @@ class Assumption:
 class Model:
     """A loss of an activation of affine logits, in index notation.
 
-    ``loss`` is written in terms of ``activation`` (a_k) and the labels;
-    ``activation_definition`` gives a_k in terms of the logits z; the logit
-    ``logit`` (z_j) is ``logit_definition`` in terms of the ``parameters``.
-    The output index of the loss's sum is ``output_index`` (k).
+    ``loss`` is written in terms of ``activation`` (a_k, or a scalar such as
+    sigma) and the labels; ``activation_definition`` gives it in terms of the
+    logits; the logit ``logit`` (z_j, or a scalar z) is ``logit_definition`` in
+    terms of the ``parameters``.  ``output_index`` (k) is the index the loss sums
+    over, ``None`` for a single output.  ``naming`` are the rules that name the
+    activation inside its own derivative (exp(z_k)/Sum_m exp(z_m) -> a_k).
+    ``inputs`` lists the independent quantities with their shapes in "d" and "K",
+    ``label_kind`` how labels are drawn ("distribution", "probability", "real").
+    ``penalty`` is an extra loss term in the parameters (L2 regularisation).
+    ``lead`` is written first in the closed form's difference (default: the label).
     """
 
     name: str
     title: str
     summary: str
     loss: sp.Expr
-    activation: sp.Indexed
+    activation: sp.Basic
     activation_definition: sp.Expr
-    logit: sp.Indexed
+    logit: sp.Basic
     logit_definition: sp.Expr
-    parameters: tuple[sp.Indexed, ...]
-    label: sp.IndexedBase
-    output_index: sp.Symbol
+    parameters: tuple[sp.Basic, ...]
+    label: sp.Basic
+    output_index: sp.Symbol | None
     assumptions: tuple[Assumption, ...]
     activation_words: str
-
-    @property
-    def naming_rule(self) -> rules.Rule:
-        """The rule that names the activation, e.g. exp(z_q)/Sum_m exp(z_m) -> a_q."""
-        return rules.name_quantity(
-            self.activation,
-            self.activation_definition,
-            self.output_index,
-            f"name the {self.activation_words}: {{0}} = {{1}}",
-            (self.activation, self.activation_definition),
-        )
+    naming: tuple[rules.Rule, ...] = ()
+    lead: sp.Basic | None = None
+    inputs: tuple[tuple[sp.Basic, tuple[str, ...]], ...] = ()
+    label_kind: str = "distribution"
+    penalty: sp.Expr = sp.Integer(0)
 
     @property
     def sign_rule(self) -> rules.Rule:
-        return rules.label_first_sign(self.label)
+        if self.lead is None or self.lead == self.label:
+            return rules.lead_with(self.label)
+        return rules.lead_with(self.lead, "prediction_first", f"the {self.activation_words}")
 
     def assumption(self, name: str) -> Assumption:
         for assumption in self.assumptions:
@@ -99,6 +101,17 @@ SOFTMAX = Model(
     output_index=S.k,
     assumptions=(LABELS_SUM_TO_ONE,),
     activation_words="softmax output",
+    naming=(
+        rules.name_quantity(
+            S.a[S.k],
+            sp.exp(S.z[S.k]) / S.class_sum(sp.exp(S.z[S.m]), S.m),
+            S.k,
+            "name the softmax output: {0} = {1}",
+            (S.a[S.k], sp.exp(S.z[S.k]) / S.class_sum(sp.exp(S.z[S.m]), S.m)),
+        ),
+        rules.RULES["factor"],
+    ),
+    inputs=((S.W, ("d", "K")), (S.b, ("K",)), (S.x, ("d",)), (S.P, ("K",))),
 )
 
 MODELS: dict[str, Model] = {SOFTMAX.name: SOFTMAX}
@@ -110,3 +123,59 @@ def get_model(name: str = "softmax") -> Model:
         return MODELS[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r} (known: {', '.join(sorted(MODELS))})") from None
+
+
+def _sigmoid_naming() -> tuple[rules.Rule, ...]:
+    """exp(-z) -> (1 - sigma)/sigma names the sigmoid; cancelling then gives sigma (1 - sigma)."""
+    name = rules.substitute(
+        "name_sigma",
+        sp.exp(-S.logit),
+        (1 - S.sigma) / S.sigma,
+        "name the sigmoid output: {0} = {1}, so {2}",
+        (S.sigma, 1 / (1 + sp.exp(-S.logit)), sp.Eq(sp.exp(-S.logit), (1 - S.sigma) / S.sigma)),
+    )
+    return name, rules.RULES["cancel"], rules.RULES["factor"]
+
+
+_SCALAR_LOGIT = S.feature_sum(S.w[S.l] * S.x[S.l]) + S.bias
+_SCALAR_INPUTS = ((S.w, ("d",)), (S.bias, ()), (S.x, ("d",)), (S.y, ()))
+
+LOGISTIC = Model(
+    name="logistic",
+    title="Binary logistic regression with cross-entropy loss",
+    summary="sigmoid of z = Sum_i w_i x_i + b, loss -[y log sigma + (1 - y) log(1 - sigma)]",
+    loss=-(S.y * sp.log(S.sigma) + (1 - S.y) * sp.log(1 - S.sigma)),
+    activation=S.sigma,
+    activation_definition=1 / (1 + sp.exp(-S.logit)),
+    logit=S.logit,
+    logit_definition=_SCALAR_LOGIT,
+    parameters=(S.w[S.i], S.bias),
+    label=S.y,
+    output_index=None,
+    assumptions=(),
+    activation_words="sigmoid output",
+    naming=_sigmoid_naming(),
+    inputs=_SCALAR_INPUTS,
+    label_kind="probability",
+)
+
+LINEAR = Model(
+    name="linear",
+    title="Linear regression with squared error",
+    summary="prediction yhat = Sum_i w_i x_i + b, loss (yhat - y)^2 / 2 (the 1/2 makes the gradient clean)",
+    loss=(S.yhat - S.y) ** 2 / 2,
+    activation=S.yhat,
+    activation_definition=S.logit,
+    logit=S.logit,
+    logit_definition=_SCALAR_LOGIT,
+    parameters=(S.w[S.i], S.bias),
+    label=S.y,
+    output_index=None,
+    assumptions=(),
+    activation_words="prediction",
+    lead=S.yhat,
+    inputs=_SCALAR_INPUTS,
+    label_kind="real",
+)
+
+MODELS.update({LOGISTIC.name: LOGISTIC, LINEAR.name: LINEAR})

@@ -95,34 +95,70 @@ def factor_out_of_sum(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Sum), _factor_sum)
 
 
+@rule("identity", "nothing to rewrite")
+def identity(expr: sp.Expr) -> sp.Expr:
+    """f -> f."""
+    return expr
+
+
+@rule("cancel", "cancel common factors of numerator and denominator")
+def cancel(expr: sp.Expr) -> sp.Expr:
+    """p/q -> the reduced fraction, for expressions without sums (SymPy's ``cancel``)."""
+    return expr if expr.has(sp.Sum) else sp.cancel(expr)
+
+
 @rule("factor", "take the common factor out")
 def factor(expr: sp.Expr) -> sp.Expr:
     """f*x - g*x -> (f - g)*x."""
     return sp.factor_terms(expr)
 
 
-def label_first_sign(label: sp.IndexedBase) -> Rule:
-    """c*(a - P) -> -(P - a)*c: the textbook's sign, label first.
+class WrittenSum(sp.Add):
+    """A sum whose terms print in the order they were written: P_j - a_j, y - sigma, yhat - y.
 
-    The result is an unevaluated product so that printers show it as written.
+    SymPy sorts the terms of every ``Add`` for printing; the printers print this
+    subclass (``_print_WrittenSum``) in its stored order.  Arithmetic on it is
+    ordinary addition.
+    """
+
+    @classmethod
+    def written(cls, *terms: sp.Expr) -> "WrittenSum":
+        return cls._from_args(terms)
+
+
+def lead_with(lead: sp.Basic, name: str = "label_first", words: str = "the label") -> Rule:
+    """c*(a - P) -> -(P - a)*c: the difference written with ``lead`` first, as textbooks do.
+
+    The results are unevaluated, so that printers show them as written.
     """
 
     def apply(expr: sp.Expr) -> sp.Expr:
-        factors = sp.Mul.make_args(expr)
-        flip = [f for f in factors if isinstance(f, sp.Add) and _label_negative(f, label)]
-        if len(flip) != 1:
+        sign, factors = sp.S.One, list(sp.Mul.make_args(expr))
+        diffs = [f for f in factors if isinstance(f, sp.Add) and any(_is_lead(t, lead) for t in f.args)]
+        if len(diffs) != 1:
             return expr
-        rest = [f for f in factors if f is not flip[0]]
-        return sp.Mul(sp.S.NegativeOne, -flip[0], *rest, evaluate=False)
+        diff = diffs[0]
+        if any(t.could_extract_minus_sign() and _is_lead(t, lead) for t in diff.args):
+            sign, diff = sp.S.NegativeOne, -diff
+        ordered = WrittenSum.written(*sorted(diff.args, key=lambda t: (not _is_lead(t, lead), not _mentions(t, lead))))
+        rest = [f for f in factors if f is not diffs[0]]
+        if sign == 1 and not rest:
+            return ordered
+        return sp.Mul(*([sign] if sign != 1 else []), ordered, *rest, evaluate=False)
 
-    return Rule("label_first", "write the difference with the label first, as the textbook does", apply)
+    return Rule(name, f"write the difference with {words} first, as the textbook does", apply)
 
 
-def _label_negative(add: sp.Add, label: sp.IndexedBase) -> bool:
-    return any(
-        t.could_extract_minus_sign() and any(getattr(q, "base", None) == label for q in t.atoms(sp.Indexed))
-        for t in add.args
-    )
+def _is_lead(term: sp.Expr, lead: sp.Basic) -> bool:
+    """term is a multiple of the lead quantity itself: -P_j, 2*y."""
+    core = term.as_coeff_Mul()[1]
+    return core == lead or (isinstance(core, sp.Indexed) and core.base == lead)
+
+
+def _mentions(term: sp.Expr, label: sp.Basic) -> bool:
+    if isinstance(label, sp.IndexedBase):
+        return any(q.base == label for q in term.atoms(sp.Indexed))
+    return label in term.free_symbols
 
 
 def name_quantity(name: sp.Indexed, definition: sp.Expr, index: sp.Symbol, justification: str, terms: tuple = ()) -> Rule:
@@ -166,6 +202,7 @@ def substitute(name: str, old: sp.Expr, new: sp.Expr, justification: str, terms:
 #: the order in which the driver reduces a chain-rule product to a closed form
 SIMPLIFICATION = (
     "evaluate_product",
+    "cancel",
     "split_sum",
     "collapse_delta",
     "index_in_range",

@@ -123,3 +123,25 @@ class Explicit:
             raise NotImplementedError("nested limits: write one Sum per index")
         lo, hi = int(low.xreplace(env)), int(high.xreplace(env))
         return sp.Add(*(self._walk(expr.function, {**env, index: sp.Integer(n)}) for n in range(lo, hi + 1)))
+
+
+# --- scalar-output models (binary logistic and linear regression) -------------------------
+
+#: weights and bias of a single-output model: z = Sum_i w_i x_i + b
+w = sp.IndexedBase("w")
+bias = sp.Symbol("b")
+#: the single logit, the sigmoid output, the prediction and the target of a scalar model
+logit = sp.Symbol("z")
+sigma = sp.Symbol("sigma")
+yhat = sp.Symbol("yhat")
+y = sp.Symbol("y")
+
+#: strength of L2 regularisation and of label smoothing; the true class under smoothing
+lam = sp.Symbol("lambda", positive=True)
+eps = sp.Symbol("epsilon", positive=True)
+c = sp.Symbol("c", integer=True, positive=True)
+
+
+def key(quantity: sp.Basic) -> sp.Basic:
+    """What a valuation stores a quantity under: its base for z_j, itself for a scalar z."""
+    return quantity.base if isinstance(quantity, sp.Indexed) else quantity

@@ -27,6 +27,9 @@ class TextPrinter(StrPrinter):
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
         return _in_order(self, lambda e: super(TextPrinter, self)._print_Add(e, order), expr, self._add_order)
 
+    def _print_WrittenSum(self, expr: sp.Add) -> str:
+        return _in_order(self, super()._print_Add, expr, "none")
+
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         return f"{self._print(expr.base.label)}_{subscript(self, expr.indices)}"
 

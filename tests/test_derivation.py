@@ -122,5 +122,5 @@ def test_gradients_are_in_parameter_order():
 def test_unknown_parameter_and_model():
     with pytest.raises(KeyError, match="known: W, b"):
         derive("softmax", "V")
-    with pytest.raises(KeyError, match="known: softmax"):
+    with pytest.raises(KeyError, match="known: linear, logistic, softmax"):
         derive("nope", "W")

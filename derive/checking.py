@@ -19,7 +19,7 @@ import numpy as np
 import sympy as sp
 
 from . import symbols as S
-from .derivation import CHAIN, Derivation, Step
+from .derivation import CHAIN, LABEL, Derivation, Step
 from .models import Model
 
 Valuation = dict[sp.Indexed, float]
@@ -48,12 +48,23 @@ def _entry(base: sp.Basic, position: tuple[int, ...]) -> sp.Basic:
 
 
 def _random_labels(model: Model, classes: int, rng: np.random.Generator, normalised: bool) -> Valuation:
+    if model.label_definition is not None:
+        return defined_labels(model, classes, float(rng.uniform(0.05, 0.5)), int(rng.integers(1, classes + 1)))
     if model.label_kind == "distribution":
         labels = rng.uniform(0.05, 1.0, classes)
         labels = labels / labels.sum() if normalised else labels * rng.uniform(0.5, 2.0)
         return {model.label[k + 1]: float(p) for k, p in enumerate(labels)}
     value = rng.uniform(0.05, 0.95) if model.label_kind == "probability" else rng.normal()
     return {model.label: float(value)}
+
+
+def defined_labels(model: Model, classes: int, strength: float, true_class: int) -> Valuation:
+    """P_k from the model's label definition (label smoothing), with epsilon and c themselves."""
+    values: Valuation = {S.eps: strength, S.c: true_class}
+    generic = S.instantiate(model.label_definition, classes, 1)
+    for k in range(1, classes + 1):
+        values[model.label[k]] = float(generic.xreplace({model.output_index: k}).xreplace(values))
+    return values
 
 
 def intermediates(model: Model) -> tuple[tuple[sp.Basic, sp.Expr, sp.Symbol | None], ...]:
@@ -93,13 +104,12 @@ def value(expr: sp.Expr, classes: int, features: int, values: Mapping, indices: 
 
 def definition_of(model: Model, quantity: sp.Expr) -> tuple[sp.Expr, sp.Symbol | None]:
     """(definition, its free index) of H, a_k or z_j; a scalar's index is None."""
-    if quantity == S.H:
-        return model.loss + model.penalty, None
+    whole = {S.H: model.loss + model.penalty, S.L: model.loss, S.R: model.penalty}
+    if quantity in whole:
+        return whole[quantity], None
     for name, definition, index in intermediates(model):
         if S.key(quantity) == S.key(name):
             return definition, index
-    if quantity == sp.Symbol("R"):
-        return model.penalty, None
     raise KeyError(f"no definition for {quantity}")
 
 
@@ -168,7 +178,10 @@ def check_steps(
         if step.kind == CHAIN:
             continue
         got = value(step.rhs, classes, features, values, indices)
-        ref = finite_difference(model, step.lhs, classes, features, inputs, indices)
+        if step.kind == LABEL:
+            ref = sum(values[model.label[k]] for k in range(1, classes + 1))
+        else:
+            ref = finite_difference(model, step.lhs, classes, features, inputs, indices)
         checks.append(StepCheck(step, got, ref))
     return checks
 

@@ -29,8 +29,9 @@ from . import symbols as S
 from .models import Model, get_model
 
 #: kinds of step: the chain-rule statement (not a value), a factor of the chain
-#: rule, and the main line whose every right-hand side equals dH/dtheta
-CHAIN, FACTOR, MAIN = "chain", "factor", "main"
+#: rule, the main line whose every right-hand side equals dH/dtheta, and the proof
+#: that defined labels (label smoothing) sum to one
+CHAIN, FACTOR, MAIN, LABEL = "chain", "factor", "main", "label"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ class Derivation:
 
     @property
     def lhs(self) -> sp.Derivative:
-        return self.steps[0].lhs
+        """dH/d(wrt), the left-hand side of the result."""
+        return self.steps[-1].lhs
 
     @property
     def result(self) -> sp.Expr:
@@ -118,13 +120,14 @@ def chain_rule_factors(model: Model, wrt: sp.Indexed) -> tuple[tuple[sp.Derivati
     """The three factors of the chain rule, each derived by SymPy and reduced."""
     z = model.logit
     inner = differentiate(sp.Derivative(z, wrt), model.logit_definition, wrt, _rules("collapse_delta", "index_in_range"))
-    return (*_outer_factors(model), (sp.Derivative(z, wrt), inner))
+    loss = S.L if _penalised(model, wrt) else S.H
+    return (*_outer_factors(model, loss), (sp.Derivative(z, wrt), inner))
 
 
 @lru_cache(maxsize=None)
-def _outer_factors(model: Model) -> tuple[tuple[sp.Derivative, list[Step]], ...]:
-    """dH/da_k and da_k/dz_j, which every parameter shares."""
-    a, z, loss_name = model.activation, model.logit, S.H
+def _outer_factors(model: Model, loss_name: sp.Symbol) -> tuple[tuple[sp.Derivative, list[Step]], ...]:
+    """dH/da_k and da_k/dz_j, which every parameter shares (dL/da_k when a penalty makes H = L + R)."""
+    a, z = model.activation, model.logit
     collapse = _rules("collapse_delta", "index_in_range")
     jacobian_rules = [*collapse, *model.naming]
     return (
@@ -144,7 +147,8 @@ def derive(model: Model | str = "softmax", wrt: sp.Indexed | str = "W", assume: 
 
 @lru_cache(maxsize=None)
 def _derive(model: Model, wrt: sp.Basic, assume: bool) -> Derivation:
-    lhs = sp.Derivative(S.H, wrt)
+    loss = S.L if _penalised(model, wrt) else S.H
+    lhs = sp.Derivative(loss, wrt)
     factors = chain_rule_factors(model, wrt)
     statement = _over_outputs(model, sp.Mul(*(f for f, _ in factors), evaluate=False))
     steps = [
@@ -154,21 +158,33 @@ def _derive(model: Model, wrt: sp.Basic, assume: bool) -> Derivation:
             statement,
             "{0} enters {1} only through {2}, which enters through " + ("every {3}" if model.output_index else "{3}"),
             CHAIN,
-            (wrt, S.H, model.logit, model.activation),
+            (wrt, loss, model.logit, model.activation),
         )
     ]
     for _, factor_steps in factors:
         steps.extend(factor_steps)
     values = [fs[-1].rhs for _, fs in factors if fs[-1].rhs != 1]
     product = _over_outputs(model, sp.Mul(*values, evaluate=False))
+    if assume and model.label_definition is not None:
+        steps.extend(_label_steps(model))
     steps.append(Step("substitute_factors", lhs, product, "put the three derivatives into the chain rule"))
     chain = [rules.RULES[n] for n in rules.SIMPLIFICATION]
     used = tuple(a.name for a in model.assumptions) if assume else ()
     chain += [model.assumption(n).rule for n in used]
     chain += [rules.RULES["factor"], model.sign_rule]
     steps.extend(reduce(lhs, product, chain))
-    steps.extend(_penalty_steps(model, wrt, lhs, steps[-1].rhs))
+    steps.extend(_penalty_steps(model, wrt, steps[-1].rhs))
     return Derivation(model, wrt, used, tuple(steps))
+
+
+def _label_steps(model: Model) -> list[Step]:
+    """Defined labels (label smoothing) still sum to one: the assumption is proven, not assumed."""
+    total = S.label_total()
+    k = model.output_index
+    first = sp.Sum(model.label_definition.xreplace({S.k: k}), (k, 1, S.K))
+    start = Step("defined_labels", total, first, "the labels are defined as {0}", LABEL, (sp.Eq(model.label[k], model.label_definition),))
+    chain = _rules("split_sum", "collapse_delta", "index_in_range", "factor_out_of_sum", "collapse_delta", "cancel")
+    return [start, *reduce(total, first, chain, LABEL)]
 
 
 def _over_outputs(model: Model, expr: sp.Expr) -> sp.Expr:
@@ -177,15 +193,18 @@ def _over_outputs(model: Model, expr: sp.Expr) -> sp.Expr:
     return expr if k is None else sp.Sum(expr, (k, 1, S.K))
 
 
-def _penalty_steps(model: Model, wrt: sp.Basic, lhs: sp.Derivative, result: sp.Expr) -> list[Step]:
-    """d(penalty)/d(wrt), derived and reduced, then added to the data term's result."""
-    if model.penalty == 0 or not model.penalty.has(wrt.base if isinstance(wrt, sp.Indexed) else wrt):
+def _penalised(model: Model, wrt: sp.Basic) -> bool:
+    return model.penalty != 0 and model.penalty.has(S.key(wrt))
+
+
+def _penalty_steps(model: Model, wrt: sp.Basic, result: sp.Expr) -> list[Step]:
+    """dR/d(wrt) of the penalty R, derived and reduced, then added to the data term's dL/d(wrt)."""
+    if not _penalised(model, wrt):
         return []
-    name = sp.Symbol("R")
-    steps = differentiate(sp.Derivative(name, wrt), model.penalty, wrt, _rules("collapse_delta", "index_in_range"))
-    total = sp.Add(result, steps[-1].rhs, evaluate=False)
-    justification = "the penalty {0} adds its own derivative to the data term's"
-    return [*steps, Step("add_penalty", lhs, total, justification, MAIN, (model.penalty,))]
+    steps = differentiate(sp.Derivative(S.R, wrt), model.penalty, wrt, _rules("collapse_delta", "index_in_range"))
+    total = rules.WrittenSum.written(result, steps[-1].rhs)
+    justification = "H = L + R with the penalty R = {0}: its derivative adds to the data term's"
+    return [*steps, Step("add_penalty", sp.Derivative(S.H, wrt), total, justification, MAIN, (model.penalty,))]
 
 
 def _parameter(model: Model, wrt: sp.Indexed | str) -> sp.Indexed:

@@ -7,7 +7,7 @@ model is one entry here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
@@ -39,6 +39,7 @@ class Model:
     ``label_kind`` how labels are drawn ("distribution", "probability", "real").
     ``penalty`` is an extra loss term in the parameters (L2 regularisation).
     ``lead`` is written first in the closed form's difference (default: the label).
+    ``label_definition`` defines the labels P_k (label smoothing) when they are not free.
     """
 
     name: str
@@ -59,6 +60,7 @@ class Model:
     inputs: tuple[tuple[sp.Basic, tuple[str, ...]], ...] = ()
     label_kind: str = "distribution"
     penalty: sp.Expr = sp.Integer(0)
+    label_definition: sp.Expr | None = None
 
     @property
     def sign_rule(self) -> rules.Rule:
@@ -179,3 +181,55 @@ LINEAR = Model(
 )
 
 MODELS.update({LOGISTIC.name: LOGISTIC, LINEAR.name: LINEAR})
+
+
+# --- add-ons: each turns a model into a new model ------------------------------------------
+
+
+def with_l2(model: Model, strength: sp.Expr = S.lam) -> Model:
+    """The model with the penalty (lambda/2) Sum W^2 over every weight (not the biases).
+
+    Its derivative, lambda W_ij, is derived and added as steps of their own.
+    """
+    weights = model.parameters[0]
+    dummies = {S.i: S.l, S.j: S.m}
+    square = weights.xreplace(dummies) ** 2
+    for index in reversed(weights.indices):
+        low, high = S.INDEX_RANGES[index]
+        square = sp.Sum(square, (dummies[index], low, high))
+    return replace(
+        model,
+        name=f"{model.name}+l2",
+        title=f"{model.title}, L2-regularised",
+        summary=f"{model.summary}, plus (lambda/2) Sum {weights.base}^2",
+        penalty=strength / 2 * square,
+    )
+
+
+def with_smoothing(model: Model, strength: sp.Expr = S.eps) -> Model:
+    """Softmax with label smoothing: P_k = (1 - epsilon) delta_kc + epsilon/K for the true class c.
+
+    The smoothed labels still sum to one, so the closed form stays a_j - P_j; the
+    derivation proves the sum (``label_definition``) where it uses the assumption.
+    """
+    if model.label_kind != "distribution":
+        raise ValueError(f"label smoothing needs class labels; model {model.name!r} has none")
+    k = model.output_index
+    definition = (1 - strength) * sp.KroneckerDelta(k, S.c) + strength / S.K
+    return replace(
+        model,
+        name=f"{model.name}+smoothing",
+        title=f"{model.title}, with label smoothing",
+        summary=f"{model.summary}, labels (1 - epsilon) onehot + epsilon/K",
+        label_definition=definition,
+    )
+
+
+def configure(name: str = "softmax", l2: float | None = None, smoothing: float | None = None) -> Model:
+    """The registered model ``name`` with the requested add-ons (strengths stay symbolic)."""
+    model = get_model(name)
+    if smoothing is not None:
+        model = with_smoothing(model)
+    if l2 is not None:
+        model = with_l2(model)
+    return model

@@ -36,8 +36,11 @@ z = sp.IndexedBase("z")
 a = sp.IndexedBase("a")
 P = sp.IndexedBase("P")
 
-#: the loss, as the name of the left-hand side of the derivation's equations
+#: the loss, as the name of the left-hand side of the derivation's equations; with a
+#: penalty R (L2 regularisation) the loss is H = L + R and L names the data term
 H = sp.Symbol("H")
+L = sp.Symbol("L")
+R = sp.Symbol("R")
 
 #: every index with the inclusive range it runs over; used to drop the
 #: "index in range" Piecewise that SymPy attaches to collapsed sums
@@ -118,11 +121,10 @@ class Explicit:
         return expr.func(*(self._walk(arg, env) for arg in expr.args))
 
     def _sum(self, expr: sp.Sum, env: dict) -> sp.Expr:
-        (index, low, high), *rest = expr.limits
-        if rest:
-            raise NotImplementedError("nested limits: write one Sum per index")
+        *inner_limits, (index, low, high) = expr.limits  # the last limit is the outermost
+        inner = sp.Sum(expr.function, *inner_limits) if inner_limits else expr.function
         lo, hi = int(low.xreplace(env)), int(high.xreplace(env))
-        return sp.Add(*(self._walk(expr.function, {**env, index: sp.Integer(n)}) for n in range(lo, hi + 1)))
+        return sp.Add(*(self._walk(inner, {**env, index: sp.Integer(n)}) for n in range(lo, hi + 1)))
 
 
 # --- scalar-output models (binary logistic and linear regression) -------------------------
@@ -145,3 +147,6 @@ c = sp.Symbol("c", integer=True, positive=True)
 def key(quantity: sp.Basic) -> sp.Basic:
     """What a valuation stores a quantity under: its base for z_j, itself for a scalar z."""
     return quantity.base if isinstance(quantity, sp.Indexed) else quantity
+
+#: the true class under label smoothing is a class index
+INDEX_RANGES[c] = (sp.Integer(1), K)

@@ -13,6 +13,7 @@ dH/da_k of the chain rule is checked without going through the softmax.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -184,6 +185,38 @@ def check_steps(
             ref = finite_difference(model, step.lhs, classes, features, inputs, indices)
         checks.append(StepCheck(step, got, ref))
     return checks
+
+
+def arrays(values: Mapping, classes: int, features: int) -> dict:
+    """A valuation as 1-based arrays per IndexedBase (index 0 unused) plus its scalars."""
+    size = max(classes, features) + 1
+    out: dict = {}
+    for key, number in values.items():
+        if isinstance(key, sp.Indexed):
+            shape = (size,) * len(key.indices)
+            out.setdefault(key.base, np.zeros(shape))[tuple(int(q) for q in key.indices)] = number
+        else:
+            out[key] = number
+    return out
+
+
+def evaluate(expr: sp.Expr, env: Mapping) -> float:
+    """``expr`` (index notation, sums unexpanded) at ``env``: arrays for IndexedBases, numbers for symbols.
+
+    The expression is compiled once by ``lambdify`` into Python loops over the
+    sums, so a logit with 784 features costs microseconds, not a symbolic sweep.
+    """
+    names, compiled = _compiled(expr)
+    return float(compiled(*(env[n] for n in names)))
+
+
+@lru_cache(maxsize=None)
+def _compiled(expr: sp.Expr):
+    bases = sorted({q.base for q in expr.atoms(sp.Indexed)}, key=str)
+    symbols = sorted(expr.free_symbols - {q for b in bases for q in (b.label,)} - set(expr.atoms(sp.Indexed)), key=str)
+    symbols = [q for q in symbols if not isinstance(q, sp.Indexed)]
+    names = [*bases, *symbols]
+    return names, sp.lambdify(names, expr, modules="math")
 
 
 def loss_function(model: Model, classes: int, features: int, constants: Mapping | None = None):

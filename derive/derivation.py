@@ -77,6 +77,21 @@ class Derivation:
         """The closed form: the right-hand side of the last step."""
         return self.steps[-1].rhs
 
+    @property
+    def data_result(self) -> sp.Expr:
+        """The closed form of the data term dL/d(wrt) (the result itself when there is no penalty)."""
+        penalty = [s for s in self.steps if s.rule == "add_penalty"]
+        return self.steps[self.steps.index(penalty[0]) - len(self._penalty_factor_steps()) - 1].rhs if penalty else self.result
+
+    @property
+    def penalty_result(self) -> sp.Expr:
+        """dR/d(wrt) of the penalty, 0 without one."""
+        steps = self._penalty_factor_steps()
+        return steps[-1].rhs if steps else sp.Integer(0)
+
+    def _penalty_factor_steps(self) -> list[Step]:
+        return [s for s in self.steps if s.kind == FACTOR and s.lhs.expr == S.R]
+
     def factor(self, lhs: sp.Expr) -> sp.Expr:
         """The reduced value of one chain-rule factor, e.g. da_k/dz_j."""
         found = [s.rhs for s in self.steps if s.kind == FACTOR and s.lhs == lhs]

@@ -26,9 +26,9 @@ def test_mnist_sized_proof():
 def test_a_wrong_class_part_is_refused(monkeypatch):
     real = elementwise._separate
 
-    def wrong(result):
-        class_part, feature_part = real(result)
-        return class_part + sp.Integer(1) / 100, feature_part
+    def wrong(derivation):
+        class_part, feature_part, penalty = real(derivation)
+        return class_part + sp.Integer(1) / 100, feature_part, penalty
 
     monkeypatch.setattr(elementwise, "_separate", wrong)
     with pytest.raises(ProofError, match="differs from the closed form"):
@@ -38,13 +38,28 @@ def test_a_wrong_class_part_is_refused(monkeypatch):
 def test_a_wrong_feature_part_is_refused(monkeypatch):
     real = elementwise._separate
 
-    def wrong(result):
-        class_part, feature_part = real(result)
-        return class_part, feature_part * 2
+    def wrong(derivation):
+        class_part, feature_part, penalty = real(derivation)
+        return class_part, feature_part * 2, penalty
 
     monkeypatch.setattr(elementwise, "_separate", wrong)
     with pytest.raises(ProofError, match="the closed form needs"):
         prove("softmax", 2, 3)
+
+
+def test_a_wrong_penalty_part_is_refused(monkeypatch):
+    from derive.models import SOFTMAX, with_l2
+    from derive import symbols as S
+
+    real = elementwise._separate
+
+    def wrong(derivation):
+        class_part, feature_part, penalty = real(derivation)
+        return class_part, feature_part, penalty + S.lam * S.x[S.i]
+
+    monkeypatch.setattr(elementwise, "_separate", wrong)
+    with pytest.raises(ProofError, match="dR/d"):
+        prove(with_l2(SOFTMAX), 2, 2)
 
 
 def test_without_the_assumption_the_normalised_closed_form_fails(monkeypatch):

@@ -38,12 +38,12 @@ def random_inputs(model: Model, classes: int, features: int, rng: np.random.Gene
         if base == model.label:
             continue
         for position in np.ndindex(*(sizes[n] for n in shape)):
-            values[_entry(base, position)] = float(rng.normal())
+            values[entry(base, position)] = float(rng.normal())
     values.update(_random_labels(model, classes, rng, normalised))
     return values
 
 
-def _entry(base: sp.Basic, position: tuple[int, ...]) -> sp.Basic:
+def entry(base: sp.Basic, position: tuple[int, ...]) -> sp.Basic:
     """base[position + 1] for an IndexedBase, the scalar itself for ()."""
     return base[tuple(p + 1 for p in position)] if position else base
 
@@ -236,7 +236,7 @@ def loss_function(model: Model, classes: int, features: int, constants: Mapping 
             expr = expr.xreplace({name.base[q]: generic.xreplace({index: q}) for q in range(1, classes + 1)})
     sizes = {"d": features, "K": classes}
     shapes = [tuple(sizes[n] for n in shape) for _, shape in model.inputs]
-    symbols = [_entry(base, pos) for (base, _), shape in zip(model.inputs, shapes) for pos in np.ndindex(*shape)]
+    symbols = [entry(base, pos) for (base, _), shape in zip(model.inputs, shapes) for pos in np.ndindex(*shape)]
     # scalar arguments and the math module: lambdify's NumPy namespace costs a quarter second to set up
     f = sp.lambdify(symbols, expr, modules="math")
 

@@ -16,29 +16,15 @@ import sympy as sp
 from . import checking
 from . import symbols as S
 from .derivation import derive
-from .models import Model, get_model
+from .models import SOFTMAX, Model, get_model
 
 #: the student's sample: petal length and width of an iris Setosa, label Setosa
-SEED = {
-    "x": (1.9, 0.4),
-    "W": ((0.1, 0.5), (0.1, 0.5)),
-    "b": (0.0, 0.0),
-    "P": (1.0, 0.0),
-}
+SEED = SOFTMAX.example
 SEED_CLASSES = ("Setosa", "Non-Setosa")
 SEED_FEATURES = ("petal length", "petal width")
 
-#: formulas people wrote for dH/dW_ij, evaluated beside the truth
-MISTAKES: dict[str, tuple[sp.Expr, str]] = {
-    "accepted answer": (
-        sp.Mul(-1, S.P[S.j], 1 - S.a[S.j], S.x[S.i], evaluate=False),
-        "keeps only the k = j term of the chain rule (the diagonal of the softmax Jacobian)",
-    ),
-    "student's answer": (
-        sp.Mul(-1, 1 - S.a[S.j], S.x[S.i], S.label_total(), evaluate=False),
-        "replaces every P_k by its own diagonal term a_k(1 - a_k)",
-    ),
-}
+#: formulas people wrote for dH/dW_ij, evaluated beside the truth: name -> (formula, what it misses)
+MISTAKES: dict[str, tuple[sp.Expr, str]] = {name: (expr, why) for name, expr, why in SOFTMAX.mistakes}
 
 #: largest worked example: each entry is evaluated symbolically
 MAX_CLASSES, MAX_FEATURES = 50, 50
@@ -65,11 +51,11 @@ class Example:
 
     @property
     def classes(self) -> int:
-        return self.W.shape[1]
+        return len(self.a)
 
     @property
     def features(self) -> int:
-        return self.W.shape[0]
+        return len(self.x)
 
     @property
     def W_next(self) -> np.ndarray | None:
@@ -83,7 +69,7 @@ class Example:
     @property
     def fd_error(self) -> float:
         """Largest difference between the engine's gradient and finite differences."""
-        return float(max(np.abs(self.grad_W - self.fd_W).max(), np.abs(self.grad_b - self.fd_b).max()))
+        return float(max(np.abs(self.grad_W - self.fd_W).max(), np.abs(self.grad_b - self.fd_b).max(initial=0.0)))
 
     def as_dict(self) -> dict:
         """Plain lists, for JSON: matrices as lists of rows."""
@@ -100,49 +86,70 @@ class Example:
 
 
 def inputs(x, W, b, P, model: Model) -> dict:
-    """The valuation of x, W, b and P, 1-based as in the notation."""
-    values = {S.x[i + 1]: float(v) for i, v in enumerate(x)}
-    values.update({S.b[j + 1]: float(v) for j, v in enumerate(b)})
-    values.update({model.label[j + 1]: float(v) for j, v in enumerate(P)})
-    for (i, j), v in np.ndenumerate(np.asarray(W, dtype=float)):
-        values[S.W[i + 1, j + 1]] = float(v)
+    """The valuation of the sample, 1-based as in the notation.
+
+    ``W`` and ``b`` are the model's two parameters (W_ij and b_j; w_i and the
+    scalar b), ``P`` its label (P_j; the scalar y), in ``model.inputs`` order.
+    """
+    arrays = dict(zip((base for base, _ in model.inputs), (W, b, x, P)))
+    values = {}
+    for base, _ in model.inputs:
+        for position, number in np.ndenumerate(np.asarray(arrays[base], dtype=float)):
+            values[checking.entry(base, position)] = float(number)
     return values
 
 
 def worked_example(
-    x=SEED["x"], W=SEED["W"], b=SEED["b"], P=SEED["P"], lr: float | None = None, model: Model | str = "softmax", assume: bool = True
-) -> Example:
-    """Evaluate the model and the derived gradients at one sample (shapes checked by the caller)."""
+    x=None, W=None, b=None, P=None, lr: float | None = None, model: Model | str = "softmax", assume: bool = True,
+    constants: dict | None = None,
+) -> Example:  # fmt: skip
+    """Evaluate the model and the derived gradients at one sample (shapes checked by the caller).
+
+    Missing values come from the model's own example (the seed's sample for
+    softmax regression); ``constants`` fixes symbolic strengths such as the L2
+    lambda: {symbols.lam: 0.01}.
+    """
     model = get_model(model) if isinstance(model, str) else model
-    x, W, b, P = (np.asarray(v, dtype=float) for v in (x, W, b, P))
-    features, classes = W.shape
-    values = checking.valuation(model, classes, features, inputs(x, W, b, P, model))
+    given = dict(zip(("x", "W", "b", "P"), (x, W, b, P)))
+    x, W, b, P = (np.asarray(model.example[n] if given[n] is None else given[n], dtype=float) for n in ("x", "W", "b", "P"))
+    features = len(x)
+    classes = W.shape[1] if W.ndim == 2 else 1
+    constants = {**model.constants, **(constants or {})}
+    values = checking.valuation(model, classes, features, {**inputs(x, W, b, P, model), **constants})
     grad = {p: _matrix(derive(model, p, assume).result, p, classes, features, values) for p in model.parameters}
     grad_W, grad_b = (grad[p] for p in model.parameters)
-    mistakes = {name: _matrix(expr, model.parameters[0], classes, features, values) for name, (expr, _) in MISTAKES.items()}
-    fd_W, fd_b = finite_differences(model, x, W, b, P)
+    mistakes = {name: _matrix(expr, model.parameters[0], classes, features, values) for name, expr, _ in model.mistakes}
+    fd_W, fd_b = finite_differences(model, x, W, b, P, constants=constants)
+    z, a = (_outputs(values, q, classes) for q in (model.logit, model.activation))
+    loss = checking.value(model.loss + model.penalty, classes, features, values)
     return Example(
-        x, W, b, P,
-        z=np.array([values[model.logit.base[q]] for q in range(1, classes + 1)]),
-        a=np.array([values[model.activation.base[q]] for q in range(1, classes + 1)]),
-        loss=checking.value(model.loss, classes, features, values),
+        x, W, b, P, z=z, a=a, loss=loss,
         grad_W=grad_W, grad_b=grad_b, fd_W=fd_W, fd_b=fd_b, lr=lr, mistakes=mistakes, assume=assume,
     )  # fmt: skip
 
 
-def _matrix(expr: sp.Expr, parameter: sp.Indexed, classes: int, features: int, values: dict) -> np.ndarray:
-    """expr at every concrete index of ``parameter`` (W: d x K, b: K)."""
-    shape = tuple(features if q == S.i else classes for q in parameter.indices)
+def _outputs(values: dict, quantity: sp.Basic, classes: int) -> np.ndarray:
+    """z_1..z_K (or the single z) as an array."""
+    if isinstance(quantity, sp.Indexed):
+        return np.array([values[quantity.base[q]] for q in range(1, classes + 1)])
+    return np.array([values[quantity]])
+
+
+def _matrix(expr: sp.Expr, parameter: sp.Basic, classes: int, features: int, values: dict) -> np.ndarray:
+    """expr at every concrete index of ``parameter`` (W: d x K, b: K, w: d, scalar b: ())."""
+    indices = getattr(parameter, "indices", ())
+    shape = tuple(features if q == S.i else classes for q in indices)
     out = np.empty(shape)
     for position in np.ndindex(shape):
-        concrete = {q: n + 1 for q, n in zip(parameter.indices, position)}
+        concrete = {q: n + 1 for q, n in zip(indices, position)}
         out[position] = checking.value(expr, classes, features, values, concrete)
     return out
 
 
-def finite_differences(model: Model, x, W, b, P, h: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """Central differences of the loss (from its definition alone) in every W_ij and b_j."""
-    loss = checking.loss_function(model, W.shape[1], W.shape[0])
+def finite_differences(model: Model, x, W, b, P, h: float = 1e-6, constants: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Central differences of the loss (from its definition alone) in every entry of both parameters."""
+    classes = W.shape[1] if np.ndim(W) == 2 else 1
+    loss = checking.loss_function(model, classes, len(x), constants)
 
     def central(arr: np.ndarray, at) -> np.ndarray:
         out = np.empty_like(arr)

@@ -7,7 +7,7 @@ model is one entry here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
@@ -40,6 +40,9 @@ class Model:
     ``penalty`` is an extra loss term in the parameters (L2 regularisation).
     ``lead`` is written first in the closed form's difference (default: the label).
     ``label_definition`` defines the labels P_k (label smoothing) when they are not free.
+    ``example`` is the model's worked-example sample (x, W, b, P: the two parameters
+    and the label), ``mistakes`` formulas people wrote for the first parameter's
+    derivative, ``constants`` default values of symbolic strengths (lambda, epsilon).
     """
 
     name: str
@@ -61,6 +64,9 @@ class Model:
     label_kind: str = "distribution"
     penalty: sp.Expr = sp.Integer(0)
     label_definition: sp.Expr | None = None
+    example: dict = field(default_factory=dict, hash=False, compare=False)
+    mistakes: tuple[tuple[str, sp.Expr, str], ...] = ()
+    constants: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def sign_rule(self) -> rules.Rule:
@@ -114,6 +120,20 @@ SOFTMAX = Model(
         rules.RULES["factor"],
     ),
     inputs=((S.W, ("d", "K")), (S.b, ("K",)), (S.x, ("d",)), (S.P, ("K",))),
+    # the student's sample: petal length and width of an iris Setosa, label Setosa
+    example={"x": (1.9, 0.4), "W": ((0.1, 0.5), (0.1, 0.5)), "b": (0.0, 0.0), "P": (1.0, 0.0)},
+    mistakes=(
+        (
+            "accepted answer",
+            sp.Mul(-1, S.P[S.j], 1 - S.a[S.j], S.x[S.i], evaluate=False),
+            "keeps only the k = j term of the chain rule (the diagonal of the softmax Jacobian)",
+        ),
+        (
+            "student's answer",
+            sp.Mul(-1, 1 - S.a[S.j], S.x[S.i], S.label_total(), evaluate=False),
+            "replaces every P_k by its own diagonal term a_k(1 - a_k)",
+        ),
+    ),
 )
 
 MODELS: dict[str, Model] = {SOFTMAX.name: SOFTMAX}
@@ -159,6 +179,8 @@ LOGISTIC = Model(
     naming=_sigmoid_naming(),
     inputs=_SCALAR_INPUTS,
     label_kind="probability",
+    # the seed's sample as a binary model: w = W_.1 - W_.2, b = b_1 - b_2, y = P_1 (Setosa)
+    example={"x": (1.9, 0.4), "W": (-0.4, -0.4), "b": 0.0, "P": 1.0},
 )
 
 LINEAR = Model(
@@ -178,6 +200,8 @@ LINEAR = Model(
     lead=S.yhat,
     inputs=_SCALAR_INPUTS,
     label_kind="real",
+    # predict the petal width from the petal length and width... of the seed's flower
+    example={"x": (1.9, 0.4), "W": (0.1, 0.5), "b": 0.0, "P": 0.4},
 )
 
 MODELS.update({LOGISTIC.name: LOGISTIC, LINEAR.name: LINEAR})
@@ -203,6 +227,7 @@ def with_l2(model: Model, strength: sp.Expr = S.lam) -> Model:
         title=f"{model.title}, L2-regularised",
         summary=f"{model.summary}, plus (lambda/2) Sum {weights.base}^2",
         penalty=strength / 2 * square,
+        constants={**model.constants, strength: 0.01} if strength.is_Symbol else model.constants,
     )
 
 
@@ -222,6 +247,7 @@ def with_smoothing(model: Model, strength: sp.Expr = S.eps) -> Model:
         title=f"{model.title}, with label smoothing",
         summary=f"{model.summary}, labels (1 - epsilon) onehot + epsilon/K",
         label_definition=definition,
+        constants={**model.constants, strength: 0.1} if strength.is_Symbol else model.constants,
     )
 
 

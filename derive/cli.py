@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from .errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,26 +88,73 @@ def learning_rate(text: str) -> float:
     return value
 
 
+def strength(upper: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        from .inputs import number
+
+        try:
+            value = number(text, "strength")
+        except InputError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix("--strength: ")) from None
+        if not 0 <= value < upper:
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range [0, {upper:g})")
+        return value
+
+    return parse
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--exact", action="store_true", help="do not assume Sum_k P_k = 1 (exact form for any labels)")
+    from .models import MODELS
+
+    group = parser.add_argument_group("the model")
+    group.add_argument("--model", choices=sorted(MODELS), default="softmax", help="which model (default softmax; see derive models)")
+    group.add_argument("--l2", type=strength(1e6), metavar="LAMBDA", help="add the L2 penalty (lambda/2) Sum W^2 to the loss")
+    group.add_argument("--smoothing", type=strength(1.0), metavar="EPS", help="label smoothing: P = (1 - eps) onehot + eps/K")
+    group.add_argument("--exact", action="store_true", help="do not assume Sum_k P_k = 1 (exact form for any labels)")
+
+
+def model_from_args(args: argparse.Namespace):
+    """The configured model and the numeric values of its strengths."""
+    from . import symbols as S
+    from .models import configure
+
+    try:
+        model = configure(args.model, l2=args.l2, smoothing=args.smoothing)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    constants = {S.lam: args.l2} if args.l2 is not None else {}
+    if args.smoothing is not None:
+        constants[S.eps] = args.smoothing
+    return model, constants
 
 
 def add_example_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("the sample (default: the seed's iris Setosa sample)")
+    group = parser.add_argument_group("the sample (default: the model's example, the seed's iris Setosa sample)")
     group.add_argument("--x", metavar='"1.9 0.4"', help="features x_i, i = 1..d")
-    group.add_argument("--W", metavar='"0.1 0.5; 0.1 0.5"', help="weights: rows = features i, columns = classes j")
-    group.add_argument("--b", metavar='"0 0"', help="biases b_j (default zeros)")
+    group.add_argument("--W", metavar='"0.1 0.5; 0.1 0.5"', help="weights: rows = features i, columns = classes j (one row w_i for logistic and linear)")
+    group.add_argument("--b", metavar='"0 0"', help="biases b_j (default zeros; one number for logistic and linear)")
     group.add_argument("--label", type=int, metavar="J", help="true class, 1-based (one-hot labels)")
-    group.add_argument("--P", metavar='"0.9 0.1"', help="soft labels P_j instead of --label")
+    group.add_argument("--P", metavar='"0.9 0.1"', help="soft labels P_j instead of --label (the target y for logistic and linear)")
     group.add_argument("--lr", type=learning_rate, metavar="ETA", help="also show one gradient-descent step")
 
 
 def example_from_args(args: argparse.Namespace):
-    from . import inputs
-    from .example import MAX_CLASSES, MAX_FEATURES, SEED, worked_example
+    from . import checking, inputs
+    from .example import MAX_CLASSES, MAX_FEATURES, worked_example
 
-    x, W, b, P = inputs.sample(args.x, args.W, args.b, args.label, args.P, SEED, MAX_CLASSES, MAX_FEATURES)
-    return worked_example(x, W, b, P, lr=args.lr, assume=not args.exact)
+    model, constants = model_from_args(args)
+    if model.output_index is None:
+        if args.label is not None:
+            raise InputError(f"model {model.name!r} has no classes: give its target with --P")
+        x, W, b, P = inputs.scalar_sample(args.x, args.W, args.b, args.P, model.example, MAX_FEATURES)
+    else:
+        x, W, b, P = inputs.sample(args.x, args.W, args.b, args.label, args.P, model.example, MAX_CLASSES, MAX_FEATURES)
+    if model.label_definition is not None:
+        if args.P is not None:
+            raise InputError("with --smoothing the labels are defined by --label (the true class), not --P")
+        smoothed = checking.defined_labels(model, W.shape[1], args.smoothing, int(np.argmax(P)) + 1)
+        P = np.array([smoothed[model.label[k]] for k in range(1, W.shape[1] + 1)])
+    return worked_example(x, W, b, P, lr=args.lr, model=model, assume=not args.exact, constants=constants)
 
 
 def _example_args(parser: argparse.ArgumentParser) -> None:
@@ -123,7 +172,8 @@ def cmd_example(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(example.as_dict()))
     else:
-        print(example_report(example, gradients(assume=not args.exact)), end="")
+        model, _ = model_from_args(args)
+        print(example_report(example, gradients(model, assume=not args.exact)), end="")
     return 0
 
 
@@ -134,13 +184,14 @@ def _gradient_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", "-d", type=positive_int(100_000), metavar="d", help="... and d features")
 
 
-@command("gradient", "the closed forms of dH/dW_ij and dH/db_j, derived by the engine", _gradient_args)
+@command("gradient", "the closed forms of the loss's derivatives, derived by the engine", _gradient_args)
 def cmd_gradient(args: argparse.Namespace) -> int:
     from .derivation import gradients
     from .textreport import assumption_line, steps_report
     from .textprinter import equation
 
-    derivations = gradients(assume=not args.exact)
+    model, _ = model_from_args(args)
+    derivations = gradients(model, assume=not args.exact)
     for derivation in derivations:
         if args.steps:
             print(steps_report(derivation))
@@ -152,10 +203,21 @@ def cmd_gradient(args: argparse.Namespace) -> int:
         from .elementwise import prove
 
         try:
-            proof = prove("softmax", args.classes, args.features, assume=not args.exact, progress=sys.stderr.isatty())
+            proof = prove(model, args.classes, args.features, assume=not args.exact, progress=sys.stderr.isatty())
         except ValueError as err:
             raise InputError(str(err)) from None
         print(proof.summary())
+    return 0
+
+
+@command("models", "list the models, one line each")
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import MODELS
+
+    width = max(map(len, MODELS))
+    for name, model in MODELS.items():
+        print(f"{name.ljust(width)}  {model.title}: {model.summary}")
+    print("add-ons for every command: --l2 LAMBDA (L2 penalty), --smoothing EPS (softmax label smoothing)")
     return 0
 
 

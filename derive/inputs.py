@@ -50,6 +50,27 @@ def number(token: str, name: str) -> float:
     return value
 
 
+def scalar_sample(x: str | None, w: str | None, b: str | None, y: str | None, seed: dict, max_features: int):
+    """(x, w, b, y) of a single-output model, each from the model's example unless given."""
+    xs = vector(x, "x") if x is not None else np.array(seed["x"], dtype=float)
+    if ";" in (w or ""):
+        raise InputError("--W: this model has one weight per feature: give one row")
+    ws = vector(w, "W") if w is not None else np.array(seed["W"], dtype=float)
+    if len(xs) != len(ws):
+        raise InputError(f"--x has {len(xs)} values but --W has {len(ws)} (one weight per feature)")
+    if len(xs) > max_features:
+        raise InputError(f"a worked example has at most {max_features} features (got {len(xs)})")
+    bs, ys = (_scalar(v, name) if v is not None else float(seed[key]) for v, name, key in ((b, "b", "b"), (y, "y", "P")))
+    return xs, ws, bs, ys
+
+
+def _scalar(text: str, name: str) -> float:
+    values = vector(text, name)
+    if len(values) != 1:
+        raise InputError(f"--{name} takes one number for this model (got {len(values)})")
+    return float(values[0])
+
+
 def sample(x: str | None, W: str | None, b: str | None, label: int | None, P: str | None, seed: dict, max_classes: int, max_features: int):
     """The worked example's (x, W, b, P), each taken from the seed unless given, shapes checked."""
     xs = vector(x, "x") if x is not None else np.array(seed["x"], dtype=float)

@@ -6,10 +6,11 @@ Numbers are formatted here; math is printed by :mod:`derive.textprinter`.
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 
 from . import symbols as S
 from .derivation import Derivation
-from .example import MISTAKES, SEED_CLASSES, SEED_FEATURES, Example
+from .example import SEED_CLASSES, SEED_FEATURES, Example
 from .textprinter import equation, text
 
 
@@ -37,32 +38,49 @@ def table(title: str, rows: list[tuple[str, np.ndarray]], columns: list[str]) ->
 def example_report(example: Example, derivations: tuple[Derivation, ...]) -> str:
     """The worked example as readable tables."""
     classes, features = names(example)
-    lines = [f"Worked example: K = {example.classes} classes, d = {example.features} features", ""]
+    model = derivations[0].model
+    lines = [f"Worked example: {model.title}, K = {example.classes}, d = {example.features}", ""]
     lines += ["closed forms from the engine:"] + [f"  {equation(d.lhs, d.result)}" for d in derivations]
     lines += [""] + table("input", [(f"x_{q}  {f}", [v]) for q, (f, v) in enumerate(zip(features, example.x), 1)], ["value"])
-    lines += [""] + table("per class", [("z_j", example.z), ("a_j", example.a), ("P_j", example.P)], classes)
+    per_class = [(text(q), np.atleast_1d(v)) for q, v in zip(_per_class_names(model), (example.z, example.a, example.P))]
+    lines += [""] + table("per class" if model.output_index else "output", per_class, classes)
     lines += ["", f"loss H = {example.loss:.6f}", ""]
-    lines += table("dH/dW_ij", list(zip(features, example.grad_W)), classes)
-    lines += table("", [("dH/db_j", example.grad_b)], classes)
+    lines += table(text(derivations[0].lhs), list(zip(features, _rows(example.grad_W))), classes)
+    lines += table("", [(text(derivations[1].lhs), np.atleast_1d(example.grad_b))], classes)
     lines += ["", f"central finite differences agree to {example.fd_error:.1e}"]
-    lines += _mistakes(example, features, classes)
+    lines += _mistakes(example, model, features, classes)
     if example.lr is not None:
         lines += ["", f"one gradient-descent step, lr = {example.lr:g}: W <- W - lr dH/dW, b <- b - lr dH/db"]
-        lines += table("W_next", list(zip(features, example.W_next)), classes)
-        lines += table("", [("b_next", example.b_next)], classes)
+        lines += table("W_next", list(zip(features, _rows(example.W_next))), classes)
+        lines += table("", [("b_next", np.atleast_1d(example.b_next))], classes)
     return "\n".join(lines) + "\n"
 
 
-def _mistakes(example: Example, features: list[str], classes: list[str]) -> list[str]:
-    lines = ["", "common mistakes for dH/dW_ij, at the same sample:"]
-    for name, (expr, why) in MISTAKES.items():
+def _per_class_names(model) -> tuple:
+    """z_j, a_j, P_j (or z, sigma, y for a single output)."""
+    k = model.output_index
+    activation = model.activation.subs(k, S.j) if k is not None else model.activation
+    label = model.label[S.j] if k is not None else model.label
+    return model.logit, activation, label
+
+
+def _rows(values: np.ndarray) -> np.ndarray:
+    """A gradient as rows per feature: d x K, or d x 1 for a single output."""
+    return values if values.ndim == 2 else values[:, None]
+
+
+def _mistakes(example: Example, model, features: list[str], classes: list[str]) -> list[str]:
+    if not model.mistakes:
+        return []
+    lines = ["", f"common mistakes for {text(sp.Derivative(S.H, model.parameters[0]))}, at the same sample:"]
+    for name, expr, why in model.mistakes:
         values = example.mistakes[name]
         worst = np.unravel_index(np.abs(values - example.grad_W).argmax(), values.shape)
         lines += ["", f"{name}: {text(expr)}  ({why})"]
-        lines += table("  gives", list(zip(features, values)), classes)
-        i, j = (q + 1 for q in worst)
+        lines += table("  gives", list(zip(features, _rows(values))), classes)
+        where = "".join(str(q + 1) for q in worst)
         lines.append(
-            f"  wrong at W_{i}{j}: gives {fmt(values[worst])}, truth {fmt(example.grad_W[worst])}"
+            f"  wrong at {model.parameters[0].base.label}_{where}: gives {fmt(values[worst])}, truth {fmt(example.grad_W[worst])}"
             if not np.allclose(values, example.grad_W)
             else "  agrees with the truth at this sample"
         )
@@ -80,6 +98,8 @@ def steps_report(derivation: Derivation) -> str:
 
 def assumption_line(derivation: Derivation) -> str:
     model = derivation.model
+    if not model.assumptions:
+        return "no assumption needed"
     if derivation.assumptions:
         stated = "; ".join(f"{text(model.assumption(n).statement.lhs)} = 1 ({n})" for n in derivation.assumptions)
         return f"assuming {stated}; --exact drops the assumption"

@@ -67,7 +67,10 @@ class DeriveLatexPrinter(LatexPrinter):
         return _in_order(self, super()._print_Mul, expr, "none")
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
-        return _in_order(self, lambda e: super(DeriveLatexPrinter, self)._print_Add(e, order), expr, self._add_order)
+        # an unevaluated sum (truth = mistake + missing term) as written, others in the printer's order
+        written = isinstance(expr, sp.Add) and sp.Add(*expr.args).args != expr.args
+        print_add = lambda e: super(DeriveLatexPrinter, self)._print_Add(e, order)  # noqa: E731
+        return _in_order(self, print_add, expr, "none" if written else self._add_order)
 
     def _print_MatMul(self, expr: sp.MatMul) -> str:
         # as written: SymPy's own printer multiplies a numeric coefficient into an explicit matrix

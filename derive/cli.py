@@ -266,8 +266,8 @@ def compile_pdf(source: str) -> bytes:
         run = subprocess.run(command, cwd=tmp, env=env, capture_output=True, timeout=300)
         if run.returncode != 0:
             log = run.stdout.decode("utf-8", "replace").splitlines()
-            errors = [line for line in log if line.startswith("!")] or log[-1:]
-            raise InputError(f"pdflatex failed: {' '.join(errors)[:300]}")
+            first = next((line for line in log if line.startswith("!")), log[-1] if log else "no output")
+            raise InputError(f"pdflatex failed: {first[:300]}")
         return Path(tmp, "derivation.pdf").read_bytes()
 
 

@@ -203,7 +203,7 @@ def jacobian(derivation: Derivation, classes: int, tex: Tex) -> dict:
         classes=classes,
         entry=tex(lhs, factor),
         matrix=tex(sp.Derivative(a, z, evaluate=False), entries),
-        size=tex(sp.Eq(S.K, classes)),
+        size=equation(S.K, sp.Integer(classes)),
         diagonal=tex(written(factor.subs(k, j))),
         off_diagonal=tex(written(factor.subs(sp.KroneckerDelta(j, k), 0))),
     )
@@ -352,6 +352,7 @@ def _difference(derivation: Derivation, missing: sp.Expr, given, example: Exampl
         truth=tex(sp.Float(example.grad_W[position])),
         dropped=tex(sp.Float(dropped)),
         dropped_value=dropped,
+        position=position,
     )
 
 

@@ -158,5 +158,7 @@ def loss_function(model: Model, classes: int, features: int):
     b = [S.b[q] for q in range(1, classes + 1)]
     x = [S.x[q] for q in range(1, features + 1)]
     P = [model.label[q] for q in range(1, classes + 1)]
-    f = sp.lambdify((W, b, x, P), expr, modules="numpy")
+    # NumPy's exp and log (inf rather than OverflowError at huge logits), the rest from math: the
+    # "numpy" module would run `from numpy import *`, 0.3 s of imports on the first call of a process
+    f = sp.lambdify((W, b, x, P), expr, modules=[{"exp": np.exp, "log": np.log}, "math"])
     return lambda W_, b_, x_, P_: float(f(np.asarray(W_).tolist(), list(b_), list(x_), list(P_)))

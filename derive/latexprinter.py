@@ -15,6 +15,8 @@ W_{ij}
 from __future__ import annotations
 
 import sympy as sp
+from functools import cmp_to_key, lru_cache
+
 from sympy.printing.latex import LatexPrinter
 
 from .textprinter import _in_order, subscript
@@ -68,7 +70,7 @@ class DeriveLatexPrinter(LatexPrinter):
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
         # an unevaluated sum (truth = mistake + missing term) as written, others in the printer's order
-        written = isinstance(expr, sp.Add) and sp.Add(*expr.args).args != expr.args
+        written = isinstance(expr, sp.Add) and list(expr.args) != sorted(expr.args, key=_canonical)
         print_add = lambda e: super(DeriveLatexPrinter, self)._print_Add(e, order)  # noqa: E731
         return _in_order(self, print_add, expr, "none" if written else self._add_order)
 
@@ -127,6 +129,10 @@ class DeriveLatexPrinter(LatexPrinter):
         return f"{0.0 if round(value, digits) == 0 else value:.{digits}f}"
 
 
+#: the order in which SymPy stores the terms of an evaluated sum (as sympy.core.add._addsort does)
+_canonical = cmp_to_key(sp.Basic.compare)
+
+
 def _negative(term: sp.Basic) -> bool:
     """A matrix product with a negative scalar coefficient, such as -P or -eta*G."""
     return isinstance(term, sp.MatMul) and term.args[0].could_extract_minus_sign()
@@ -143,9 +149,15 @@ def _is_denominator(factor: sp.Expr) -> bool:
     return isinstance(factor, sp.Pow) and factor.exp.is_negative is True
 
 
+@lru_cache(maxsize=None)
+def _printer(settings: tuple) -> DeriveLatexPrinter:
+    # building a LatexPrinter costs more than printing a short formula; printers keep no state between calls
+    return DeriveLatexPrinter(dict(settings))
+
+
 def latex(expr: sp.Basic, **settings) -> str:
     """``expr`` as LaTeX math in the seed's notation."""
-    return DeriveLatexPrinter(settings).doprint(expr)
+    return _printer(tuple(sorted(settings.items()))).doprint(expr)
 
 
 def equation(*sides: sp.Basic, **settings) -> str:

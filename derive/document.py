@@ -70,7 +70,6 @@ class Block:
 class Section:
     """The derivation of one gradient: chain rule, its factors, the main line, the result."""
 
-    parameter: str
     lhs: str
     chain: Line
     factors: tuple[Block, ...]
@@ -132,7 +131,6 @@ def section(derivation: Derivation, tex: Tex, shown: dict) -> Section:
         shown[group] = (tex(derivation.lhs), first, first + len(group) - 1)
     main = [s for s in steps if s.kind == MAIN]
     return Section(
-        parameter=tex(derivation.wrt),
         lhs=tex(derivation.lhs),
         chain=lines(steps[:1], tex, used, 1, statement)[0],
         factors=tuple(factors),
@@ -145,7 +143,9 @@ def section(derivation: Derivation, tex: Tex, shown: dict) -> Section:
 def assumption_statement(derivation: Derivation, tex: Tex) -> str:
     """Sum_k P_k = 1, printed, or "" when the derivation assumes nothing."""
     model = derivation.model
-    return "; ".join(tex(a.statement.lhs, a.statement.rhs) for a in model.assumptions if a.name in derivation.assumptions)
+    return "; ".join(
+        tex(a.statement.lhs, a.statement.rhs) for a in model.assumptions if a.name in derivation.assumptions
+    )
 
 
 def symbols(model, tex: Tex) -> dict:
@@ -172,7 +172,7 @@ def notation(model, tex: Tex) -> list[dict]:
     rows = []
     for quantity, meaning, _ in S.MEANINGS:
         ranges = [index_range(q, low, tex.concrete(high)) for q, (low, high) in _ranges(quantity)]
-        rows.append(dict(symbol=tex(quantity), meaning=meaning, indices=ranges))
+        rows.append({"symbol": tex(quantity), "meaning": meaning, "indices": ranges})
     return rows
 
 
@@ -187,7 +187,7 @@ def definitions(model, tex: Tex) -> list[dict]:
     for lhs, rhs in ((model.activation, model.activation_definition), (model.logit, model.logit_definition)):
         quantity, meaning = table[lhs.base]
         rhs = rhs.subs(dict(zip(lhs.indices, quantity.indices)))
-        rows.append(dict(equation=tex(quantity, rhs), meaning=meaning))
+        rows.append({"equation": tex(quantity, rhs), "meaning": meaning})
     return rows
 
 
@@ -199,21 +199,23 @@ def jacobian(derivation: Derivation, classes: int, tex: Tex) -> dict:
     k, j = model.output_index, model.logit.indices[0]
     entries = sp.Matrix(classes, classes, lambda r, c: written(factor.subs({k: r + 1, j: c + 1})))
     a, z = (sp.MatrixSymbol(str(q.base), classes, 1) for q in (model.activation, model.logit))
-    return dict(
-        classes=classes,
-        entry=tex(lhs, factor),
-        matrix=tex(sp.Derivative(a, z, evaluate=False), entries),
-        size=equation(S.K, sp.Integer(classes)),
-        diagonal=tex(written(factor.subs(k, j))),
-        off_diagonal=tex(written(factor.subs(sp.KroneckerDelta(j, k), 0))),
-    )
-
+    return {
+        "entry": tex(lhs, factor),
+        "matrix": tex(sp.Derivative(a, z, evaluate=False), entries),
+        "size": equation(S.K, sp.Integer(classes)),
+        "diagonal": tex(written(factor.subs(k, j))),
+        "off_diagonal": tex(written(factor.subs(sp.KroneckerDelta(j, k), 0))),
+    }
 
 
 def assumptions(derivation: Derivation, tex: Tex) -> list[dict]:
     """Each assumption of the model: its statement, what it means, whether the derivation uses it."""
     return [
-        dict(statement=tex(a.statement.lhs, a.statement.rhs), description=a.description, used=a.name in derivation.assumptions)
+        {
+            "statement": tex(a.statement.lhs, a.statement.rhs),
+            "description": a.description,
+            "used": a.name in derivation.assumptions,
+        }
         for a in derivation.model.assumptions
     ]
 
@@ -269,28 +271,26 @@ def worked(example: Example, model, forms, tex: Tex) -> dict:
     x, b, P, z, a = (sp.MatrixSymbol(n, d if n == "x" else K, 1) for n in ("x", "b", "P", "z", "a"))
     W = sp.MatrixSymbol("W", d, K)
     j = model.logit.indices[0]
-    return dict(
-        classes=K,
-        features=d,
-        header_a=tex(model.activation.base[j], sp.Function("Q")(S.x[j])),
-        header_y=tex(sp.IndexedBase("y")[j], sp.Function("P")(S.x[j])),
-        header_j=tex(j),
-        table=[
-            dict(meaning=name, a=tex(sp.Float(av)), j=tex(sp.Integer(q)), y=tex(sp.Float(pv)))
+    return {
+        "header_a": tex(model.activation.base[j], sp.Function("Q")(S.x[j])),
+        "header_y": tex(sp.IndexedBase("y")[j], sp.Function("P")(S.x[j])),
+        "header_j": tex(j),
+        "table": [
+            {"meaning": name, "a": tex(sp.Float(av)), "j": tex(sp.Integer(q)), "y": tex(sp.Float(pv))}
             for q, (name, av, pv) in enumerate(zip(class_names(K), example.a, example.P), 1)
         ],
-        features_table=[
-            dict(meaning=name, symbol=tex(S.x[q]), value=tex(sp.Float(v)))
+        "features_table": [
+            {"meaning": name, "symbol": tex(S.x[q]), "value": tex(sp.Float(v))}
             for q, (name, v) in enumerate(zip(feature_names(d), example.x), 1)
         ],
-        inputs=[tex(W, numbers(example.W)), tex(b, numbers(example.b)), tex(P, numbers(example.P))],
-        z=tex(z, sp.MatAdd(sp.MatMul(sp.Transpose(W), x), b), numbers(example.z)),
-        a=tex(a, numbers(example.a)),
-        loss=tex(S.H, model.loss.subs(S.K, K), sp.Float(example.loss)),
-        gradients=[tex(lhs, rhs, numbers(v)) for (lhs, rhs), v in zip(forms, (example.grad_W, example.grad_b))],
-        fd_error=tex(sp.Float(example.fd_error, 2), decimals=None),
-        descent=descent(example, (W, b)) if example.lr is not None else None,
-    )
+        "inputs": [tex(W, numbers(example.W)), tex(b, numbers(example.b)), tex(P, numbers(example.P))],
+        "z": tex(z, sp.MatAdd(sp.MatMul(sp.Transpose(W), x), b), numbers(example.z)),
+        "a": tex(a, numbers(example.a)),
+        "loss": tex(S.H, model.loss.subs(S.K, K), sp.Float(example.loss)),
+        "gradients": [tex(lhs, rhs, numbers(v)) for (lhs, rhs), v in zip(forms, (example.grad_W, example.grad_b))],
+        "fd_error": tex(sp.Float(example.fd_error, 2), decimals=None),
+        "descent": descent(example, (W, b)) if example.lr is not None else None,
+    }
 
 
 def descent(example: Example, parameters) -> dict:
@@ -299,12 +299,14 @@ def descent(example: Example, parameters) -> dict:
     Each step is the list of the sides of theta' = ... = ... = (the new values), printed.
     """
     steps = []
-    for theta, now, grad, after in zip(parameters, (example.W, example.b), (example.grad_W, example.grad_b), (example.W_next, example.b_next)):
+    for theta, now, grad, after in zip(
+        parameters, (example.W, example.b), (example.grad_W, example.grad_b), (example.W_next, example.b_next)
+    ):
         new = sp.MatrixSymbol(f"{theta.name}'", *theta.shape)
         rule = sp.MatAdd(theta, sp.MatMul(-1, ETA, Gradient(S.H, theta), evaluate=False), evaluate=False)
         numeric = sp.MatAdd(numbers(now), sp.MatMul(-1, ETA, numbers(grad), evaluate=False), evaluate=False)
         steps.append([latex(side) for side in (new, rule, numeric, numbers(after))])
-    return dict(eta=equation(ETA, sp.Float(example.lr), decimals=None), steps=steps)
+    return {"eta": equation(ETA, sp.Float(example.lr), decimals=None), "steps": steps}
 
 
 def missing_term(derivation: Derivation, formula: sp.Expr) -> sp.Expr:
@@ -324,18 +326,23 @@ def mistakes(derivation: Derivation, example: Example, tex: Tex) -> list[dict]:
     for name, (formula, why) in MISTAKES.items():
         missing = missing_term(derivation, formula)
         given = example.mistakes[name]
-        differ = [(r, c) for (r, c), v in np.ndenumerate(given) if not np.isclose(v, example.grad_W[r, c], rtol=1e-9, atol=1e-12)]
+        differ = [
+            (r, c)
+            for (r, c), v in np.ndenumerate(given)
+            if not np.isclose(v, example.grad_W[r, c], rtol=1e-9, atol=1e-12)
+        ]
         out.append(
-            dict(
-                name=name,
-                why=why,
-                formula=tex(formula),
-                claim=tex(derivation.lhs, formula),
-                missing=tex(missing),
-                identity=tex(derivation.result, sp.Add(formula, missing, evaluate=False)),
-                matrix=tex(numbers(given)),
-                differences=[_difference(derivation, missing, given, example, values, position, tex) for position in differ],
-            )
+            {
+                "name": name,
+                "why": why,
+                "claim": tex(derivation.lhs, formula),
+                "missing": tex(missing),
+                "identity": tex(derivation.result, sp.Add(formula, missing, evaluate=False)),
+                "matrix": tex(numbers(given)),
+                "differences": [
+                    _difference(derivation, missing, given, example, values, position, tex) for position in differ
+                ],
+            }
         )
     return out
 
@@ -346,14 +353,14 @@ def _difference(derivation: Derivation, missing: sp.Expr, given, example: Exampl
     i, j = derivation.wrt.indices
     at = {i: r + 1, j: c + 1}
     dropped = checking.value(missing, example.classes, example.features, values, at)
-    return dict(
-        entry=tex(sp.Derivative(S.H, derivation.wrt.subs(at))),
-        given=tex(sp.Float(given[position])),
-        truth=tex(sp.Float(example.grad_W[position])),
-        dropped=tex(sp.Float(dropped)),
-        dropped_value=dropped,
-        position=position,
-    )
+    return {
+        "entry": tex(sp.Derivative(S.H, derivation.wrt.subs(at))),
+        "given": tex(sp.Float(given[position])),
+        "truth": tex(sp.Float(example.grad_W[position])),
+        "dropped": tex(sp.Float(dropped)),
+        "dropped_value": dropped,
+        "position": position,
+    }
 
 
 def document(derivations: tuple[Derivation, ...], example: Example, sizes: tuple[int, int] | None = None) -> dict:
@@ -370,18 +377,17 @@ def document(derivations: tuple[Derivation, ...], example: Example, sizes: tuple
     tex = Tex(((S.K, sizes[0]), (S.d, sizes[1]))) if sizes else Tex()
     forms = matrix_forms(derivations)
     shown: dict = {}
-    return dict(
-        title=model.title,
-        symbols=symbols(model, tex),
-        notation=notation(model, tex),
-        loss=tex(S.H, model.loss),
-        definitions=definitions(model, tex),
-        sections=[section(d, tex, shown) for d in derivations],
-        jacobian=jacobian(derivations[0], example.classes, tex),
-        assumptions=assumptions(derivations[0], tex),
-        exact=exact_results(derivations, tex),
-        matrix_forms=[tex(lhs, rhs) for lhs, rhs in forms],
-        example=worked(example, model, forms, tex),
-        truth=tex(derivations[0].lhs, derivations[0].result),
-        mistakes=mistakes(derivations[0], example, tex),
-    )
+    return {
+        "title": model.title,
+        "symbols": symbols(model, tex),
+        "notation": notation(model, tex),
+        "loss": tex(S.H, model.loss),
+        "definitions": definitions(model, tex),
+        "sections": [section(d, tex, shown) for d in derivations],
+        "jacobian": jacobian(derivations[0], example.classes, tex),
+        "assumptions": assumptions(derivations[0], tex),
+        "exact": exact_results(derivations, tex),
+        "matrix_forms": [tex(lhs, rhs) for lhs, rhs in forms],
+        "example": worked(example, model, forms, tex),
+        "mistakes": mistakes(derivations[0], example, tex),
+    }

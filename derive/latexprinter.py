@@ -14,9 +14,10 @@ W_{ij}
 
 from __future__ import annotations
 
-import sympy as sp
-from functools import cmp_to_key, lru_cache
+from functools import cache, cmp_to_key
+from typing import ClassVar
 
+import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from .textprinter import _in_order, subscript
@@ -51,7 +52,7 @@ class DeriveLatexPrinter(LatexPrinter):
     printmethod = "_derive_latex"
     #: vectors and matrices (MatrixSymbol) in bold; ``decimals``: digits after the point of a Float
     #: (None: SymPy's shortest form, for numbers such as a learning rate of 0.1)
-    _default_settings = {**LatexPrinter._default_settings, "mat_symbol_style": "bold", "decimals": 6}
+    _default_settings: ClassVar[dict] = {**LatexPrinter._default_settings, "mat_symbol_style": "bold", "decimals": 6}
 
     def __init__(self, settings: dict | None = None):
         super().__init__(settings)
@@ -71,7 +72,7 @@ class DeriveLatexPrinter(LatexPrinter):
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
         # an unevaluated sum (truth = mistake + missing term) as written, others in the printer's order
         written = isinstance(expr, sp.Add) and list(expr.args) != sorted(expr.args, key=_canonical)
-        print_add = lambda e: super(DeriveLatexPrinter, self)._print_Add(e, order)  # noqa: E731
+        print_add = lambda e: super(DeriveLatexPrinter, self)._print_Add(e, order)
         return _in_order(self, print_add, expr, "none" if written else self._add_order)
 
     def _print_MatMul(self, expr: sp.MatMul) -> str:
@@ -149,7 +150,7 @@ def _is_denominator(factor: sp.Expr) -> bool:
     return isinstance(factor, sp.Pow) and factor.exp.is_negative is True
 
 
-@lru_cache(maxsize=None)
+@cache
 def _printer(settings: tuple) -> DeriveLatexPrinter:
     # building a LatexPrinter costs more than printing a short formula; printers keep no state between calls
     return DeriveLatexPrinter(dict(settings))

@@ -41,7 +41,9 @@ SEED_NUMBERS = ("1.358580", "0.284958", "1.255414")
 
 
 def diff(expected: str, actual: str, name: str) -> str:
-    lines = difflib.unified_diff(expected.splitlines(True), actual.splitlines(True), f"expected/{name}", f"actual/{name}")
+    lines = difflib.unified_diff(
+        expected.splitlines(True), actual.splitlines(True), f"expected/{name}", f"actual/{name}"
+    )
     return "".join(lines)
 
 
@@ -99,8 +101,11 @@ def test_matrix_forms_print_and_equal_the_gradients_at_the_seed():
         r"\nabla_{\mathbf{b}} H = \mathbf{a} - \mathbf{P}",
     ]
     example = worked_example()
-    column = lambda v: sp.ImmutableMatrix(np.asarray(v).reshape(-1, 1))  # noqa: E731
-    values = {sp.MatrixSymbol(n, S.d if n == "x" else S.K, 1): column(v) for n, v in (("x", example.x), ("a", example.a), ("P", example.P))}
+    column = lambda v: sp.ImmutableMatrix(np.asarray(v).reshape(-1, 1))
+    values = {
+        sp.MatrixSymbol(n, S.d if n == "x" else S.K, 1): column(v)
+        for n, v in (("x", example.x), ("a", example.a), ("P", example.P))
+    }
     for (_, rhs), truth in zip(forms, (example.grad_W, example.grad_b)):
         got = np.array(rhs.xreplace(values).doit().tolist(), dtype=float)
         np.testing.assert_allclose(got.reshape(truth.shape), truth, rtol=1e-12)
@@ -119,7 +124,9 @@ def test_jacobian_from_the_engine_factor():
     assert J["entry"] == r"\frac{\partial a_{k}}{\partial z_{j}} = \left(\delta_{jk} - a_{j}\right) a_{k}"
     assert J["diagonal"] == r"a_{j} \left(1 - a_{j}\right)"
     assert J["off_diagonal"] == r"- a_{j} a_{k}"
-    assert J["matrix"].startswith(r"\frac{\partial \mathbf{a}}{\partial \mathbf{z}} = \left[\begin{matrix}a_{1} \left(1 - a_{1}\right) & - a_{1} a_{2} & - a_{1} a_{3}\\")
+    assert J["matrix"].startswith(
+        r"\frac{\partial \mathbf{a}}{\partial \mathbf{z}} = \left[\begin{matrix}a_{1} \left(1 - a_{1}\right) & - a_{1} a_{2} & - a_{1} a_{3}\\"
+    )
 
 
 def test_jacobian_entries_are_the_softmax_derivatives():
@@ -130,7 +137,7 @@ def test_jacobian_entries_are_the_softmax_derivatives():
     values = {S.a[q + 1]: v for q, v in enumerate(a)}
     engine = np.array([[float(factor.subs({S.k: r, S.j: c}).xreplace(values)) for c in (1, 2, 3)] for r in (1, 2, 3)])
     h = 1e-6
-    softmax = lambda v: np.exp(v) / np.exp(v).sum()  # noqa: E731
+    softmax = lambda v: np.exp(v) / np.exp(v).sum()
     numeric = np.array([(softmax(z + h * e) - softmax(z - h * e)) / (2 * h) for e in np.eye(3)]).T
     np.testing.assert_allclose(engine, numeric, atol=1e-9)
 
@@ -179,7 +186,10 @@ def test_concrete_sizes_print_concrete_sums():
     context = document(gradients(), example, sizes=(3, 2))
     assert context["sections"][0].chain.rhs.startswith(r"\sum_{k=1}^{3} ")
     assert context["jacobian"]["size"] == "K = 3"
-    assert [r["indices"] for r in context["notation"][:2]] == [[r"i = 1, \dots, 2"], [r"i = 1, \dots, 2", r"j = 1, \dots, 3"]]
+    assert [r["indices"] for r in context["notation"][:2]] == [
+        [r"i = 1, \dots, 2"],
+        [r"i = 1, \dots, 2", r"j = 1, \dots, 3"],
+    ]
     with pytest.raises(ValueError, match="do not match"):
         document(gradients(), example, sizes=(2, 2))
 
@@ -199,7 +209,9 @@ def test_escaped_names_compile_and_print_literally(tmp_path):
     name = r"class_1 100% R&D #2 $5 {x} back\slash 1 <= j"
     source = f"\\documentclass{{article}}\\begin{{document}}{tex_escape(name)}\\end{{document}}\n"
     (tmp_path / "names.pdf").write_bytes(cli.compile_pdf(source))
-    text = subprocess.run(["pdftotext", str(tmp_path / "names.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "names.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
     # \_ is a rule drawn under the baseline in TeX's default (OT1) fonts: pdftotext reads it as a space
     assert name.replace("_", " ") in text
 
@@ -219,7 +231,10 @@ def assert_golden(name: str, actual: str) -> None:
         path.write_text(actual, encoding="utf-8")
     expected = path.read_text(encoding="utf-8") if path.exists() else ""
     if actual != expected:
-        pytest.fail(f"{name} differs from tests/golden/{name}:\n{diff(expected, actual, name)}\nregenerate with: {REGENERATE}", pytrace=False)
+        pytest.fail(
+            f"{name} differs from tests/golden/{name}:\n{diff(expected, actual, name)}\nregenerate with: {REGENERATE}",
+            pytrace=False,
+        )
 
 
 GOLDEN_RUNS = {
@@ -227,7 +242,21 @@ GOLDEN_RUNS = {
     "derivation-body.tex": ["latex", "--fragment"],
     "derivation.md": ["markdown"],
     "derivation-exact.md": ["markdown", "--exact", "--label", "2"],
-    "derivation-K3.md": ["markdown", "--classes", "3", "--features", "2", "--x", "1 2", "--W", "0.1 0.2 0.3; 0.4 0.5 0.6", "--P", "0.2 0.5 0.3", "--lr", "0.5"],
+    "derivation-K3.md": [
+        "markdown",
+        "--classes",
+        "3",
+        "--features",
+        "2",
+        "--x",
+        "1 2",
+        "--W",
+        "0.1 0.2 0.3; 0.4 0.5 0.6",
+        "--P",
+        "0.2 0.5 0.3",
+        "--lr",
+        "0.5",
+    ],
 }
 
 
@@ -269,10 +298,25 @@ def test_golden_documents_hold_the_content_in_order():
 def test_pdf_holds_the_worked_example(tmp_path, capsys):
     assert cli.main(["latex", "--pdf", "-o", str(tmp_path)]) == 0
     assert capsys.readouterr().out.split() == [str(tmp_path / "derivation.tex"), str(tmp_path / "derivation.pdf")]
-    text = subprocess.run(["pdftotext", str(tmp_path / "derivation.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "derivation.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
     for number in SEED_NUMBERS:
         assert number in text
     assert "A common mistake" in text
+
+
+@needs_tex
+def test_fragment_compiles_inside_ones_own_document(tmp_path, capsys):
+    assert cli.main(["latex", "--fragment", "-o", str(tmp_path)]) == 0
+    fragment = (tmp_path / "derivation-body.tex").read_text(encoding="utf-8")
+    assert r"\documentclass" not in fragment and r"\begin{document}" not in fragment
+    own = f"\\documentclass{{article}}\n\\usepackage{{amsmath,amssymb}}\n\\begin{{document}}\n{fragment}\\end{{document}}\n"
+    (tmp_path / "own.pdf").write_bytes(cli.compile_pdf(own))
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "own.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert all(number in text for number in SEED_NUMBERS)
 
 
 # ---------------------------------------------------------------- errors: one line, exit 2, nothing lost
@@ -355,10 +399,14 @@ def test_output_is_in_sync_with_the_code(name):
     actual = cli.ARTEFACTS[name]()
     expected = path.read_text(encoding="utf-8") if path.exists() else ""
     if actual != expected:
-        pytest.fail(f"output/{name} is out of date:\n{diff(expected, actual, name)}\nrun: python -m derive all", pytrace=False)
+        pytest.fail(
+            f"output/{name} is out of date:\n{diff(expected, actual, name)}\nrun: python -m derive all", pytrace=False
+        )
 
 
 def test_symbolic_layer_does_not_import_the_renderers():
-    code = "import sys, derive.document, derive.latexprinter; print('jinja2' in sys.modules, 'derive.cli' in sys.modules)"
+    code = (
+        "import sys, derive.document, derive.latexprinter; print('jinja2' in sys.modules, 'derive.cli' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

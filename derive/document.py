@@ -32,7 +32,7 @@ class Tex:
     sizes: tuple[tuple[sp.Symbol, int], ...] = ()
 
     def concrete(self, expr: sp.Basic) -> sp.Basic:
-        return expr.xreplace(dict(self.sizes))
+        return expr.xreplace(dict(self.sizes)) if self.sizes else expr
 
     def __call__(self, *sides: sp.Basic, **settings) -> str:
         """``a = b = c``, each side printed by the LaTeX printer."""

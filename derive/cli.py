@@ -224,6 +224,7 @@ def add_document_options(parser: argparse.ArgumentParser) -> None:
     add_example_options(parser)
     add_model_options(parser)
     parser.set_defaults(lr=DOCUMENT_LR)
+    parser.epilog = f"The worked example's gradient-descent step uses --lr, default {DOCUMENT_LR}."
 
 
 def document_from_args(args: argparse.Namespace) -> dict:

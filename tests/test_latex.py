@@ -21,6 +21,8 @@ import jinja2
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from derive import cli
 from derive import symbols as S
@@ -168,6 +170,32 @@ def test_mistake_numbers_are_truth_minus_mistake_at_the_seed():
             position = row["position"]
             assert row["dropped_value"] == pytest.approx(example.grad_W[position] - given[position], abs=1e-9)
     assert accepted["differences"][0]["dropped"] == "1.358580"
+
+
+finite = st.floats(-3, 3, allow_nan=False)
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    x=st.lists(finite, min_size=2, max_size=2),
+    W=st.lists(finite, min_size=6, max_size=6),
+    label=st.integers(0, 2),
+)
+def test_document_numbers_agree_with_the_engine_at_any_sample(x, W, label):
+    """At random samples: each missing term is truth - mistake, and the printed gradient is the engine's."""
+    P = np.eye(3)[label]
+    example = worked_example(x=x, W=np.reshape(W, (2, 3)), b=(0.0, 0.0, 0.0), P=P, lr=0.1)
+    context = document(gradients(), example)
+    for mistake in context["mistakes"]:
+        given_values = example.mistakes[mistake["name"]]
+        differ = ~np.isclose(given_values, example.grad_W, rtol=1e-9, atol=1e-12)
+        assert [row["position"] for row in mistake["differences"]] == [tuple(p) for p in np.argwhere(differ)]
+        for row in mistake["differences"]:
+            assert row["dropped_value"] == pytest.approx(
+                example.grad_W[row["position"]] - given_values[row["position"]], abs=1e-9
+            )
+    weights = context["example"]["gradients"][0]
+    assert weights.endswith(latex(sp.ImmutableMatrix(example.grad_W)))
 
 
 def test_assumption_is_called_out_at_the_step_that_uses_it():

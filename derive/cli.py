@@ -264,7 +264,10 @@ def compile_pdf(source: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="derive-tex-") as tmp:
         Path(tmp, "derivation.tex").write_text(source, encoding="utf-8")
         command = [compiler, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "derivation.tex"]
-        run = subprocess.run(command, cwd=tmp, env=env, capture_output=True, timeout=300, check=False)
+        try:
+            run = subprocess.run(command, cwd=tmp, env=env, capture_output=True, timeout=300, check=False)
+        except subprocess.TimeoutExpired:
+            raise InputError("pdflatex failed: no PDF after 300 s") from None
         if run.returncode != 0:
             log = run.stdout.decode("utf-8", "replace").splitlines()
             first = next((line for line in log if line.startswith("!")), log[-1] if log else "no output")

@@ -289,6 +289,8 @@ def worked(example: Example, model, forms, tex: Tex) -> dict:
         "loss": tex(S.H, model.loss.subs(S.K, K), sp.Float(example.loss)),
         "gradients": [tex(lhs, rhs, numbers(v)) for (lhs, rhs), v in zip(forms, (example.grad_W, example.grad_b))],
         "fd_error": tex(sp.Float(example.fd_error, 2), decimals=None),
+        "labels_total": tex(S.label_total().subs(S.K, K), sp.Float(example.P.sum())),
+        "assumption_fails": bool(example.assume and not np.isclose(example.P.sum(), 1.0)),
         "descent": descent(example, (W, b)) if example.lr is not None else None,
     }
 

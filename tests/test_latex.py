@@ -209,6 +209,15 @@ def test_assumption_is_called_out_at_the_step_that_uses_it():
     assert not exact["assumptions"][0]["used"] and exact["sections"][0].assumption_steps == ()
 
 
+def test_labels_that_do_not_sum_to_one_are_called_out(tmp_path, capsys):
+    assert not document(gradients(), worked_example(lr=0.1))["example"]["assumption_fails"]
+    assert cli.main(["markdown", "--P", "1 1", "-o", str(tmp_path)]) == 0
+    text = (tmp_path / "derivation.md").read_text(encoding="utf-8")
+    assert r"These labels do not sum to one, $\sum_{k=1}^{2} P_{k} = 2.000000$" in text
+    assert cli.main(["markdown", "--P", "1 1", "--exact", "-o", str(tmp_path)]) == 0
+    assert "do not sum to one" not in (tmp_path / "derivation.md").read_text(encoding="utf-8")
+
+
 def test_concrete_sizes_print_concrete_sums():
     example = worked_example(x=(1.0, 2.0), W=((0.1, 0.2, 0.3), (0.4, 0.5, 0.6)), b=(0, 0, 0), P=(0, 1, 0))
     context = document(gradients(), example, sizes=(3, 2))

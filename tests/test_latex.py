@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -251,6 +252,22 @@ def test_escaped_names_compile_and_print_literally(tmp_path):
     ).stdout
     # \_ is a rule drawn under the baseline in TeX's default (OT1) fonts: pdftotext reads it as a space
     assert name.replace("_", " ") in text
+
+
+@pytest.mark.parametrize(
+    "template, expression",
+    [
+        ("latex/body.tex.jinja", r"<%=.*?%>"),
+        ("markdown/derivation.md.jinja", r"\{\{.*?\}\}"),
+    ],
+)
+def test_templates_hold_no_math_of_their_own(template, expression):
+    """Every inline $...$ of a template is made of printed formulas only."""
+
+    text = (ROOT / "templates" / template).read_text(encoding="utf-8")
+    spans = re.findall(r"(?<!\$)\$([^$\n]+)\$(?!\$)", text)
+    assert len(spans) > 20
+    assert [span for span in spans if re.sub(expression, "", span).strip()] == []
 
 
 def test_templates_are_strict():

@@ -237,8 +237,9 @@ def loss_function(model: Model, classes: int, features: int, constants: Mapping 
     sizes = {"d": features, "K": classes}
     shapes = [tuple(sizes[n] for n in shape) for _, shape in model.inputs]
     symbols = [entry(base, pos) for (base, _), shape in zip(model.inputs, shapes) for pos in np.ndindex(*shape)]
-    # scalar arguments and the math module: lambdify's NumPy namespace costs a quarter second to set up
-    f = sp.lambdify(symbols, expr, modules="math")
+    # NumPy's exp and log (inf rather than OverflowError at huge logits), the rest from math: the
+    # "numpy" module would run `from numpy import *`, 0.3 s of imports on the first call of a process
+    f = sp.lambdify(symbols, expr, modules=[{"exp": np.exp, "log": np.log}, "math"])
 
     def loss(*arrays) -> float:
         return float(f(*(v for array in arrays for v in np.ravel(array))))

@@ -8,6 +8,7 @@ with a function that adds its arguments; ``main`` dispatches.  User errors
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -268,8 +269,132 @@ def _all_args(parser: argparse.ArgumentParser) -> None:
 @command("all", "regenerate every artefact in output/ (the main job)", _all_args)
 def cmd_all(args: argparse.Namespace) -> int:
     for name, make in ARTEFACTS.items():
-        print(write_atomic(args.output / name, make()))
+        content = make()
+        if content is not None:  # None: the artefact was skipped and has said why on stderr
+            print(write_atomic(args.output / name, content))
     return 0
+
+
+#: the learning rate of the gradient-descent step in the derivation documents unless --lr is given
+DOCUMENT_LR = 0.1
+
+
+def add_document_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, default=Path("."), help="directory (default: the current one)")
+    parser.add_argument("--classes", "-K", type=positive_int(1000), metavar="K", help="write the derivation for K classes")
+    parser.add_argument("--features", "-d", type=positive_int(100_000), metavar="d", help="... and d features")
+    add_example_options(parser)
+    add_model_options(parser)
+    parser.set_defaults(lr=DOCUMENT_LR)
+    parser.epilog = f"The worked example's gradient-descent step uses --lr, default {DOCUMENT_LR}."
+
+
+def document_from_args(args: argparse.Namespace) -> dict:
+    """The context of the derivation templates for the command line's options."""
+    from .derivation import gradients
+    from .document import document
+
+    if (args.classes is None) != (args.features is None):
+        raise InputError("give both --classes and --features, or neither (generic K and d)")
+    sizes = None if args.classes is None else (args.classes, args.features)
+    try:
+        return document(gradients(assume=not args.exact), example_from_args(args), sizes)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
+def tex_compiler() -> str:
+    """The path of pdflatex; InputError when no TeX is installed."""
+    import shutil
+
+    found = shutil.which("pdflatex")
+    if found is None:
+        raise InputError("--pdf needs TeX, and pdflatex is not on PATH (Debian: apt-get install texlive-latex-base)")
+    return found
+
+
+def compile_pdf(source: str) -> bytes:
+    """The PDF of the standalone LaTeX ``source``, compiled by pdflatex in a temporary directory.
+
+    One pass suffices: the document has no cross-references.  SOURCE_DATE_EPOCH
+    pins the dates pdfTeX writes, so the same source gives the same PDF.
+    """
+    import subprocess
+
+    compiler = tex_compiler()
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
+    with tempfile.TemporaryDirectory(prefix="derive-tex-") as tmp:
+        Path(tmp, "derivation.tex").write_text(source, encoding="utf-8")
+        command = [compiler, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "derivation.tex"]
+        try:
+            run = subprocess.run(command, cwd=tmp, env=env, capture_output=True, timeout=300, check=False)
+        except subprocess.TimeoutExpired:
+            raise InputError("pdflatex failed: no PDF after 300 s") from None
+        if run.returncode != 0:
+            log = run.stdout.decode("utf-8", "replace").splitlines()
+            first = next((line for line in log if line.startswith("!")), log[-1] if log else "no output")
+            raise InputError(f"pdflatex failed: {first[:300]}")
+        return Path(tmp, "derivation.pdf").read_bytes()
+
+
+def _latex_args(parser: argparse.ArgumentParser) -> None:
+    add_document_options(parser)
+    parser.add_argument("--fragment", action="store_true", help="write the body alone, for \\input into one's own document")
+    parser.add_argument("--pdf", action="store_true", help="also compile the document to PDF with pdflatex")
+
+
+@command("latex", "the derivation as a LaTeX document, compiled to PDF with --pdf", _latex_args)
+def cmd_latex(args: argparse.Namespace) -> int:
+    from .rendering import render
+
+    if args.pdf and args.fragment:
+        raise InputError("--pdf compiles the standalone document: leave out --fragment")
+    if args.pdf:
+        tex_compiler()
+    name, template = ("derivation-body.tex", "body.tex.jinja") if args.fragment else ("derivation.tex", "derivation.tex.jinja")
+    source = render("latex", template, **document_from_args(args))
+    print(write_atomic(args.output / name, source))
+    if args.pdf:
+        print(write_atomic(args.output / "derivation.pdf", compile_pdf(source)))
+    return 0
+
+
+@command("markdown", "the derivation as Markdown with $$ math (GitHub, Jupyter)", add_document_options)
+def cmd_markdown(args: argparse.Namespace) -> int:
+    from .rendering import render
+
+    print(write_atomic(args.output / "derivation.md", render("markdown", "derivation.md.jinja", **document_from_args(args))))
+    return 0
+
+
+@functools.cache
+def _seed_document() -> dict:
+    """The derivation documents' context for the seed's sample (shared by the three artefacts)."""
+    return document_from_args(parser().parse_args(["latex"]))
+
+
+@artefact("derivation.tex")
+def _derivation_tex() -> str:
+    from .rendering import render
+
+    return render("latex", "derivation.tex.jinja", **_seed_document())
+
+
+@artefact("derivation.pdf")
+def _derivation_pdf() -> bytes | None:
+    try:
+        tex_compiler()
+    except InputError as err:
+        print(f"skipped derivation.pdf: {err}", file=sys.stderr)
+        return None
+    return compile_pdf(_derivation_tex())
+
+
+@artefact("derivation.md")
+def _derivation_md() -> str:
+    from .rendering import render
+
+    return render("markdown", "derivation.md.jinja", **_seed_document())
 
 
 def parser() -> argparse.ArgumentParser:

@@ -28,6 +28,10 @@ TEX_ESCAPES = {
     "_": r"\_",
     "^": r"\textasciicircum{}",
     "~": r"\textasciitilde{}",
+    # in the default OT1 font encoding these three print as other glyphs in text mode
+    "<": r"\ensuremath{<}",
+    ">": r"\ensuremath{>}",
+    "|": r"\ensuremath{|}",
 }
 _TEX_TABLE = str.maketrans(TEX_ESCAPES)
 

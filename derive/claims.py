@@ -19,7 +19,7 @@ numbers       literals at most 10^6 in magnitude, at most 12 decimals
 constants     constant sub-expressions folded exactly, numerator and
               denominator at most 10^12, exp(c) only for c <= 27
 exponents     constant, |n| <= 10, denominator <= 10
-terms         the fully expanded claim has at most 2000 terms (estimated)
+terms         the fully expanded claim has at most 120 terms (estimated)
 ============  ===============================================================
 """
 
@@ -44,9 +44,9 @@ MAX_DECIMALS = 12
 MAX_CONSTANT = 10**12
 MAX_EXP_ARGUMENT = 27
 MAX_EXPONENT = 10
-MAX_TERMS = 2000
+MAX_TERMS = 120
 #: largest K and d a claim is judged at (each entry is checked symbolically)
-MAX_SIZE = 10
+MAX_SIZE = 5
 
 BOUNDS = {
     "length": MAX_LENGTH,

@@ -19,6 +19,7 @@ own numbers.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -35,6 +36,10 @@ from .textprinter import text
 CORRECT, INCORRECT, ASSUMED = "correct", "incorrect", "correct only under an assumption"
 EXIT_CODES = {CORRECT: 0, INCORRECT: 1, ASSUMED: 3}
 POINTS = 3
+#: entries checked at the second size K + 1, d + 1 (all entries are checked at K, d)
+SAMPLE = 6
+#: differences with at most this many terms are factored fully (sp.factor), larger ones by common terms only
+FACTOR_TERMS = 12
 TOLERANCE = 1e-8
 
 #: the claims from the question this project answers, as the people wrote them
@@ -81,14 +86,20 @@ def _apply(chain, expr):
     return expr
 
 
-def concrete_form(expr: sp.Expr, model: Model, assume: bool, classes: int, features: int, entry: dict) -> sp.Expr:
-    """expr at one concrete entry, sums written out, the softmax named and P_K, a_K eliminated."""
-    concrete = S.instantiate(expr, classes, features, entry)
-    concrete = _name_softmax(concrete, model, classes)
+def concrete_forms(expr: sp.Expr, model: Model, assume: bool, classes: int, features: int, cells: list[dict]) -> list[sp.Expr]:
+    """expr at each concrete entry: sums written out, the softmax named, P_K (if assumed) and a_K eliminated.
+
+    The sizes are substituted once; each entry is then one substitution of i, j and an expansion.
+    """
+    at_size = _name_softmax(S.instantiate(expr, classes, features), model, classes)
     last = {model.activation.base[classes]: 1 - sum(model.activation.base[q] for q in range(1, classes))}
     if assume:
         last[model.label[classes]] = 1 - sum(model.label[q] for q in range(1, classes))
-    return sp.expand(concrete.xreplace(last))
+    forms = []
+    for entry in cells:
+        concrete = _name_softmax(at_size.xreplace(entry).doit(), model, classes)
+        forms.append(sp.expand(concrete.xreplace(last)))
+    return forms
 
 
 def _name_softmax(expr: sp.Expr, model: Model, classes: int) -> sp.Expr:
@@ -109,13 +120,53 @@ def entries(parameter: sp.Indexed, classes: int, features: int) -> list[dict]:
     return [{q: n + 1 for q, n in zip(parameter.indices, position)} for position in np.ndindex(shape)]
 
 
-def number(expr: sp.Expr, values: dict) -> float:
-    """expr (concrete) at values; nan where it is undefined or not real."""
+def keyed(values: dict) -> dict:
+    """A valuation {W[1, 2]: v} keyed by plain tuples {("W", (1, 2)): v}, for fast look-up."""
+    return {(q.base.label.name, tuple(int(n) for n in q.indices)): float(v) for q, v in values.items()}
+
+
+def number(expr: sp.Expr, values: dict, env: dict | None = None) -> float:
+    """expr at ``values`` (a :func:`keyed` valuation) with the indices in ``env``; nan where undefined or not real.
+
+    A direct walk over the few node types a claim can contain (sums are
+    summed, deltas compared), much faster than substituting and ``evalf``.
+    """
     try:
-        result = complex(expr.xreplace(values).evalf(15))
-    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        result = _walk(expr, values, dict(env or {}))
+    except (ValueError, OverflowError, ZeroDivisionError, KeyError, TypeError):
         return float("nan")
-    return result.real if abs(result.imag) <= TOLERANCE * max(1.0, abs(result.real)) else float("nan")
+    return float(result) + 0.0 if isinstance(result, float) and math.isfinite(result) else float("nan")
+
+
+def _walk(expr: sp.Basic, values: dict, env: dict):
+    if isinstance(expr, sp.Add):
+        return math.fsum(_walk(a, values, env) for a in expr.args)
+    if isinstance(expr, sp.Mul):
+        return math.prod(_walk(a, values, env) for a in expr.args)
+    if isinstance(expr, sp.Pow):
+        return _real(_walk(expr.base, values, env) ** _walk(expr.exp, values, env))
+    if isinstance(expr, sp.exp):
+        return math.exp(_walk(expr.args[0], values, env))
+    if isinstance(expr, sp.log):
+        return math.log(_walk(expr.args[0], values, env))
+    if isinstance(expr, sp.Indexed):
+        return values[(expr.base.label.name, tuple(int(_walk(q, values, env)) for q in expr.indices))]
+    if isinstance(expr, sp.KroneckerDelta):
+        p, q = (_walk(a, values, env) for a in expr.args)
+        return 1.0 if p == q else 0.0
+    if isinstance(expr, sp.Sum):
+        (index, low, high), = expr.limits
+        lo, hi = int(_walk(low, values, env)), int(_walk(high, values, env))
+        return math.fsum(_walk(expr.function, values, {**env, index: float(n)}) for n in range(lo, hi + 1))
+    if isinstance(expr, sp.Symbol):
+        return env[expr]
+    return float(expr)
+
+
+def _real(value):
+    if isinstance(value, complex):
+        raise ValueError("not real")
+    return float(value)
 
 
 def agree(got: float, want: float) -> bool:
@@ -138,19 +189,31 @@ class Mismatch:
         return abs(self.claim - self.truth) if np.isfinite(self.claim) else float("inf")
 
 
-def numeric_mismatch(claim, truth, model, parameter, normalised, classes, features, seed=0) -> Mismatch | None:
-    """The worst entry over POINTS random points, or None when the claim agrees everywhere."""
+@lru_cache(maxsize=64)
+def points(model: Model, classes: int, features: int, normalised: bool, seed: int = 0) -> tuple[dict, ...]:
+    """POINTS random valuations (inputs from :func:`derive.checking.random_inputs`, z and a computed)."""
+    rng = np.random.default_rng([seed, classes, features, normalised])
+    return tuple(
+        keyed(checking.valuation(model, classes, features, checking.random_inputs(model, classes, features, rng, normalised=normalised)))
+        for _ in range(POINTS)
+    )
+
+
+def numeric_mismatch(claim, truth, model, parameter, normalised, classes, features, seed=0, sample=None) -> Mismatch | None:
+    """The worst entry over POINTS random points, or None when the claim agrees everywhere.
+
+    Every entry is checked, or ``sample`` of them drawn at random (for the second size).
+    """
     rng = np.random.default_rng(seed)
-    pairs = [
-        (e, S.instantiate(claim, classes, features, e), S.instantiate(truth, classes, features, e))
-        for e in entries(parameter, classes, features)
-    ]
+    sizes = {S.K: float(classes), S.d: float(features)}
+    cells = entries(parameter, classes, features)
+    if sample is not None and sample < len(cells):
+        cells = [cells[n] for n in sorted(rng.choice(len(cells), size=sample, replace=False))]
     worst = None
-    for _ in range(POINTS):
-        inputs = checking.random_inputs(model, classes, features, rng, normalised=normalised)
-        values = checking.valuation(model, classes, features, inputs)
-        for entry, c, t in pairs:
-            got, want = number(c, values), number(t, values)
+    for values in points(model, classes, features, normalised, seed):
+        for entry in cells:
+            env = {**sizes, **{q: float(n) for q, n in entry.items()}}
+            got, want = number(claim, values, env), number(truth, values, env)
             if not agree(got, want):
                 found = Mismatch(entry, got, want, values, classes, features)
                 worst = found if worst is None or found.gap > worst.gap else worst
@@ -167,32 +230,38 @@ class Comparison:
     normalised: bool
     symbolic: bool
     mismatch: Mismatch | None
-    difference: sp.Expr
+    difference: sp.Expr | None
 
     @property
     def equal(self) -> bool:
         return self.mismatch is None
 
 
-def compare(claim: claims.Claim, truth: sp.Expr, model: Model, normalised: bool, classes: int, features: int) -> Comparison:
+def compare(claim: claims.Claim, truth: sp.Expr, model: Model, normalised: bool, classes: int, features: int, reduce: bool = True) -> Comparison:
     """claim == truth for labels summing to 1 (normalised) or for any labels.
 
-    ``symbolic`` is True when the symbolic verdict (generic and per entry) agrees
-    with the numeric one; claims with concrete indices (P_1) are judged at the
-    concrete K, d only, generic ones also at K + 1, d + 1.
+    Numbers first (every entry at K, d; claims without concrete indices also a
+    sample at K + 1, d + 1), then the symbolic difference, generic and per
+    entry.  ``symbolic`` is True when the symbolic verdict agrees with the
+    numeric one.  ``reduce=False`` skips the symbolic work for an unequal pair
+    whose difference will not be shown.
     """
-    difference = claim.expr - truth
-    if claim.concrete:
-        generic = normal_form(S.instantiate(difference, classes, features), model, normalised, classes)
-    else:
-        generic = normal_form(difference, model, normalised)
-    per_entry = all(concrete_form(difference, model, normalised, classes, features, e) == 0 for e in entries(claim.wrt, classes, features))
     sizes = [(classes, features)] if claim.concrete else [(classes, features), (classes + 1, features + 1)]
     mismatch = None
-    for k_, d_ in sizes:
-        mismatch = mismatch or numeric_mismatch(claim.expr, truth, model, claim.wrt, normalised, k_, d_)
+    for (k_, d_), sample in zip(sizes, (None, SAMPLE)):
+        mismatch = mismatch or numeric_mismatch(claim.expr, truth, model, claim.wrt, normalised, k_, d_, sample=sample)
+    if mismatch is not None and not reduce:
+        return Comparison(normalised, False, mismatch, None)
+    difference = claim.expr - truth
+    at_size = S.instantiate(difference, classes, features) if claim.concrete else difference
+    generic = normal_form(at_size, model, normalised, classes if claim.concrete else None)
+    if mismatch is None:
+        cells = entries(claim.wrt, classes, features)
+    else:
+        cells = [mismatch.entry] if (mismatch.classes, mismatch.features) == (classes, features) else []
+    per_entry = [form == 0 for form in concrete_forms(difference, model, normalised, classes, features, cells)]
     equal = mismatch is None
-    symbolic = per_entry == equal and (generic == 0) == equal
+    symbolic = all(z == equal for z in per_entry) and (generic == 0) == equal
     return Comparison(normalised, symbolic, mismatch, generic)
 
 
@@ -239,22 +308,21 @@ MISTAKES = (
 )
 
 
-def explain(claim: claims.Claim, model: Model, normalised: bool, classes: int, features: int) -> str | None:
-    """The first named mistake that the claim equals (symbolically, else numerically).
+def explain(claim: claims.Claim, model: Model, classes: int, features: int) -> str | None:
+    """The first named mistake that the claim equals: numerically at every entry, then symbolically.
 
-    Mistakes are matched for labels that sum to 1 (``normalised``), the setting
-    in which they are made: the accepted answer is the diagonal term either way.
+    Mistakes are matched for labels that sum to 1, the setting in which they
+    are made: the accepted answer is the diagonal term either way.
     """
     for explanation, formula in MISTAKES:
         wrong = formula(model, claim.wrt)
         if wrong is None:
             continue
+        if numeric_mismatch(claim.expr, wrong, model, claim.wrt, True, classes, features) is not None:
+            continue
         difference = claim.expr - wrong
-        if claim.concrete:
-            difference = S.instantiate(difference, classes, features)
-        if normal_form(difference, model, normalised, classes if claim.concrete else None) == 0:
-            return explanation
-        if numeric_mismatch(claim.expr, wrong, model, claim.wrt, normalised, classes, features) is None:
+        difference = S.instantiate(difference, classes, features) if claim.concrete else difference
+        if normal_form(difference, model, True, classes if claim.concrete else None) == 0:
             return explanation
     return None
 
@@ -290,41 +358,38 @@ def _json_number(value: float):
     return value if np.isfinite(value) else None
 
 
-@lru_cache(maxsize=4)
-def seed_example(assume: bool):
-    from .example import worked_example
+def seed_counterexample(claim: claims.Claim, model: Model, truth: sp.Expr) -> Counterexample | None:
+    """The entry with the largest error at the seed's sample (K = d = 2), or None if all agree.
 
-    return worked_example(assume=assume)
+    The truth is the engine's derivative at the sample, cross-checked by a
+    central finite difference of the loss (:func:`derive.checking.finite_difference`).
+    """
+    from .example import SEED, SEED_CLASSES, SEED_FEATURES, inputs
 
-
-def seed_counterexample(claim: claims.Claim, model: Model, assume: bool) -> Counterexample | None:
-    """The entry with the largest error at the seed's sample (K = d = 2), or None if all agree."""
-    from .example import SEED_CLASSES, SEED_FEATURES, inputs
-
-    example = seed_example(assume)
-    values = checking.valuation(model, 2, 2, inputs(example.x, example.W, example.b, example.P, model))
-    is_W = claim.wrt.base == S.W
-    truth, fd = (example.grad_W, example.fd_W) if is_W else (example.grad_b, example.fd_b)
+    given = inputs(SEED["x"], SEED["W"], SEED["b"], SEED["P"], model)
+    values = keyed(checking.valuation(model, 2, 2, given))
     worst = None
     for entry in entries(claim.wrt, 2, 2):
-        got = number(S.instantiate(claim.expr, 2, 2, entry), values)
-        position = tuple(n - 1 for n in entry.values())
-        if not agree(got, truth[position]):
-            gap = abs(got - truth[position]) if np.isfinite(got) else float("inf")
-            worst = max(worst or (gap, entry, got, position), (gap, entry, got, position), key=lambda w: w[0])
+        env = {S.K: 2.0, S.d: 2.0, **{q: float(n) for q, n in entry.items()}}
+        got, want = number(claim.expr, values, env), number(truth, values, env)
+        if not agree(got, want):
+            gap = abs(got - want) if np.isfinite(got) else float("inf")
+            worst = max(worst or (gap, entry, got, want), (gap, entry, got, want), key=lambda w: w[0])
     if worst is None:
         return None
-    _, entry, got, position = worst
+    _, entry, got, want = worst
+    fd = checking.finite_difference(model, sp.Derivative(S.H, claim.wrt), 2, 2, given, entry)
     name = _entry_name(claim.wrt, entry)
-    words = [SEED_FEATURES[entry[S.i] - 1]] if is_W else []
+    words = [SEED_FEATURES[entry[S.i] - 1]] if S.i in entry else []
     words.append(SEED_CLASSES[entry[S.j] - 1])
-    description = f"{name} ({', '.join(words)}) at the seed's sample x = {[float(v) for v in example.x]}, label {SEED_CLASSES[int(np.argmax(example.P))]}"
-    return Counterexample("seed", name, _plain(entry), got, float(truth[position]), float(fd[position]), description)
+    label = SEED_CLASSES[int(np.argmax(SEED["P"]))]
+    description = f"{name} ({', '.join(words)}) at the seed's sample x = {list(SEED['x'])}, label {label}"
+    return Counterexample("seed", name, _plain(entry), got, want, fd, description)
 
 
 def random_counterexample(claim: claims.Claim, mismatch: Mismatch) -> Counterexample:
     name = _entry_name(claim.wrt, mismatch.entry)
-    labels = [mismatch.values[S.P[q]] for q in range(1, mismatch.classes + 1)]
+    labels = [mismatch.values[(S.P.label.name, (q,))] for q in range(1, mismatch.classes + 1)]
     shown = ", ".join(f"{p:.6f}" for p in labels)
     where = f"{name} at a random point with K = {mismatch.classes}, d = {mismatch.features}, labels P = ({shown}), Sum_k P_k = {sum(labels):.6f}"
     return Counterexample("random", name, _plain(mismatch.entry), mismatch.claim, mismatch.truth, None, where)
@@ -342,17 +407,31 @@ def _plain(entry: dict) -> dict:
 
 
 class CheckLatexPrinter(LatexPrinter):
-    """LaTeX in the seed's notation: P_{j}, W_{ij}; products in their stored order."""
+    """LaTeX in the seed's notation: P_{j}, W_{ij}, dH/dW_ij as a fraction; products in their stored order."""
+
+    def __init__(self, settings: dict | None = None):
+        super().__init__(settings)
+        self._add_order = self._settings["order"]
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         indices = [self._print(q) for q in expr.indices]
         joined = "".join(indices) if all(len(q) == 1 for q in indices) else ",".join(indices)
         return f"{self._print(expr.base.label)}_{{{joined}}}"
 
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        variables = " ".join(rf"\partial {self._print(v)}" for v in expr.variables)
+        return rf"\frac{{\partial {self._print(expr.expr)}}}{{{variables}}}"
+
     def _print_Mul(self, expr: sp.Mul) -> str:
-        saved, self._settings["order"] = self._settings["order"], "none"
+        return self._ordered(super()._print_Mul, expr, "none")
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        return self._ordered(lambda e: super(CheckLatexPrinter, self)._print_Add(e, order), expr, self._add_order)
+
+    def _ordered(self, method, expr: sp.Basic, order: str | None) -> str:
+        saved, self._settings["order"] = self._settings["order"], order
         try:
-            return super()._print_Mul(expr)
+            return method(expr)
         finally:
             self._settings["order"] = saved
 
@@ -410,7 +489,7 @@ class CheckResult:
     def method(self) -> str:
         how = "symbolically and numerically" if self.symbolic else "numerically (not shown symbolically)"
         scope = f"every entry at K = {self.classes}, d = {self.features}"
-        scope += "" if self.claim.concrete else f", generic K and d, and at K = {self.classes + 1}, d = {self.features + 1}"
+        scope += "" if self.claim.concrete else f", generic K and d, and {SAMPLE} entries at K = {self.classes + 1}, d = {self.features + 1}"
         return f"{how}: {scope}, at {POINTS} random points"
 
     def as_dict(self) -> dict:
@@ -465,30 +544,31 @@ def check(
         claim = claims.parse(claim, wrt, latex, classes, features)
     exact_truth = derive(model, claim.wrt, False).result
     shown_truth = derive(model, claim.wrt, assume).result
-    exact = compare(claim, exact_truth, model, False, classes, features)
+    exact = compare(claim, exact_truth, model, False, classes, features, reduce=not assume)
     if exact.equal:
         return _result(claim, CORRECT, assume, shown_truth, exact, None, None, classes, features)
     normalised = compare(claim, exact_truth, model, True, classes, features)
     if normalised.equal:
-        verdict = CORRECT if assume else ASSUMED
-        counter = None if assume else random_counterexample(claim, exact.mismatch)
-        return _result(claim, verdict, assume, shown_truth, normalised if assume else exact, None, counter, classes, features)
+        if assume:
+            return _result(claim, CORRECT, assume, shown_truth, normalised, None, None, classes, features)
+        counter = random_counterexample(claim, exact.mismatch)
+        return _result(claim, ASSUMED, assume, shown_truth, exact, None, counter, classes, features)
     judged = normalised if assume else exact
-    explanation = explain(claim, model, True, classes, features)
-    counter = seed_counterexample(claim, model, assume) if (classes, features) == (2, 2) else None
-    counter = counter or random_counterexample(claim, judged.mismatch or normalised.mismatch)
+    explanation = explain(claim, model, classes, features)
+    counter = seed_counterexample(claim, model, exact_truth) if (classes, features) == (2, 2) else None
+    counter = counter or random_counterexample(claim, judged.mismatch)
     return _result(claim, INCORRECT, assume, shown_truth, judged, explanation, counter, classes, features)
 
 
 def _result(claim, verdict, assume, truth, comparison: Comparison, explanation, counter, classes, features) -> CheckResult:
-    difference = 0 if comparison.equal else tidy(comparison.difference)
-    return CheckResult(claim, verdict, assume, truth, sp.sympify(difference) if difference == 0 else difference,
-                       comparison.symbolic, explanation, counter, classes, features)  # fmt: skip
+    difference = sp.Integer(0) if comparison.equal else tidy(comparison.difference)
+    return CheckResult(claim, verdict, assume, truth, difference, comparison.symbolic, explanation, counter, classes, features)
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
     """A difference factored, with a constant first in each bracket: -a_j*(1 - P_j)*x_i."""
-    factored = sp.factor_terms(expr) if expr.has(sp.Sum) else sp.factor(expr)
+    small = len(sp.Add.make_args(expr)) <= FACTOR_TERMS and not expr.has(sp.Sum)
+    factored = sp.factor(expr) if small else sp.factor_terms(expr)
     coefficient, factors = factored.as_coeff_mul()
     flips = [f for f in factors if isinstance(f, sp.Add) and _negative_constant(f)]
     if not flips:

@@ -284,8 +284,11 @@ class Reader:
     def check_calls(tree: ast.Expression) -> None:
         """A call of something that is not a function reads as implicit multiplication: not plain."""
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and _callable(node.func.id)):
-                raise NotationError("write * between factors (or use LaTeX notation): a name is used as a function")
+            if not isinstance(node, ast.Call) or isinstance(node.func, ast.Name) and _callable(node.func.id):
+                continue
+            if isinstance(node.func, ast.Name) and node.func.id.partition("_")[0] not in QUANTITIES:
+                raise ClaimError(f"only the functions exp, log, sum_k, sum_m, sum_l and Sum can be called ({KNOWN})")
+            raise NotationError("write * between factors (or use LaTeX notation): a name is used as a function")
 
     def node(self, node: ast.AST) -> Value:
         handler = getattr(self, f"_{type(node).__name__}", None)
@@ -296,10 +299,11 @@ class Reader:
     # -- leaves
 
     def _Constant(self, node: ast.Constant) -> Value:
+        # the magnitude test comes first: float() of a 999-digit integer would overflow
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ClaimError(f"{_describe(node)} is not allowed in a formula")
-        if not math.isfinite(value) or abs(value) > MAX_LITERAL:
+        if abs(value) > MAX_LITERAL or not math.isfinite(value):
             raise ClaimError(f"the number {_short(value)} is larger than the limit {MAX_LITERAL}")
         exact = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
         if exact.denominator > 10**MAX_DECIMALS:

@@ -177,8 +177,11 @@ def _claim_as_typed(args: list[str] | None) -> list[str] | None:
     """Let a claim that starts with a minus sign through argparse: "-P_j*x_i" -> " -P_j*x_i".
 
     argparse takes any argument that starts with "-" for an option; a leading
-    space makes it a positional, and the claim parser ignores the space.
+    space makes it a positional, and the claim parser ignores the space.  Only
+    arguments shaped like options (-h, --format, --format=json) stay options.
     """
+    import re
+
     if args is None:
         return None
     out, rest = [], list(args)
@@ -186,8 +189,8 @@ def _claim_as_typed(args: list[str] | None) -> list[str] | None:
         arg = rest.pop(0)
         if arg == "--":
             return out + [arg] + rest
-        dashed = arg.startswith("-") and not arg.startswith("--") and arg not in ("-h",)
-        out.append(" " + arg if dashed else arg)
+        option = re.fullmatch(r"--?[A-Za-z][A-Za-z-]*(=.*)?", arg, re.DOTALL)
+        out.append(" " + arg if arg.startswith("-") and not option else arg)
     return out
 
 

@@ -46,7 +46,7 @@ MAX_EXP_ARGUMENT = 27
 MAX_EXPONENT = 10
 MAX_TERMS = 120
 #: largest K and d a claim is judged at (each entry is checked symbolically)
-MAX_SIZE = 5
+MAX_SIZE = 4
 
 BOUNDS = {
     "length": MAX_LENGTH,

@@ -20,6 +20,7 @@ constants     constant sub-expressions folded exactly, numerator and
               denominator at most 10^12, exp(c) only for c <= 27
 exponents     constant, |n| <= 10, denominator <= 10
 terms         the fully expanded claim has at most 120 terms (estimated)
+K, d          at most 4 (each entry is also checked symbolically)
 ============  ===============================================================
 """
 

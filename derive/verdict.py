@@ -623,3 +623,16 @@ def _split_last_input(factors: list) -> tuple[list, list]:
 def seed_checks(assume: bool = True) -> dict[str, CheckResult]:
     """The verdicts on the seed's claims (the accepted answer, the student's): data for report sections."""
     return {name: check(claim, assume=assume) for name, claim in SEED_CLAIMS.items()}
+
+
+def section_data(assume: bool = True) -> list[dict]:
+    """What a "Check your derivation" section shows, one dict per seed claim.
+
+    Plain values from :meth:`CheckResult.as_dict` plus ``name`` and ``latex``
+    (lhs, claim, truth, difference printed by :class:`CheckLatexPrinter`);
+    templates lay these out and format nothing themselves.
+    """
+    return [
+        {"name": name, **result.as_dict(), "latex": result.latex_parts(), "method": result.method()}
+        for name, result in seed_checks(assume).items()
+    ]

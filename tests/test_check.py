@@ -20,7 +20,7 @@ from derive import claims, cli
 from derive import symbols as S
 from derive.claims import ClaimError, parse
 from derive.example import worked_example
-from derive.verdict import ASSUMED, CORRECT, INCORRECT, SEED_CLAIMS, check, seed_checks
+from derive.verdict import ASSUMED, CORRECT, INCORRECT, SEED_CLAIMS, check, section_data, seed_checks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -212,6 +212,15 @@ def test_seed_checks_data():
     assert list(results) == list(SEED_CLAIMS)
     assert [r.verdict for r in results.values()] == [INCORRECT, INCORRECT]
     assert all(r.as_dict()["counterexample"]["entry"] == "W_12" for r in results.values())
+
+
+def test_section_data_for_the_report():
+    accepted, student = section_data()
+    assert (accepted["name"], student["name"]) == ("accepted answer", "student's answer")
+    assert accepted["latex"]["difference"] == r"- a_{j} \left(1 - P_{j}\right) x_{i}"
+    assert student["latex"]["difference"] == r"- \left(1 - P_{j}\right) x_{i}"
+    assert student["counterexample"]["claim"] == pytest.approx(-0.541420, abs=1e-6)
+    assert json.loads(json.dumps(accepted)) == accepted
 
 
 # ---------------------------------------------------------------- leading minus sign

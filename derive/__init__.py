@@ -9,5 +9,7 @@ from .derivation import Derivation, Step, derive, gradients
 from .example import Example, worked_example
 from .models import MODELS, Model, get_model
 from .textprinter import text
+from .verdict import CheckResult, check
 
 __all__ = ["Derivation", "Example", "MODELS", "Model", "Step", "derive", "get_model", "gradients", "text", "worked_example"]
+__all__ += ["CheckResult", "check"]

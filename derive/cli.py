@@ -222,6 +222,54 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_args(parser: argparse.ArgumentParser) -> None:
+    from .claims import MAX_SIZE
+
+    parser.add_argument("claim", metavar="CLAIM", help='the claimed dH/dW_ij, e.g. "-P_j*(1-a_j)*x_i" or LaTeX')
+    parser.add_argument("--wrt", choices=("W", "b"), help="the parameter: W (dH/dW_ij, default) or b (dH/db_j)")
+    parser.add_argument("--latex", action="store_true", help="read the claim as LaTeX (detected when it has \\ or {})")
+    parser.add_argument("--classes", type=positive_int(MAX_SIZE), default=2, metavar="K", help="K for concrete indices (default 2)")
+    parser.add_argument("--features", type=positive_int(MAX_SIZE), default=2, metavar="d", help="d (default 2)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    add_model_options(parser)
+    parse = parser.parse_known_args
+    parser.parse_known_args = lambda args=None, namespace=None: parse(_claim_as_typed(args), namespace)
+
+
+def _claim_as_typed(args: list[str] | None) -> list[str] | None:
+    """Let a claim that starts with a minus sign through argparse: "-P_j*x_i" -> " -P_j*x_i".
+
+    argparse takes any argument that starts with "-" for an option; a leading
+    space makes it a positional, and the claim parser ignores the space.  Only
+    arguments shaped like options (-h, --format, --format=json) stay options.
+    """
+    import re
+
+    if args is None:
+        return None
+    out, rest = [], list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            return out + [arg] + rest
+        option = re.fullmatch(r"--?[A-Za-z][A-Za-z-]*(=.*)?", arg, re.DOTALL)
+        out.append(" " + arg if arg.startswith("-") and not option else arg)
+    return out
+
+
+@command("check", "judge a hand derivation of dH/dW_ij or dH/db_j: verdict, difference, counterexample", _check_args)
+def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 correct, 1 incorrect, 2 bad input, 3 correct only under Sum_k P_k = 1 (switched off by --exact)."""
+    from .verdict import check
+
+    result = check(
+        args.claim, wrt=args.wrt, assume=not args.exact, latex=True if args.latex else None,
+        classes=args.classes, features=args.features,
+    )  # fmt: skip
+    print(json.dumps(result.as_dict()) if args.format == "json" else result.report(), end="\n" if args.format == "json" else "")
+    return result.exit_code
+
+
 #: artefacts that ``derive all`` writes into output/: file name -> function returning its content
 ARTEFACTS: dict[str, Callable[[], str | bytes]] = {}
 
@@ -260,6 +308,14 @@ def _example_json() -> str:
     from .example import worked_example
 
     return json.dumps(worked_example(lr=0.1).as_dict(), indent=2) + "\n"
+
+
+@artefact("check.txt")
+def _check_text() -> str:
+    from .verdict import SEED_CLAIMS, check
+
+    parts = [f'$ derive check "{claim}"    # the {name}\n{check(claim).report()}' for name, claim in SEED_CLAIMS.items()]
+    return "\n".join(parts)
 
 
 def _all_args(parser: argparse.ArgumentParser) -> None:

@@ -11,3 +11,15 @@ from .models import MODELS, Model, get_model
 from .textprinter import text
 
 __all__ = ["Derivation", "Example", "MODELS", "Model", "Step", "derive", "get_model", "gradients", "text", "worked_example"]
+
+#: the interactive API (derive.session) loads the renderers, which the symbolic layer must not: import on first use
+_INTERACTIVE = ("model", "Session")
+__all__ += list(_INTERACTIVE)
+
+
+def __getattr__(name: str):
+    if name in _INTERACTIVE:
+        from . import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module 'derive' has no attribute {name!r}")

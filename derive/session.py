@@ -212,7 +212,8 @@ class Session:
     def jacobian(self, classes: int | None = None) -> Formula:
         """da_k/dz_j from the derivation; for ``classes`` K the K x K matrix of its entries."""
         if self.model.output_index is None:
-            raise ValueError(f"model {self.model.name!r} has a single output: its da/dz is the factor of step 3")
+            single = text(sp.Derivative(self.model.activation, self.model.logit))
+            raise ValueError(f"model {self.model.name!r} has a single output: no Jacobian matrix, only {single}")
         lhs = sp.Derivative(self.model.activation, self.model.logit)
         factor = self.derivation().derivation.factor(lhs)
         if classes is None:
@@ -231,7 +232,7 @@ class Session:
         example = worked_example(x, W, b, P, lr=lr, model=self.model, assume=self.assume, constants=self.constants)
         return ExampleView(example, tuple(d.derivation for d in self.gradients()))
 
-    def document(self, lr: float = DOCUMENT_LR) -> dict:
+    def context(self, lr: float = DOCUMENT_LR) -> dict:
         """The context of the derivation documents (softmax without add-ons, as ``derive latex``)."""
         if self.model.name != "softmax":
             raise ValueError(f"the derivation documents cover the plain softmax model, not {self.model.name!r}")
@@ -240,11 +241,11 @@ class Session:
 
     def latex(self, lr: float = DOCUMENT_LR) -> str:
         """The derivation as LaTeX, the body ``derive latex --fragment`` writes."""
-        return render("latex", "body.tex.jinja", **self.document(lr))
+        return render("latex", "body.tex.jinja", **self.context(lr))
 
     def markdown(self, lr: float = DOCUMENT_LR) -> str:
         """The derivation as Markdown with $$ math, as ``derive markdown`` writes."""
-        return render("markdown", "derivation.md.jinja", **self.document(lr))
+        return render("markdown", "derivation.md.jinja", **self.context(lr))
 
     # Generated code (issue 4) and `derive check` (issue 5) will add their methods here.
 
@@ -269,7 +270,9 @@ class Session:
         return "\n".join([*lines, *(f"  {line}" for line in repr(self.gradients()).splitlines())])
 
 
-def model(name: str = "softmax", l2: float | None = None, smoothing: float | None = None, exact: bool = False) -> Session:
+def model(
+    name: str = "softmax", l2: float | None = None, smoothing: float | None = None, exact: bool = False
+) -> Session:
     """The registered model ``name`` (``derive models`` lists them) with its add-ons.
 
     ``l2``: strength lambda of the L2 penalty; ``smoothing``: epsilon of label
@@ -292,17 +295,21 @@ def _sample(model: Model, x, W, b, P, label: int | None, constants: dict) -> tup
     x, W, b, P = (np.asarray(seed[n] if given[n] is None else given[n], dtype=float) for n in ("x", "W", "b", "P"))
     several = model.output_index is not None
     if W.ndim != (2 if several else 1) or W.shape[0] != x.shape[0] or x.ndim != 1:
-        raise ValueError(f"x has shape {x.shape} and W {W.shape}: W needs one row per feature" + ("" if several else " (a vector)"))
+        raise ValueError(
+            f"x has shape {x.shape} and W {W.shape}: W needs one row per feature" + ("" if several else " (a vector)")
+        )
     classes = W.shape[1] if several else 1
     if several and given["b"] is None and given["W"] is not None:
         b = np.zeros(classes)
     if b.shape != ((classes,) if several else ()):
-        raise ValueError(f"b has shape {b.shape}: it needs " + (f"{classes} values, one per class" if several else "one number"))
-    P = _labels(model, P, label, classes, constants, explicit=given["P"] is not None or given["W"] is None)
+        raise ValueError(
+            f"b has shape {b.shape}: it needs " + (f"{classes} values, one per class" if several else "one number")
+        )
+    P = _labels(model, P, label, classes, constants)
     return x, W, b, P
 
 
-def _labels(model: Model, P: np.ndarray, label: int | None, classes: int, constants: dict, explicit: bool) -> np.ndarray:
+def _labels(model: Model, P: np.ndarray, label: int | None, classes: int, constants: dict) -> np.ndarray:
     """The labels: P itself, one-hot (or smoothed) for a 1-based ``label``."""
     if model.output_index is None:
         if label is not None or P.shape != ():
@@ -312,11 +319,13 @@ def _labels(model: Model, P: np.ndarray, label: int | None, classes: int, consta
         if not 1 <= label <= classes:
             raise ValueError(f"label {label} is out of range 1..{classes}")
         P = np.eye(classes)[label - 1]
-    elif not explicit or P.shape != (classes,):
+    if P.shape != (classes,):
         raise ValueError(f"give P ({classes} values) or label for {classes} classes")
+    if (P < 0).any():
+        raise ValueError("labels must not be negative")
     if model.label_definition is None:
         return P
-    smoothed = checking.defined_labels(model, classes, constants[S.eps], int(np.argmax(P)) + 1)
+    smoothed = checking.defined_labels(model, classes, {**model.constants, **constants}[S.eps], int(np.argmax(P)) + 1)
     return np.array([smoothed[model.label[k]] for k in range(1, classes + 1)])
 
 
@@ -355,9 +364,14 @@ def _descent(theta: sp.Basic, grad: sp.Basic, now: sp.Basic, step: sp.Basic, aft
     matrix = isinstance(theta, sp.MatrixSymbol)
     new = sp.MatrixSymbol(f"{theta.name}'", *theta.shape) if matrix else sp.Symbol(f"{theta.name}'")
     if matrix:
-        sides = [sp.MatAdd(t, sp.MatMul(-1, document.ETA, g, evaluate=False), evaluate=False) for t, g in ((theta, grad), (now, step))]
+        sides = [
+            sp.MatAdd(t, sp.MatMul(-1, document.ETA, g, evaluate=False), evaluate=False)
+            for t, g in ((theta, grad), (now, step))
+        ]
     else:  # a scalar sum prints in its written order only as a WrittenSum
-        sides = [WrittenSum.written(t, sp.Mul(-1, document.ETA, g, evaluate=False)) for t, g in ((theta, grad), (now, step))]
+        sides = [
+            WrittenSum.written(t, sp.Mul(-1, document.ETA, g, evaluate=False)) for t, g in ((theta, grad), (now, step))
+        ]
     return equation(new, *sides, after)
 
 

@@ -29,7 +29,12 @@ def softmax():
 @pytest.mark.parametrize(
     "name, options, wrt, expected",
     [
-        ("softmax", {}, "W", r"$\displaystyle \frac{\partial H}{\partial W_{ij}} = - \left(P_{j} - a_{j}\right) x_{i}$"),
+        (
+            "softmax",
+            {},
+            "W",
+            r"$\displaystyle \frac{\partial H}{\partial W_{ij}} = - \left(P_{j} - a_{j}\right) x_{i}$",
+        ),
         ("softmax", {}, "b", r"$\displaystyle \frac{\partial H}{\partial b_{j}} = - \left(P_{j} - a_{j}\right)$"),
         (
             "softmax",
@@ -92,10 +97,12 @@ def test_single_output_model_has_no_jacobian():
 
 def test_step_markdown(softmax):
     assert softmax.steps[0]._repr_markdown_() == (
-        r"**(1)** $W_{ij}$ enters $H$ only through $z_{j}$, which enters through every $a_{k}$:" "\n\n"
+        r"**(1)** $W_{ij}$ enters $H$ only through $z_{j}$, which enters through every $a_{k}$:"
+        "\n\n"
         "$$\n"
         r"\frac{\partial H}{\partial W_{ij}} = \sum_{k=1}^{K} \frac{\partial H}{\partial a_{k}} "
-        r"\frac{\partial a_{k}}{\partial z_{j}} \frac{\partial z_{j}}{\partial W_{ij}}" "\n"
+        r"\frac{\partial a_{k}}{\partial z_{j}} \frac{\partial z_{j}}{\partial W_{ij}}"
+        "\n"
         "$$\n"
     )
 
@@ -127,7 +134,10 @@ def test_model_markdown(softmax):
 
 def test_example_markdown_holds_the_engine_numbers(softmax):
     markdown = softmax.example(lr=0.1)._repr_markdown_()
-    assert r"\nabla_{\mathbf{W}} H = \left[\begin{matrix}-1.358580 & 1.358580\\-0.286017 & 0.286017\end{matrix}\right]" in markdown
+    assert (
+        r"\nabla_{\mathbf{W}} H = \left[\begin{matrix}-1.358580 & 1.358580\\-0.286017 & 0.286017\end{matrix}\right]"
+        in markdown
+    )
     assert r"\mathbf{a} = \left[\begin{matrix}0.284958\\0.715042\end{matrix}\right]" in markdown
     assert "$H = 1.255414$" in markdown
     assert r"= \left[\begin{matrix}0.235858 & 0.364142\\0.128602 & 0.471398\end{matrix}\right]" in markdown
@@ -136,7 +146,9 @@ def test_example_markdown_holds_the_engine_numbers(softmax):
 
 def test_scalar_descent_is_written_in_order():
     markdown = derive.model("logistic").example(lr=0.1)._repr_markdown_()
-    assert r"b' = b - \eta \frac{\partial H}{\partial b} = 0.000000 - \eta \left(-0.715042\right) = 0.071504" in markdown
+    assert (
+        r"b' = b - \eta \frac{\partial H}{\partial b} = 0.000000 - \eta \left(-0.715042\right) = 0.071504" in markdown
+    )
 
 
 # ---------------------------------------------------------------- terminal text
@@ -185,6 +197,7 @@ def test_example_with_l2_uses_its_strength():
         ("softmax", {"b": [0.0]}, "b has shape"),
         ("softmax", {"W": np.zeros((2, 3))}, "give P"),
         ("softmax", {"label": 3}, "label 3 is out of range 1..2"),
+        ("softmax", {"P": [1.5, -0.5]}, "must not be negative"),
         ("logistic", {"P": [1.0, 0.0]}, "one target"),
         ("logistic", {"W": np.zeros((2, 2))}, "a vector"),
     ],
@@ -214,7 +227,7 @@ def shell(*args, commands: str, tmp_path: Path):
     env = {**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")}
     return subprocess.run(
         [sys.executable, "-m", "derive", "shell", *args], input=commands, cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
 
@@ -235,7 +248,9 @@ def test_shell_preloads_the_model_and_says_so(tmp_path):
 def test_shell_prints_sympy_pretty(tmp_path):
     result = shell(commands="sp.Sum(x[i], (i, 1, d))\n", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert " ___" in result.stdout and "  ╲" in result.stdout and "i = 1" in result.stdout  # a unicode sum sign, not Sum(...)
+    assert (
+        " ___" in result.stdout and "  ╲" in result.stdout and "i = 1" in result.stdout
+    )  # a unicode sum sign, not Sum(...)
 
 
 def test_shell_for_another_model(tmp_path):
@@ -255,7 +270,9 @@ def test_shell_without_ipython_is_a_one_line_error(monkeypatch, capsys):
 
 def test_shell_rejects_an_add_on_the_model_cannot_take(capsys):
     assert cli.main(["shell", "--model", "linear", "--smoothing", "0.1"]) == 2
-    assert capsys.readouterr().err == "derive shell: error: label smoothing needs class labels; model 'linear' has none\n"
+    assert (
+        capsys.readouterr().err == "derive shell: error: label smoothing needs class labels; model 'linear' has none\n"
+    )
 
 
 # ---------------------------------------------------------------- the example notebook
@@ -282,6 +299,6 @@ def test_notebook_executes_and_its_committed_outputs_are_current():
     counts = [c.execution_count for c in committed.cells if c.cell_type == "code"]
     assert counts == list(range(1, len(counts) + 1))
     assert outputs(fresh) == outputs(committed), (
-        "the committed notebook is stale: python -c \"from derive.notebook import refresh; "
+        'the committed notebook is stale: python -c "from derive.notebook import refresh; '
         "refresh('examples/softmax_cross_entropy.ipynb')\""
     )

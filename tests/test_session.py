@@ -1,6 +1,7 @@
 """Interactive use: the session API, its Jupyter displays, derive shell, the example notebook."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -302,3 +303,16 @@ def test_notebook_executes_and_its_committed_outputs_are_current():
         'the committed notebook is stale: python -c "from derive.notebook import refresh; '
         "refresh('examples/softmax_cross_entropy.ipynb')\""
     )
+
+
+def test_readme_transcript_is_what_derive_shell_prints(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    transcript = readme.split("```console\n$ derive shell\n", 1)[1].split("```", 1)[0]
+    commands = re.findall(r"^In \[\d+\]: (.+)$", transcript, flags=re.MULTILINE)
+    result = shell(commands="".join(f"{c}\n" for c in commands), tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout  # IPython does not echo input read from a pipe: put the commands back
+    for n, c in enumerate(commands, 1):
+        shown = shown.replace(f"In [{n}]: ", f"In [{n}]: {c}\n", 1)
+    shown = "\n".join(line.rstrip() for line in shown.splitlines() if line.rstrip() != f"In [{len(commands) + 1}]:")
+    assert shown.strip() == transcript.strip()

@@ -13,3 +13,15 @@ from .verdict import CheckResult, check
 
 __all__ = ["Derivation", "Example", "MODELS", "Model", "Step", "derive", "get_model", "gradients", "text", "worked_example"]
 __all__ += ["CheckResult", "check"]
+
+#: the interactive API (derive.session) loads the renderers, which the symbolic layer must not: import on first use
+_INTERACTIVE = ("model", "Session")
+__all__ += list(_INTERACTIVE)
+
+
+def __getattr__(name: str):
+    if name in _INTERACTIVE:
+        from . import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module 'derive' has no attribute {name!r}")

@@ -453,6 +453,18 @@ def _derivation_md() -> str:
     return render("markdown", "derivation.md.jinja", **_seed_document())
 
 
+@command("shell", "an IPython session with the model, its symbols and derivations loaded (like isympy)", add_model_options)
+def cmd_shell(args: argparse.Namespace) -> int:
+    from .session import model
+    from .shell import start
+
+    try:
+        session = model(args.model, l2=args.l2, smoothing=args.smoothing, exact=args.exact)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    return start(session)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="derive",

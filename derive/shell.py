@@ -1,0 +1,86 @@
+"""``derive shell``: an IPython session with a model and its derivations loaded, like ``isympy``.
+
+:func:`namespace` is what the session starts with, :func:`banner` says so;
+:func:`start` runs IPython with SymPy's pretty printing on.
+
+>>> from derive.session import model
+>>> print(", ".join(quantities(model("logistic", l2=0.01))))
+w, b, x, z, sigma, y, H, i, d, lambda_
+>>> list(names(model("softmax")))
+['dW', 'db']
+"""
+
+from __future__ import annotations
+
+import keyword
+
+import sympy as sp
+
+from . import symbols as S
+from .errors import InputError
+from .session import Session
+
+#: what IPython runs before the first prompt: pretty printing, as isympy has it
+STARTUP = ("from sympy import init_printing", "init_printing(use_unicode=True)")
+
+
+def quantities(session: Session) -> dict[str, sp.Basic]:
+    """The model's symbols by name: its parameters, x, logit, activation, label, H, indices, sizes, strengths.
+
+    For softmax regression these are the seed's W, b, x, z, a, P, H, i, j, k, K and d.
+    """
+    model = session.model
+    own = [*model.parameters, S.x[S.i], model.logit, model.activation, model.label, S.H]
+    indexed = [q for q in own if isinstance(q, sp.Indexed)]
+    indices = dict.fromkeys(q for e in indexed for q in e.indices)
+    if model.output_index is not None:
+        indices[model.output_index] = None
+    sizes = [S.K, S.d] if model.output_index is not None else [S.d]
+    quantities = [*map(S.key, own), *sorted(indices, key=str), *sizes, *model.constants]
+    # lambda is a Python keyword: the L2 strength is lambda_ in the shell
+    return {str(q) + "_" * keyword.iskeyword(str(q)): q for q in quantities}
+
+
+def names(session: Session) -> dict[str, str]:
+    """The preloaded derivations' names: dW, db (dw, db for single-output models)."""
+    return {f"d{S.key(p)}": str(S.key(p)) for p in session.model.parameters}
+
+
+def namespace(session: Session) -> dict:
+    """Everything the shell preloads: the session, its symbols, one derivation per parameter, the example."""
+    derivations = {name: session.derivation(wrt) for name, wrt in names(session).items()}
+    return {"sp": sp, "model": session, **quantities(session), **derivations, "example": session.example(lr=0.1)}
+
+
+def banner(session: Session) -> str:
+    """What is loaded, one line per kind of name."""
+    model = session.model
+    derivations = ", ".join(f"{n} = model.derivation({wrt!r})" for n, wrt in names(session).items())
+    return "\n".join(
+        [
+            f"derive shell: {model.title} ({model.name})",
+            f"  model      {model.summary}",
+            f"  symbols    {', '.join(quantities(session))}",
+            f"  derived    {derivations}  (.steps, .result)",
+            "  example    model.example(lr=0.1), the model's sample; model.example(x=..., W=..., b=..., P=..., lr=...)",
+            "  also       model.gradients(), model.steps, model.jacobian(K), model.latex(), model.markdown(), sp = sympy",
+            "",
+        ]
+    )
+
+
+def start(session: Session) -> int:
+    """Run IPython with the namespace until the user leaves; InputError when IPython is missing."""
+    try:
+        from IPython import start_ipython
+        from traitlets.config import Config
+    except ImportError:
+        raise InputError("derive shell needs IPython: pip install 'derive[shell]'") from None
+    names = namespace(session)
+    config = Config()
+    config.TerminalInteractiveShell.banner1 = banner(session)
+    config.InteractiveShellApp.exec_lines = list(STARTUP)
+    config.HistoryManager.hist_file = ":memory:"  # a session leaves no history file behind
+    config.TerminalInteractiveShell.confirm_exit = False
+    start_ipython(argv=[], user_ns=names, config=config)
+    return 0

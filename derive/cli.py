@@ -294,11 +294,17 @@ def document_from_args(args: argparse.Namespace) -> dict:
     from .derivation import gradients
     from .document import document
 
-    if (args.classes is None) != (args.features is None):
-        raise InputError("give both --classes and --features, or neither (generic K and d)")
-    sizes = None if args.classes is None else (args.classes, args.features)
+    model, constants = model_from_args(args)
+    if model.output_index is None:
+        if args.classes is not None:
+            raise InputError(f"model {model.name!r} has one output: leave out --classes (--features alone sets d)")
+        sizes = None if args.features is None else (1, args.features)
+    else:
+        if (args.classes is None) != (args.features is None):
+            raise InputError("give both --classes and --features, or neither (generic K and d)")
+        sizes = None if args.classes is None else (args.classes, args.features)
     try:
-        return document(gradients(assume=not args.exact), example_from_args(args), sizes)
+        return document(gradients(model, assume=not args.exact), example_from_args(args), sizes, constants)
     except ValueError as err:
         raise InputError(str(err)) from None
 

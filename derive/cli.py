@@ -403,6 +403,37 @@ def _derivation_md() -> str:
     return render("markdown", "derivation.md.jinja", **_seed_document())
 
 
+#: the per-model documents in output/models/: file stem -> the options of derive latex/markdown
+MODEL_DOCUMENTS = {
+    "logistic": ["--model", "logistic"],
+    "linear": ["--model", "linear"],
+    "softmax-l2": ["--l2", "0.01"],
+    "softmax-smoothing": ["--smoothing", "0.1"],
+}
+
+
+@functools.cache
+def _model_document(stem: str) -> dict:
+    """The derivation documents' context of one model of output/models/ (shared by its .tex and .md)."""
+    return document_from_args(parser().parse_args(["latex", *MODEL_DOCUMENTS[stem]]))
+
+
+def _render_model_document(kind: str, template: str, stem: str) -> str:
+    from .rendering import render
+
+    return render(kind, template, **_model_document(stem))
+
+
+def _register_model_documents() -> None:
+    """output/models/<stem>.tex and .md for every entry of MODEL_DOCUMENTS (rendered; not compiled, to keep derive all fast)."""
+    for stem in MODEL_DOCUMENTS:
+        artefact(f"models/{stem}.tex")(functools.partial(_render_model_document, "latex", "derivation.tex.jinja", stem))
+        artefact(f"models/{stem}.md")(functools.partial(_render_model_document, "markdown", "derivation.md.jinja", stem))
+
+
+_register_model_documents()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="derive",

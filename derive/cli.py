@@ -425,10 +425,13 @@ def _render_model_document(kind: str, template: str, stem: str) -> str:
 
 
 def _register_model_documents() -> None:
-    """output/models/<stem>.tex and .md for every entry of MODEL_DOCUMENTS (rendered; not compiled, to keep derive all fast)."""
+    """output/models/<stem>.tex and .md for each entry of MODEL_DOCUMENTS.
+
+    Rendered, not compiled: the PDF of the seed's document is enough to keep derive all fast.
+    """
     for stem in MODEL_DOCUMENTS:
-        artefact(f"models/{stem}.tex")(functools.partial(_render_model_document, "latex", "derivation.tex.jinja", stem))
-        artefact(f"models/{stem}.md")(functools.partial(_render_model_document, "markdown", "derivation.md.jinja", stem))
+        for suffix, kind, template in (("tex", "latex", "derivation.tex.jinja"), ("md", "markdown", "derivation.md.jinja")):
+            artefact(f"models/{stem}.{suffix}")(functools.partial(_render_model_document, kind, template, stem))
 
 
 _register_model_documents()

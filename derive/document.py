@@ -18,7 +18,7 @@ import sympy as sp
 
 from . import checking
 from . import symbols as S
-from .derivation import FACTOR, LABEL, MAIN, Derivation, derive
+from .derivation import FACTOR, LABEL, Derivation, derive
 from .example import SEED_CLASSES, SEED_FEATURES, Example, inputs, worked_example
 from .latexprinter import Gradient, equation, index_range, latex
 from .models import SOFTMAX, Model
@@ -417,7 +417,10 @@ def columns(model: Model, tex: Tex) -> list[dict]:
     """The columns the matrix forms are written in: x (features), and a, P for a model with classes."""
     quantities = [(S.x, "features")]
     if model.output_index is not None:
-        quantities += [(S.key(model.activation), words(model)["activation"]), (S.key(model.label), words(model)["label"])]
+        quantities += [
+            (S.key(model.activation), words(model)["activation"]),
+            (S.key(model.label), words(model)["label"]),
+        ]
     return [{"symbol": tex(sp.MatrixSymbol(str(q), 1, 1)), "words": w} for q, w in quantities]
 
 
@@ -461,7 +464,9 @@ def worked(example: Example, model: Model, forms, tex: Tex, constants: dict) -> 
     strengths = [tex(symbol, sp.Float(number), decimals=None) for symbol, number in constants.items()]
     if model.label_definition is not None:
         strengths.append(tex(S.c, sp.Integer(int(np.argmax(example.P)) + 1)))
-    logit = sp.MatAdd(sp.MatMul(sp.Transpose(W), x), b) if many else WrittenSum.written(sp.MatMul(sp.Transpose(W), x), b)
+    logit = (
+        sp.MatAdd(sp.MatMul(sp.Transpose(W), x), b) if many else WrittenSum.written(sp.MatMul(sp.Transpose(W), x), b)
+    )
     return {
         "table": _question_table(example, model, j, tex) if many else None,
         "features_table": [
@@ -652,7 +657,10 @@ def two_class_softmax(model: Model, tex: Tex) -> dict | None:
         ((S.sigma, binary.a[0]), (S.a[1], softmax.a[0])),
         ((S.H, binary.loss), (S.H, softmax.loss)),
         *(
-            ((sp.Derivative(S.H, S.w[r]), binary.grad_W[r - 1]), (sp.Derivative(S.H, S.W[r, 1]), softmax.grad_W[r - 1, 0]))
+            (
+                (sp.Derivative(S.H, S.w[r]), binary.grad_W[r - 1]),
+                (sp.Derivative(S.H, S.W[r, 1]), softmax.grad_W[r - 1, 0]),
+            )
             for r in range(1, binary.features + 1)
         ),
         ((sp.Derivative(S.H, S.bias), float(binary.grad_b)), (sp.Derivative(S.H, S.b[1]), softmax.grad_b[0])),
@@ -665,20 +673,31 @@ def two_class_softmax(model: Model, tex: Tex) -> dict | None:
             tex(S.bias, WrittenSum.written(S.b[1], -S.b[2])),
             tex(S.y, S.P[1]),
         ],
-        "numbers": [tex(sp.MatrixSymbol("w", 2, 1), numbers(binary.W)), tex(S.bias, sp.Float(float(binary.b))), tex(S.y, sp.Float(float(binary.P)))],
+        "numbers": [
+            tex(sp.MatrixSymbol("w", 2, 1), numbers(binary.W)),
+            tex(S.bias, sp.Float(float(binary.b))),
+            tex(S.y, sp.Float(float(binary.P))),
+        ],
         "logit": tex(S.logit, WrittenSum.written(z1, -z2)),
         "identity": tex(
-            S.a[1], first, model.activation_definition.subs(S.logit, WrittenSum.written(z1, -z2)), sp.Function("sigma")(z1 - z2)
+            S.a[1],
+            first,
+            model.activation_definition.subs(S.logit, WrittenSum.written(z1, -z2)),
+            sp.Function("sigma")(z1 - z2),
         ),
         "rows": rows,
         "largest": tex(sp.Float(largest, 2), decimals=None),
         "largest_value": largest,
+        "agree": bool(largest < 1e-9),
     }
 
 
 def document(
-    derivations: tuple[Derivation, ...], example: Example, sizes: tuple[int, int] | None = None, constants: dict | None = None
-) -> dict:  # fmt: skip
+    derivations: tuple[Derivation, ...],
+    example: Example,
+    sizes: tuple[int, int] | None = None,
+    constants: dict | None = None,
+) -> dict:
     """The context of the derivation templates: generic K and d unless ``sizes`` (K, d) are given.
 
     ``constants`` are the values of the model's symbolic strengths (lambda, epsilon) in the

@@ -6,6 +6,14 @@ context of the templates ``templates/latex/*.tex.jinja`` and
 :mod:`derive.latexprinter` from a SymPy expression; prose (justifications,
 meanings, class names) stays plain text for the templates to escape.  Nothing
 here formats math by hand, renders templates or writes files.
+
+Every model goes through the same function and templates: what appears is
+decided by the model's data.  A model with classes (``Model.output_index``)
+gets the softmax Jacobian, the question's class table and its matrix forms; a
+single output gets vector forms, and a sigmoid (named in its own derivative)
+the section on sigma' = sigma (1 - sigma) and its equivalence with the 2-class
+softmax; ``Model.mistakes``, a penalty and defined labels (label smoothing)
+each bring their own section.
 """
 
 from __future__ import annotations
@@ -299,20 +307,25 @@ def _ranges(quantity: sp.Basic):
     return [(q, S.INDEX_RANGES[q]) for q in getattr(quantity, "indices", ())]
 
 
+#: the meaning of defined labels (label smoothing) in the definitions, in the notation table's index j
+DEFINED_LABEL = "smoothed label of class j, for the true class c"
+
+
 def definitions(model: Model, tex: Tex) -> list[dict]:
     """The activation, the logit (and defined labels), indexed as in the notation table, with their meaning."""
-    pairs = [(model.activation, model.activation_definition), (model.logit, model.logit_definition)]
+    rows = [
+        (model.activation, model.activation_definition, None),
+        (model.logit, model.logit_definition, None),
+    ]
     if model.label_definition is not None:
-        pairs.append((model.label[model.output_index], model.label_definition))
-    rows = []
-    for lhs, rhs in pairs:
-        quantity, text = meaning(model, S.key(lhs))
+        rows.append((model.label[model.output_index], model.label_definition, DEFINED_LABEL))
+    out = []
+    for lhs, rhs, text in rows:
+        quantity, meant = meaning(model, S.key(lhs))
         if isinstance(lhs, sp.Indexed):
             rhs = rhs.subs(dict(zip(lhs.indices, quantity.indices)))
-        if lhs.has(S.key(model.label)):
-            text = "smoothed label of class j, for the true class c"
-        rows.append({"equation": tex(quantity, rhs), "meaning": text})
-    return rows
+        out.append({"equation": tex(quantity, rhs), "meaning": text or meant})
+    return out
 
 
 def losses(model: Model, tex: Tex) -> list[str]:

@@ -350,11 +350,17 @@ def document_from_args(args: argparse.Namespace) -> dict:
     from .derivation import gradients
     from .document import document
 
-    if (args.classes is None) != (args.features is None):
-        raise InputError("give both --classes and --features, or neither (generic K and d)")
-    sizes = None if args.classes is None else (args.classes, args.features)
+    model, constants = model_from_args(args)
+    if model.output_index is None:
+        if args.classes is not None:
+            raise InputError(f"model {model.name!r} has one output: leave out --classes (--features alone sets d)")
+        sizes = None if args.features is None else (1, args.features)
+    else:
+        if (args.classes is None) != (args.features is None):
+            raise InputError("give both --classes and --features, or neither (generic K and d)")
+        sizes = None if args.classes is None else (args.classes, args.features)
     try:
-        return document(gradients(assume=not args.exact), example_from_args(args), sizes)
+        return document(gradients(model, assume=not args.exact), example_from_args(args), sizes, constants)
     except ValueError as err:
         raise InputError(str(err)) from None
 
@@ -463,6 +469,40 @@ def cmd_shell(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise InputError(str(err)) from None
     return start(session)
+
+
+#: the per-model documents in output/models/: file stem -> the options of derive latex/markdown
+MODEL_DOCUMENTS = {
+    "logistic": ["--model", "logistic"],
+    "linear": ["--model", "linear"],
+    "softmax-l2": ["--l2", "0.01"],
+    "softmax-smoothing": ["--smoothing", "0.1"],
+}
+
+
+@functools.cache
+def _model_document(stem: str) -> dict:
+    """The derivation documents' context of one model of output/models/ (shared by its .tex and .md)."""
+    return document_from_args(parser().parse_args(["latex", *MODEL_DOCUMENTS[stem]]))
+
+
+def _render_model_document(kind: str, template: str, stem: str) -> str:
+    from .rendering import render
+
+    return render(kind, template, **_model_document(stem))
+
+
+def _register_model_documents() -> None:
+    """output/models/<stem>.tex and .md for each entry of MODEL_DOCUMENTS.
+
+    Rendered, not compiled: the PDF of the seed's document is enough to keep derive all fast.
+    """
+    for stem in MODEL_DOCUMENTS:
+        for suffix, kind, template in (("tex", "latex", "derivation.tex.jinja"), ("md", "markdown", "derivation.md.jinja")):
+            artefact(f"models/{stem}.{suffix}")(functools.partial(_render_model_document, kind, template, stem))
+
+
+_register_model_documents()
 
 
 def parser() -> argparse.ArgumentParser:

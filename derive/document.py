@@ -6,6 +6,14 @@ context of the templates ``templates/latex/*.tex.jinja`` and
 :mod:`derive.latexprinter` from a SymPy expression; prose (justifications,
 meanings, class names) stays plain text for the templates to escape.  Nothing
 here formats math by hand, renders templates or writes files.
+
+Every model goes through the same function and templates: what appears is
+decided by the model's data.  A model with classes (``Model.output_index``)
+gets the softmax Jacobian, the question's class table and its matrix forms; a
+single output gets vector forms, and a sigmoid (named in its own derivative)
+the section on sigma' = sigma (1 - sigma) and its equivalence with the 2-class
+softmax; ``Model.mistakes``, a penalty and defined labels (label smoothing)
+each bring their own section.
 """
 
 from __future__ import annotations
@@ -18,9 +26,11 @@ import sympy as sp
 
 from . import checking
 from . import symbols as S
-from .derivation import FACTOR, MAIN, Derivation, derive
-from .example import MISTAKES, SEED_CLASSES, SEED_FEATURES, Example, inputs
+from .derivation import FACTOR, LABEL, Derivation, derive
+from .example import SEED_CLASSES, SEED_FEATURES, Example, inputs, worked_example
 from .latexprinter import Gradient, equation, index_range, latex
+from .models import SOFTMAX, Model
+from .rules import WrittenSum
 
 #: the learning rate, as a symbol in the update W <- W - eta * grad
 ETA = sp.Symbol("eta")
@@ -60,24 +70,31 @@ class Line:
 class Block:
     """Consecutive steps of one quantity, aligned on their equals signs.
 
+    ``kind`` says what the steps derive: "factor" (of the chain rule), "labels"
+    (defined labels sum to one), "main" (the chain rule's product reduced),
+    "penalty" (dR/dtheta of an L2 penalty) or "total" (data term plus penalty).
     ``see`` is (derivation, first, last) when the same steps were shown before; ``lines`` is then empty.
     """
 
     lhs: str
     lines: tuple[Line, ...]
     see: tuple[str, int, int] | None = None
+    kind: str = "factor"
 
 
 @dataclass(frozen=True)
 class Section:
-    """The derivation of one gradient: chain rule, its factors, the main line, the result."""
+    """The derivation of one gradient: the chain rule, then its blocks of steps in order, the result."""
 
     lhs: str
     chain: Line
-    factors: tuple[Block, ...]
-    main: Block
+    blocks: tuple[Block, ...]
     result: str
     assumption_steps: tuple[int, ...]
+
+    def block(self, kind: str) -> Block | None:
+        """The first block of that kind, None when there is none."""
+        return next((b for b in self.blocks if b.kind == kind), None)
 
 
 def written(expr: sp.Expr) -> sp.Expr:
@@ -109,11 +126,11 @@ def explained(step, tex: Tex) -> tuple[tuple[str, str], ...]:
 
 
 def lines(steps, tex: Tex, used: frozenset[str], start: int, statement: str) -> tuple[Line, ...]:
-    """Numbered lines; the left-hand side printed on the first line only."""
+    """Numbered lines; the left-hand side printed on the first line and wherever it changes."""
     return tuple(
         Line(
             start + n,
-            tex(s.lhs) if n == 0 else "",
+            tex(s.lhs) if n == 0 or s.lhs != steps[n - 1].lhs else "",
             tex(s.rhs),
             tex(s.lhs, s.rhs),
             explained(s, tex),
@@ -123,33 +140,49 @@ def lines(steps, tex: Tex, used: frozenset[str], start: int, statement: str) -> 
     )
 
 
-def section(derivation: Derivation, tex: Tex, shown: dict) -> Section:
-    """The steps of ``derivation`` grouped as the chain rule, its factors and the main line.
+def runs(steps) -> list[tuple[str, tuple]]:
+    """Consecutive steps of the same kind and left-hand side, each with the kind of its block."""
+    groups: list[list] = []
+    for step in steps:
+        if groups and (groups[-1][0].kind, groups[-1][0].lhs) == (step.kind, step.lhs):
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    kinds = []
+    for group in groups:
+        first = group[0]
+        if first.kind == FACTOR:
+            kinds.append("penalty" if first.lhs.expr == S.R else "factor")
+        elif first.kind == LABEL:
+            kinds.append("labels")
+        else:
+            kinds.append("total" if "main" in kinds else "main")
+    return list(zip(kinds, map(tuple, groups)))
 
-    A factor whose steps are in ``shown`` (from an earlier derivation) refers to them
+
+def section(derivation: Derivation, tex: Tex, shown: dict) -> Section:
+    """The steps of ``derivation`` after the chain rule, in blocks: factors, labels, main line, penalty.
+
+    A block whose steps are in ``shown`` (from an earlier derivation) refers to them
     instead of repeating them; new ones are added to ``shown``.
     """
     model, steps = derivation.model, derivation.steps
     used = frozenset(model.assumption(n).rule.name for n in derivation.assumptions)
     statement = assumption_statement(derivation, tex)
-    number = {id(s): n for n, s in enumerate(steps, 1)}
-    factors = []
-    for lhs in dict.fromkeys(s.lhs for s in steps if s.kind == FACTOR):
-        group = tuple(s for s in steps if s.kind == FACTOR and s.lhs == lhs)
-        first = number[id(group[0])]
-        if group in shown:
-            factors.append(Block(tex(lhs), (), see=shown[group]))
-            continue
-        factors.append(Block(tex(lhs), lines(group, tex, used, first, statement)))
-        shown[group] = (tex(derivation.lhs), first, first + len(group) - 1)
-    main = [s for s in steps if s.kind == MAIN]
+    blocks, first = [], 2
+    for kind, group in runs(steps[1:]):
+        if kind in ("factor", "labels", "penalty") and group in shown:
+            blocks.append(Block(tex(group[0].lhs), (), see=shown[group], kind=kind))
+        else:
+            blocks.append(Block(tex(group[0].lhs), lines(group, tex, used, first, statement), kind=kind))
+            shown.setdefault(group, (tex(derivation.lhs), first, first + len(group) - 1))
+        first += len(group)
     return Section(
         lhs=tex(derivation.lhs),
         chain=lines(steps[:1], tex, used, 1, statement)[0],
-        factors=tuple(factors),
-        main=Block(tex(derivation.lhs), lines(main, tex, used, number[id(main[0])], statement)),
+        blocks=tuple(blocks),
         result=tex(derivation.lhs, derivation.result),
-        assumption_steps=tuple(number[id(s)] for s in steps if s.rule in used),
+        assumption_steps=tuple(n for n, s in enumerate(steps, 1) if s.rule in used),
     )
 
 
@@ -161,16 +194,74 @@ def assumption_statement(derivation: Derivation, tex: Tex) -> str:
     )
 
 
-def symbols(model, tex: Tex) -> dict:
-    """The symbols the prose mentions, printed: x_i, K, P, a, k, j, k = j, k != j and the vectors."""
-    k, j = model.output_index, model.logit.indices[0]
+#: what each quantity means, by its key (symbols.key): the seed's table, then the scalar models and add-ons
+MEANINGS: dict[sp.Basic, tuple[sp.Basic, str]] = {
+    **{S.key(q): (q, meaning) for q, meaning, _ in S.MEANINGS},
+    S.w: (S.w[S.i], "weight of feature i"),
+    S.bias: (S.bias, "bias"),
+    S.logit: (S.logit, "logit"),
+    S.sigma: (S.sigma, "sigmoid output: predicted probability that the sample is of the class"),
+    S.yhat: (S.yhat, "prediction"),
+    S.eps: (S.eps, "strength of the label smoothing"),
+    S.c: (S.c, "true class of the sample"),
+    S.L: (S.L, "data term of the loss"),
+    S.R: (S.R, "L2 penalty on the weights"),
+    S.lam: (S.lam, "strength of the L2 penalty"),
+}
+
+#: the label's meaning for models whose label is not a distribution over classes (Model.label_kind)
+LABEL_MEANINGS = {
+    "probability": "label: 1 if the sample is of the class, 0 if not (or a probability)",
+    "real": "target: the true value of the sample",
+}
+
+#: the name of each registered model's data loss, for the prose (a model without an entry says "loss")
+LOSS_NAMES = {"softmax": "cross-entropy", "logistic": "binary cross-entropy", "linear": "squared error"}
+
+#: a remark on a model's loss convention, shown under its loss
+LOSS_NOTES = {
+    "linear": "The factor one half is a convention: it cancels the 2 that differentiating the square brings down, "
+    "so the gradient is the error times the feature. Over a batch of samples the generated code takes the mean.",
+}
+
+
+def base_name(model: Model) -> str:
+    """The registered model an add-on was applied to: softmax+l2 -> softmax."""
+    return model.name.split("+")[0]
+
+
+def words(model: Model) -> dict:
+    """How the prose names the model's quantities (plural for a model with classes)."""
+    many = model.output_index is not None
+    label = {"distribution": "labels", "probability": "label", "real": "target"}[model.label_kind]
+    return {
+        "loss": LOSS_NAMES.get(base_name(model), "loss"),
+        "label": label,
+        "activation": model.activation_words + ("s" if many else ""),
+        "logit": "logits" if many else "logit",
+        "note": LOSS_NOTES.get(base_name(model), ""),
+    }
+
+
+def symbols(model: Model, tex: Tex) -> dict:
+    """The symbols the prose mentions, printed: x_i, K, P, a (and k, j, k = j, k != j and the vectors)."""
     i = model.parameters[0].indices[0]
-    vectors = {f"{n}_vector": tex(sp.MatrixSymbol(n, 1, 1)) for n in ("x", "a", "P")}
-    return dict(
+    out = dict(
         feature=tex(S.x[i]),
+        label=tex(S.key(model.label)),
+        activation=tex(S.key(model.activation)),
+        x_vector=tex(sp.MatrixSymbol("x", 1, 1)),
+        data_term=tex(S.L),
+        penalty=tex(S.R),
+    )
+    k = model.output_index
+    if k is None:
+        return out
+    j = model.logit.indices[0]
+    vectors = {f"{n}_vector": tex(sp.MatrixSymbol(n, 1, 1)) for n in ("a", "P")}
+    return dict(
+        out,
         classes=tex(S.K),
-        label=tex(model.label.label),
-        activation=tex(model.activation.base.label),
         k=tex(k),
         j=tex(j),
         entry=tex(sp.Tuple(k, j)),
@@ -180,12 +271,35 @@ def symbols(model, tex: Tex) -> dict:
     )
 
 
-def notation(model, tex: Tex) -> list[dict]:
+def quantities(model: Model) -> list[sp.Basic]:
+    """The keys of the model's quantities in the order of the notation table."""
+    keys = [S.x, *(S.key(p) for p in model.parameters), S.key(model.logit), S.key(model.activation), S.key(model.label)]
+    if model.label_definition is not None:
+        keys += [S.eps, S.c]
+    if model.penalty != 0:
+        keys += [S.L, S.R, S.lam]
+    return keys + [S.H]
+
+
+def meaning(model: Model, key: sp.Basic) -> tuple[sp.Basic, str]:
+    """(the quantity as the table writes it, what it means) for the model."""
+    if key == S.key(model.label) and model.label_kind in LABEL_MEANINGS:
+        return model.label, LABEL_MEANINGS[model.label_kind]
+    if key == S.H and base_name(model) in LOSS_NAMES:
+        loss = f"{LOSS_NAMES[base_name(model)]} loss"
+        return S.H, loss + (" plus the L2 penalty" if model.penalty != 0 else "")
+    if key == S.L:
+        return S.L, f"data term of the loss: the {words(model)['loss']}"
+    return MEANINGS[key]
+
+
+def notation(model: Model, tex: Tex) -> list[dict]:
     """The table of symbols: symbol, meaning (prose), the range of each of its indices."""
     rows = []
-    for quantity, meaning, _ in S.MEANINGS:
+    for key in quantities(model):
+        quantity, text = meaning(model, key)
         ranges = [index_range(q, low, tex.concrete(high)) for q, (low, high) in _ranges(quantity)]
-        rows.append({"symbol": tex(quantity), "meaning": meaning, "indices": ranges})
+        rows.append({"symbol": tex(quantity), "meaning": text, "indices": ranges})
     return rows
 
 
@@ -193,15 +307,32 @@ def _ranges(quantity: sp.Basic):
     return [(q, S.INDEX_RANGES[q]) for q in getattr(quantity, "indices", ())]
 
 
-def definitions(model, tex: Tex) -> list[dict]:
-    """The activation and the logit, indexed as in the notation table, with their meaning."""
-    table = {q.base: (q, text) for q, text, _ in S.MEANINGS if isinstance(q, sp.Indexed)}
-    rows = []
-    for lhs, rhs in ((model.activation, model.activation_definition), (model.logit, model.logit_definition)):
-        quantity, meaning = table[lhs.base]
-        rhs = rhs.subs(dict(zip(lhs.indices, quantity.indices)))
-        rows.append({"equation": tex(quantity, rhs), "meaning": meaning})
-    return rows
+#: the meaning of defined labels (label smoothing) in the definitions, in the notation table's index j
+DEFINED_LABEL = "smoothed label of class j, for the true class c"
+
+
+def definitions(model: Model, tex: Tex) -> list[dict]:
+    """The activation, the logit (and defined labels), indexed as in the notation table, with their meaning."""
+    rows = [
+        (model.activation, model.activation_definition, None),
+        (model.logit, model.logit_definition, None),
+    ]
+    if model.label_definition is not None:
+        rows.append((model.label[model.output_index], model.label_definition, DEFINED_LABEL))
+    out = []
+    for lhs, rhs, text in rows:
+        quantity, meant = meaning(model, S.key(lhs))
+        if isinstance(lhs, sp.Indexed):
+            rhs = rhs.subs(dict(zip(lhs.indices, quantity.indices)))
+        out.append({"equation": tex(quantity, rhs), "meaning": text or meant})
+    return out
+
+
+def losses(model: Model, tex: Tex) -> list[str]:
+    """H = the loss; with a penalty H = L + R, then L and R."""
+    if model.penalty == 0:
+        return [tex(S.H, model.loss)]
+    return [tex(S.H, WrittenSum.written(S.L, S.R)), tex(S.L, model.loss), tex(S.R, model.penalty)]
 
 
 def jacobian(derivation: Derivation, classes: int, tex: Tex) -> dict:
@@ -245,22 +376,65 @@ def vector(expr: sp.Expr, index: sp.Symbol, length: sp.Expr) -> sp.MatrixExpr:
     return expr.xreplace(columns)
 
 
-def matrix_forms(derivations: tuple[Derivation, ...]) -> list[tuple[sp.MatrixExpr, sp.MatrixExpr]]:
+def array(quantity: sp.Basic) -> sp.Basic:
+    """The matrix (bold) that holds every entry of an indexed quantity: W_ij -> W (d x K), b_j -> b, w_i -> w.
+
+    A scalar stays itself.
+    """
+    if not isinstance(quantity, sp.Indexed):
+        return quantity
+    sizes = [S.INDEX_RANGES[q][1] for q in quantity.indices]
+    return sp.MatrixSymbol(str(quantity.base), sizes[0], sizes[1] if len(sizes) > 1 else 1)
+
+
+def gradient_symbol(parameter: sp.Basic) -> sp.Basic:
+    """nabla_W H for a vector or matrix parameter, dH/db for a scalar one."""
+    holder = array(parameter)
+    return Gradient(S.H, holder) if isinstance(holder, sp.MatrixSymbol) else sp.Derivative(S.H, holder)
+
+
+def matrix_form(derivation: Derivation) -> tuple[sp.Basic, sp.Basic]:
+    """(nabla_theta H, its closed form in matrices) from the engine's result, one case per index shape.
+
+    dH/dW_ij = x_i g_j -> x g^T; dH/db_j = g_j -> g; dH/dw_i = x_i s -> s x; dH/db = s; a penalty's
+    dR/dW_ij = lambda W_ij adds lambda W.  Raises ValueError when the data term is not of that shape.
+    """
+    wrt, data = derivation.wrt, derivation.data_result
+    indices = getattr(wrt, "indices", ())
+    if S.i in indices:
+        row = sp.expand(data / S.x[S.i])
+        if row.has(S.x):
+            raise ValueError(f"dH/d{wrt} = {data} is not x_i times a row")
+        x = array(S.x[S.i])
+        if len(indices) == 2:
+            form = sp.MatMul(x, sp.Transpose(vector(row, indices[1], S.K)), evaluate=False)
+        else:
+            form = sp.MatMul(row, x, evaluate=False)
+    else:
+        form = vector(data, indices[0], S.K) if indices else sp.expand(data)
+    penalty = derivation.penalty_result
+    if penalty != 0:
+        form = sp.MatAdd(form, penalty.xreplace({wrt: array(wrt)}), evaluate=False)
+    return gradient_symbol(wrt), form
+
+
+def matrix_forms(derivations: tuple[Derivation, ...]) -> list[tuple[sp.Basic, sp.Basic]]:
     """(nabla_W H, x g^T) and (nabla_b H, g) from the engine's results dH/dW_ij = x_i g_j, dH/db_j = g_j.
 
     Raises ValueError when dH/dW_ij is not x_i times an expression free of x.
     """
-    weights, biases = derivations
-    i, j = weights.wrt.indices
-    row = sp.expand(weights.result / S.x[i])
-    if row.has(S.x):
-        raise ValueError(f"dH/dW_ij = {weights.result} is not x_i times a row")
-    x = sp.MatrixSymbol("x", S.d, 1)
-    W, b = sp.MatrixSymbol("W", S.d, S.K), sp.MatrixSymbol("b", S.K, 1)
-    return [
-        (Gradient(S.H, W), sp.MatMul(x, sp.Transpose(vector(row, j, S.K)), evaluate=False)),
-        (Gradient(S.H, b), vector(biases.result, j, S.K)),
-    ]
+    return [matrix_form(d) for d in derivations]
+
+
+def columns(model: Model, tex: Tex) -> list[dict]:
+    """The columns the matrix forms are written in: x (features), and a, P for a model with classes."""
+    quantities = [(S.x, "features")]
+    if model.output_index is not None:
+        quantities += [
+            (S.key(model.activation), words(model)["activation"]),
+            (S.key(model.label), words(model)["label"]),
+        ]
+    return [{"symbol": tex(sp.MatrixSymbol(str(q), 1, 1)), "words": w} for q, w in quantities]
 
 
 def class_names(classes: int) -> tuple[str, ...]:
@@ -278,33 +452,73 @@ def numbers(values: np.ndarray) -> sp.ImmutableMatrix:
     return sp.ImmutableMatrix(array.reshape(-1, 1) if array.ndim == 1 else array)
 
 
-def worked(example: Example, model, forms, tex: Tex) -> dict:
+def value(holder: sp.Basic, values) -> sp.Basic:
+    """The numbers of a quantity: an explicit matrix for a matrix symbol, a Float for a scalar."""
+    if isinstance(holder, sp.MatrixSymbol):
+        return numbers(values)
+    return sp.Float(float(np.asarray(values, dtype=float).reshape(-1)[0]))
+
+
+def sized(holder: sp.Basic, K: int, d: int) -> sp.Basic:
+    """A matrix symbol with the sizes of the worked example."""
+    if not isinstance(holder, sp.MatrixSymbol):
+        return holder
+    return sp.MatrixSymbol(holder.name, *(sp.sympify(n).xreplace({S.K: K, S.d: d}) for n in holder.shape))
+
+
+def worked(example: Example, model: Model, forms, tex: Tex, constants: dict) -> dict:
     """The worked example: the sample, the seed's table, z, a, H, the gradients, one descent step."""
     K, d = example.classes, example.features
-    x, b, P, z, a = (sp.MatrixSymbol(n, d if n == "x" else K, 1) for n in ("x", "b", "P", "z", "a"))
-    W = sp.MatrixSymbol("W", d, K)
-    j = model.logit.indices[0]
+    many = model.output_index is not None
+    label = model.label[S.j] if many else model.label
+    W, b, P, z, a = (sized(array(q), K, d) for q in (*model.parameters, label, model.logit, model.activation))
+    x = sized(array(S.x[S.i]), K, d)
+    j = model.logit.indices[0] if many else None
+    strengths = [tex(symbol, sp.Float(number), decimals=None) for symbol, number in constants.items()]
+    if model.label_definition is not None:
+        strengths.append(tex(S.c, sp.Integer(int(np.argmax(example.P)) + 1)))
+    logit = (
+        sp.MatAdd(sp.MatMul(sp.Transpose(W), x), b) if many else WrittenSum.written(sp.MatMul(sp.Transpose(W), x), b)
+    )
     return {
-        "header_a": tex(model.activation.base[j], sp.Function("Q")(S.x[j])),
-        "header_y": tex(sp.IndexedBase("y")[j], sp.Function("P")(S.x[j])),
-        "header_j": tex(j),
-        "table": [
-            {"meaning": name, "a": tex(sp.Float(av)), "j": tex(sp.Integer(q)), "y": tex(sp.Float(pv))}
-            for q, (name, av, pv) in enumerate(zip(class_names(K), example.a, example.P), 1)
-        ],
+        "table": _question_table(example, model, j, tex) if many else None,
         "features_table": [
             {"meaning": name, "symbol": tex(S.x[q]), "value": tex(sp.Float(v))}
             for q, (name, v) in enumerate(zip(feature_names(d), example.x), 1)
         ],
-        "inputs": [tex(W, numbers(example.W)), tex(b, numbers(example.b)), tex(P, numbers(example.P))],
-        "z": tex(z, sp.MatAdd(sp.MatMul(sp.Transpose(W), x), b), numbers(example.z)),
-        "a": tex(a, numbers(example.a)),
-        "loss": tex(S.H, model.loss.subs(S.K, K), sp.Float(example.loss)),
-        "gradients": [tex(lhs, rhs, numbers(v)) for (lhs, rhs), v in zip(forms, (example.grad_W, example.grad_b))],
+        "inputs": [tex(W, value(W, example.W)), tex(b, value(b, example.b)), tex(P, value(P, example.P))],
+        "strengths": strengths,
+        "z": tex(z, logit, value(z, example.z)),
+        "a": tex(a, value(a, example.a)),
+        "loss": tex(S.H, _loss(model, K, d), sp.Float(example.loss)),
+        "gradients": [
+            tex(lhs, rhs, value(sized(array(p), K, d), v))
+            for (lhs, rhs), p, v in zip(forms, model.parameters, (example.grad_W, example.grad_b))
+        ],
         "fd_error": tex(sp.Float(example.fd_error, 2), decimals=None),
-        "labels_total": tex(S.label_total().subs(S.K, K), sp.Float(example.P.sum())),
-        "assumption_fails": bool(example.assume and not np.isclose(example.P.sum(), 1.0)),
+        "labels_total": tex(S.label_total().subs(S.K, K), sp.Float(example.P.sum())) if many else "",
+        "assumption_fails": bool(example.assume and model.assumptions and not np.isclose(example.P.sum(), 1.0)),
         "descent": descent(example, (W, b)) if example.lr is not None else None,
+    }
+
+
+def _loss(model: Model, K: int, d: int) -> sp.Expr:
+    """The loss for the example's number of classes (and features, in a penalty): H, or L + R written so."""
+    if model.penalty == 0:
+        return model.loss.subs(S.K, K)
+    return WrittenSum.written(*(term.subs({S.K: K, S.d: d}) for term in (model.loss, model.penalty)))
+
+
+def _question_table(example: Example, model: Model, j: sp.Symbol, tex: Tex) -> dict:
+    """The question's table: meaning | a_j = Q(x_j) | j | y_j = P(x_j), one row per class."""
+    return {
+        "header_a": tex(model.activation.base[j], sp.Function("Q")(S.x[j])),
+        "header_y": tex(sp.IndexedBase("y")[j], sp.Function("P")(S.x[j])),
+        "header_j": tex(j),
+        "rows": [
+            {"meaning": name, "a": tex(sp.Float(av)), "j": tex(sp.Integer(q)), "y": tex(sp.Float(pv))}
+            for q, (name, av, pv) in enumerate(zip(class_names(example.classes), example.a, example.P), 1)
+        ],
     }
 
 
@@ -317,10 +531,15 @@ def descent(example: Example, parameters) -> dict:
     for theta, now, grad, after in zip(
         parameters, (example.W, example.b), (example.grad_W, example.grad_b), (example.W_next, example.b_next)
     ):
-        new = sp.MatrixSymbol(f"{theta.name}'", *theta.shape)
-        rule = sp.MatAdd(theta, sp.MatMul(-1, ETA, Gradient(S.H, theta), evaluate=False), evaluate=False)
-        numeric = sp.MatAdd(numbers(now), sp.MatMul(-1, ETA, numbers(grad), evaluate=False), evaluate=False)
-        steps.append([latex(side) for side in (new, rule, numeric, numbers(after))])
+        if isinstance(theta, sp.MatrixSymbol):
+            new = sp.MatrixSymbol(f"{theta.name}'", *theta.shape)
+            rule = sp.MatAdd(theta, sp.MatMul(-1, ETA, Gradient(S.H, theta), evaluate=False), evaluate=False)
+            numeric = sp.MatAdd(numbers(now), sp.MatMul(-1, ETA, numbers(grad), evaluate=False), evaluate=False)
+        else:
+            new = sp.Symbol(f"{theta.name}'")
+            rule = WrittenSum.written(theta, sp.Mul(-1, ETA, sp.Derivative(S.H, theta), evaluate=False))
+            numeric = WrittenSum.written(value(theta, now), sp.Mul(-1, ETA, value(theta, grad), evaluate=False))
+        steps.append([latex(side) for side in (new, rule, numeric, value(theta, after))])
     return {"eta": equation(ETA, sp.Float(example.lr), decimals=None), "steps": steps}
 
 
@@ -332,13 +551,14 @@ def missing_term(derivation: Derivation, formula: sp.Expr) -> sp.Expr:
     return written(sp.factor_terms(sp.expand(difference)))
 
 
-def mistakes(derivation: Derivation, example: Example, tex: Tex) -> list[dict]:
-    """Each formula of MISTAKES beside the truth: the term it drops and the entries where it differs."""
+def mistakes(derivation: Derivation, example: Example, tex: Tex, constants: dict | None = None) -> list[dict]:
+    """Each of the model's common mistakes beside the truth: the term it drops and the entries where it differs."""
     model = derivation.model
     K, d = example.classes, example.features
-    values = checking.valuation(model, K, d, inputs(example.x, example.W, example.b, example.P, model))
+    given_inputs = {**inputs(example.x, example.W, example.b, example.P, model), **model.constants, **(constants or {})}
+    values = checking.valuation(model, K, d, given_inputs)
     out = []
-    for name, (formula, why) in MISTAKES.items():
+    for name, formula, why in model.mistakes:
         missing = missing_term(derivation, formula)
         given = example.mistakes[name]
         differ = [
@@ -378,10 +598,124 @@ def _difference(derivation: Derivation, missing: sp.Expr, given, example: Exampl
     }
 
 
-def document(derivations: tuple[Derivation, ...], example: Example, sizes: tuple[int, int] | None = None) -> dict:
+def activation_derivative(derivation: Derivation, section: Section, tex: Tex) -> dict | None:
+    """For a single output named in its own derivative (the sigmoid): sigma' = sigma (1 - sigma), and its use.
+
+    The factor, the steps that derived it, and the product with dH/dsigma that the chain rule reduces.
+    """
+    model = derivation.model
+    if model.output_index is not None or not model.naming:
+        return None
+    lhs = sp.Derivative(model.activation, model.logit)
+    outer = next(s.lhs for s in derivation.steps if s.kind == FACTOR and s.lhs.variables == (model.activation,))
+    block = next(b for b in section.blocks if b.lhs == tex(lhs))
+    product = sp.Mul(derivation.factor(outer), derivation.factor(lhs), evaluate=False)
+    return {
+        "entry": tex(lhs, derivation.factor(lhs)),
+        "steps": (block.lines[0].number, block.lines[-1].number),
+        "product": tex(sp.Mul(outer, lhs, evaluate=False), product, sp.factor(sp.cancel(sp.Mul(*product.args)))),
+    }
+
+
+def penalty(derivations: tuple[Derivation, ...], sections: list[Section], tex: Tex) -> dict | None:
+    """Where the L2 penalty enters: dR/dtheta (its steps), the step that adds it, the parameters it spares."""
+    model = derivations[0].model
+    if model.penalty == 0:
+        return None
+    found = [(d, s) for d, s in zip(derivations, sections) if s.block("penalty") is not None]
+    derivation, section_ = found[0]
+    block, total = section_.block("penalty"), section_.block("total")
+    return {
+        "definition": tex(S.R, model.penalty),
+        "derivative": tex(sp.Derivative(S.R, derivation.wrt), derivation.penalty_result),
+        "of": section_.lhs,
+        "steps": (block.lines[0].number, block.lines[-1].number),
+        "total_step": total.lines[0].number,
+        "data": tex(sp.Derivative(S.L, derivation.wrt), derivation.data_result),
+        "spared": [s.lhs for d, s in zip(derivations, sections) if s.block("penalty") is None],
+    }
+
+
+def smoothing(derivations: tuple[Derivation, ...], sections: list[Section], tex: Tex) -> dict | None:
+    """Defined labels (label smoothing): the steps that prove they sum to one, and the unchanged closed form."""
+    model = derivations[0].model
+    block = sections[0].block("labels")
+    if model.label_definition is None or block is None:
+        return None
+    k = model.output_index
+    last = [s for s in derivations[0].steps if s.kind == LABEL][-1]
+    return {
+        "definition": tex(model.label[k], model.label_definition),
+        "steps": (block.lines[0].number, block.lines[-1].number),
+        "of": sections[0].lhs,
+        "total": tex(last.lhs, last.rhs),
+        "result": tex(derivations[0].lhs, derivations[0].result),
+    }
+
+
+def two_class_softmax(model: Model, tex: Tex) -> dict | None:
+    """The sigmoid model is the 2-class softmax: at the seed's sample with w = W_.1 - W_.2, b = b_1 - b_2, y = P_1,
+    the engine's numbers of both models, side by side (all computed, none typed).
+    """
+    if model.activation != S.sigma or model.penalty != 0:
+        return None
+    seed = {n: np.asarray(v, dtype=float) for n, v in SOFTMAX.example.items()}
+    softmax = worked_example(model=SOFTMAX)
+    W, b, P = seed["W"], seed["b"], seed["P"]
+    binary = worked_example(x=seed["x"], W=W[:, 0] - W[:, 1], b=b[0] - b[1], P=P[0], model=model)
+    i, z1, z2 = S.i, S.z[1], S.z[2]
+    first = SOFTMAX.activation_definition.subs({SOFTMAX.output_index: 1, S.K: 2}).doit()
+    pairs = [
+        ((S.logit, binary.z[0]), (WrittenSum.written(z1, -z2), softmax.z[0] - softmax.z[1])),
+        ((S.sigma, binary.a[0]), (S.a[1], softmax.a[0])),
+        ((S.H, binary.loss), (S.H, softmax.loss)),
+        *(
+            (
+                (sp.Derivative(S.H, S.w[r]), binary.grad_W[r - 1]),
+                (sp.Derivative(S.H, S.W[r, 1]), softmax.grad_W[r - 1, 0]),
+            )
+            for r in range(1, binary.features + 1)
+        ),
+        ((sp.Derivative(S.H, S.bias), float(binary.grad_b)), (sp.Derivative(S.H, S.b[1]), softmax.grad_b[0])),
+    ]
+    rows = [{"binary": tex(q, sp.Float(u)), "softmax": tex(r, sp.Float(v))} for (q, u), (r, v) in pairs]
+    largest = max(abs(u - v) for (_, u), (_, v) in pairs)
+    return {
+        "parameters": [
+            tex(S.w[i], WrittenSum.written(S.W[i, 1], -S.W[i, 2])),
+            tex(S.bias, WrittenSum.written(S.b[1], -S.b[2])),
+            tex(S.y, S.P[1]),
+        ],
+        "numbers": [
+            tex(sp.MatrixSymbol("w", 2, 1), numbers(binary.W)),
+            tex(S.bias, sp.Float(float(binary.b))),
+            tex(S.y, sp.Float(float(binary.P))),
+        ],
+        "logit": tex(S.logit, WrittenSum.written(z1, -z2)),
+        "identity": tex(
+            S.a[1],
+            first,
+            model.activation_definition.subs(S.logit, WrittenSum.written(z1, -z2)),
+            sp.Function("sigma")(z1 - z2),
+        ),
+        "rows": rows,
+        "largest": tex(sp.Float(largest, 2), decimals=None),
+        "largest_value": largest,
+        "agree": bool(largest < 1e-9),
+    }
+
+
+def document(
+    derivations: tuple[Derivation, ...],
+    example: Example,
+    sizes: tuple[int, int] | None = None,
+    constants: dict | None = None,
+) -> dict:
     """The context of the derivation templates: generic K and d unless ``sizes`` (K, d) are given.
 
-    Raises ValueError when ``sizes`` differ from the worked example's.
+    ``constants`` are the values of the model's symbolic strengths (lambda, epsilon) in the
+    worked example, by default the model's own.  Raises ValueError when ``sizes`` differ
+    from the worked example's.
     """
     if sizes is not None and tuple(sizes) != (example.classes, example.features):
         raise ValueError(
@@ -389,20 +723,30 @@ def document(derivations: tuple[Derivation, ...], example: Example, sizes: tuple
             f"({example.classes} classes, {example.features} features): give --x and --W of that shape"
         )
     model = derivations[0].model
+    constants = {**model.constants, **(constants or {})}
     tex = Tex(((S.K, sizes[0]), (S.d, sizes[1]))) if sizes else Tex()
     forms = matrix_forms(derivations)
     shown: dict = {}
+    sections = [section(d, tex, shown) for d in derivations]
+    many = model.output_index is not None
     return {
         "title": model.title,
+        "many": many,
+        "words": words(model),
         "symbols": symbols(model, tex),
         "notation": notation(model, tex),
-        "loss": tex(S.H, model.loss),
+        "loss": losses(model, tex),
         "definitions": definitions(model, tex),
-        "sections": [section(d, tex, shown) for d in derivations],
-        "jacobian": jacobian(derivations[0], example.classes, tex),
+        "sections": sections,
+        "jacobian": jacobian(derivations[0], example.classes, tex) if many else None,
+        "derivative": activation_derivative(derivations[0], sections[0], tex),
         "assumptions": assumptions(derivations[0], tex),
+        "smoothing": smoothing(derivations, sections, tex),
+        "penalty": penalty(derivations, sections, tex),
         "exact": exact_results(derivations, tex),
-        "matrix_forms": [tex(lhs, rhs) for lhs, rhs in forms],
-        "example": worked(example, model, forms, tex),
-        "mistakes": mistakes(derivations[0], example, tex),
+        "matrix_forms": [tex(lhs, rhs) for lhs, rhs in forms if isinstance(lhs, Gradient)],
+        "columns": columns(model, tex),
+        "example": worked(example, model, forms, tex, constants),
+        "mistakes": mistakes(derivations[0], example, tex, constants),
+        "equivalence": two_class_softmax(model, tex),
     }

@@ -203,9 +203,10 @@ def test_assumption_is_called_out_at_the_step_that_uses_it():
     context = document(gradients(), worked_example(lr=0.1))
     weights, biases = context["sections"]
     assert weights.assumption_steps == (19,) and biases.assumption_steps == (18,)
-    line = next(l for l in weights.main.lines if l.number == 19)
+    main = weights.block("main")
+    line = next(l for l in main.lines if l.number == 19)
     assert line.assumption == r"\sum_{k=1}^{K} P_{k} = 1"
-    assert [l.number for l in weights.main.lines if l.assumption] == [19]
+    assert [l.number for l in main.lines if l.assumption] == [19]
     exact = document(gradients(assume=False), worked_example(lr=0.1, assume=False))
     assert not exact["assumptions"][0]["used"] and exact["sections"][0].assumption_steps == ()
 
@@ -341,7 +342,7 @@ def test_golden_documents_hold_the_content_in_order():
     assert all(number in text for number in SEED_NUMBERS)
     # every step but the first of each block has its justification between the aligned lines
     sections = document(gradients(), worked_example(lr=0.1))["sections"]
-    continued = sum(max(len(b.lines) - 1, 0) for s in sections for b in (*s.factors, s.main))
+    continued = sum(max(len(b.lines) - 1, 0) for s in sections for b in s.blocks)
     assert text.count(r"\intertext{") == continued == 24
 
 

@@ -25,6 +25,7 @@ labels and costs one row sum; the assumed form is available with ``exact=False``
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 from typing import Callable
 
@@ -412,24 +413,27 @@ def module_name(dtype: str) -> str:
     return "softmax_grad.py" if dtype == "float64" else f"softmax_grad_{dtype}.py"
 
 
-def module_source(dtype: str = "float64", exact: bool = True) -> str:
-    """The generated module's text: the program's printed kernels laid out by the template."""
+def module_source(dtype: str = "float64") -> str:
+    """The generated module's text: the program's printed kernels laid out by the template.
+
+    Always the exact form: a module that assumed Sum_k P_k = 1 would be silently wrong for other labels.
+    """
     from . import __name__ as package
     from .rendering import render
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    prog = program(exact=exact)
+    prog = program(exact=True)
     printer = ArrayPrinter()
     return render(
         "numpy",
         "softmax_grad.py.jinja",
         title=prog.model.title,
         version=_version(package),
-        command=f"derive code --dtype {dtype}" + ("" if exact else " --assume"),
+        command=f"derive code --dtype {dtype}",
         model=prog.model.name,
         closed_forms=prog.closed_forms,
-        labels=LABELS[exact],
+        labels=LABELS,
         dtype=dtype,
         block_rows=BLOCK_ROWS,
         forward=[f"{s} = {printer.doprint(e)}" for s, e in prog.forward],
@@ -439,10 +443,7 @@ def module_source(dtype: str = "float64", exact: bool = True) -> str:
     )
 
 
-LABELS = {
-    True: "Exact for any labels: no assumption that Sum_k P_k = 1 (soft or unnormalised labels are fine).",
-    False: "Assumes labels that sum to one over the classes (Sum_k P_k = 1); other labels get a wrong gradient.",
-}
+LABELS = "Exact for any labels: no assumption that Sum_k P_k = 1 (soft or unnormalised labels are fine)."
 
 
 def _version(package: str) -> str:
@@ -452,3 +453,10 @@ def _version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "0.1.0"
+
+
+def load_module(source: str, name: str = "softmax_grad") -> types.ModuleType:
+    """A module object from generated source (derive's own output, never user text)."""
+    module = types.ModuleType(name)
+    exec(compile(source, f"<generated {name}>", "exec"), module.__dict__)
+    return module

@@ -19,14 +19,14 @@ import argparse
 import sys
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from derive.codegen import module_source  # noqa: E402
+from derive.codegen import load_module, module_source
 
 SIZES = {"iris": (150, 4, 3), "mnist10k": (10_000, 784, 10), "mnist100k": (100_000, 784, 10)}
 Impl = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple]
@@ -34,8 +34,7 @@ Impl = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple]
 
 def generated(dtype: str, block_rows: int | None = None) -> types.ModuleType:
     """The generated module for ``dtype``, built in memory from derive's own code generator."""
-    module = types.ModuleType(f"softmax_grad_{dtype}")
-    exec(compile(module_source(dtype), module.__name__, "exec"), module.__dict__)
+    module = load_module(module_source(dtype), f"softmax_grad_{dtype}")
     if block_rows is not None:
         module.BLOCK_ROWS = block_rows
     return module

@@ -230,7 +230,7 @@ TRAIN_TASKS = ("setosa", "species")
 def _train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=TRAIN_TASKS, default="species", help="setosa: the seed's binary task; species: 3 classes (default)")
     parser.add_argument("--epochs", type=positive_int(1_000_000), metavar="N", help="epochs of gradient descent (default per task)")
-    parser.add_argument("--lr", type=learning_rate, metavar="ETA", help="learning rate (default 0.1)")
+    parser.add_argument("--lr", type=learning_rate, metavar="ETA", help="learning rate (default per task)")
     parser.add_argument("--plot", type=Path, metavar="PATH", help="loss-curve PNG (default output/train_<task>.png)")
 
 

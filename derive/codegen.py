@@ -26,8 +26,8 @@ labels and costs one row sum; the assumed form is available with ``exact=False``
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import sympy as sp
 
@@ -204,7 +204,7 @@ def _sum(expr: sp.Sum) -> Lowered:
     if len(groups) == 2:
         inner = contract(q, groups, constants)
     elif len(groups) == 1:
-        (indices, factors), = groups.items()
+        ((indices, factors),) = groups.items()
         inner = reduce(q, indices, factors, constants)
     else:
         raise NotImplementedError(f"{expr}: {len(groups)} groups of factors share {q}")
@@ -458,5 +458,5 @@ def _version(package: str) -> str:
 def load_module(source: str, name: str = "softmax_grad") -> types.ModuleType:
     """A module object from generated source (derive's own output, never user text)."""
     module = types.ModuleType(name)
-    exec(compile(source, f"<generated {name}>", "exec"), module.__dict__)
+    exec(compile(source, f"<generated {name}>", "exec"), module.__dict__)  # noqa: S102 -- our own generated code
     return module

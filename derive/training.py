@@ -53,8 +53,22 @@ class Task:
 
 
 TASKS = {
-    "setosa": Task("setosa", "Setosa vs Non-Setosa on petal length and width (the seed's task)", (2, 3), ("Setosa", "Non-Setosa"), 500, 0.1),
-    "species": Task("species", "the three species on all four features", (0, 1, 2, 3), ("Setosa", "Versicolor", "Virginica"), 3000, 0.1),
+    "setosa": Task(
+        "setosa",
+        "Setosa vs Non-Setosa on petal length and width (the seed's task)",
+        (2, 3),
+        ("Setosa", "Non-Setosa"),
+        500,
+        0.1,
+    ),
+    "species": Task(
+        "species",
+        "the three species on all four features",
+        (0, 1, 2, 3),
+        ("Setosa", "Versicolor", "Virginica"),
+        3000,
+        0.05,
+    ),
 }
 
 
@@ -101,7 +115,9 @@ def load(task: Task) -> Data:
     iris = load_iris()
     X = np.ascontiguousarray(iris.data[:, list(task.features)], dtype=np.float64)
     y = task.labels(iris.target)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=TEST_FRACTION, stratify=y, random_state=SPLIT_SEED)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=TEST_FRACTION, stratify=y, random_state=SPLIT_SEED
+    )
     return Data(X_train, y_train, X_test, y_test)
 
 

@@ -2,25 +2,34 @@
 
 The driver is a short chain of stages, each returning a SymPy value that is kept::
 
-    derive(...).result            -(P_j - a_j)*x_i                     the engine's closed form
+    derive(...).result            -(P_j - a_j)*x_i                        the engine's closed form
       lift  (batch mean)          Sum(-scale*(P[n,j] - A[n,j])*X[n,i], (n, 1, N))
-      lower (index -> array)      Dot(Transposed(X), -scale*(P - A))   printed X.T @ G
-      stabilise (named rules)     A -> exp(S)/RowSum(exp(S)), S = Z - RowMax(Z)
+      lower (index -> array)      Transposed(Dot(scale*(A - P.T), X))     printed (G @ X).T
+      stabilise (named rules)     A -> exp(S)/SumOver(exp(S), 0), S = Z - MaxOver(Z, 0)
       cse                         t0 = exp(S), t1 = ..., the outputs in terms of t*
       print (ArrayPrinter)        lines of NumPy code for the template
 
-*Lowering* reads the ``Indexed`` structure: every index has a role (the batch
-index n, a feature index i/l, a class index j/k/m) and every array a layout
-(rows are samples; X is (N, d), P, A, Z are (N, K), W is (d, K), b is (K,)).
-A sum over an index shared by two factors is a contraction (a matrix product,
+*Lowering* reads the ``Indexed`` structure.  Every index has a role (the batch
+index n, a feature index i/l, a class index j/k/m); every input array is stored
+with its indices in the order the engine writes them (X[n, i] is (N, d), P[n, j]
+is (N, K), W[i, j] is (d, K), b[j] is (K,)), and every computed array is laid out
+class-major, batch last: Z, A and the gradient of the logits are (K, N).  A sum
+over an index shared by two factors is a contraction (a matrix product,
 transposed as the layouts require); a sum over an index of one factor is a
-reduction (row sum, column sum, total); everything else is elementwise with
-NumPy broadcasting.  Nothing here knows the answer: change the closed form
-and the code changes with it.
+reduction along that axis; everything else is elementwise with NumPy
+broadcasting.  Nothing here knows the answer: change the closed form and the code
+changes with it.
 
-Labels that do not sum to one: :func:`kernels` uses the engine's *exact* form
-(``derive(..., assume=False)``), a_j Sum_k P_k - P_j, which is right for any
-labels and costs one row sum; the assumed form is available with ``exact=False``.
+Why class-major: the softmax reduces over the K classes of every sample.  On
+(N, K) arrays with small K NumPy's ``axis=1`` reductions loop K times per row and
+are slow; on (K, N) arrays ``axis=0`` reductions are K - 1 vectorised passes over
+contiguous rows of length N, and ``W.T @ X.T`` writes Z in that layout directly.
+The gradient X^T G then comes out as ``(G @ X).T`` (see the benchmark figures in
+the README).
+
+Labels that do not sum to one: the generated module uses the engine's *exact*
+form (``derive(..., assume=False)``), a_j Sum_k P_k - P_j, right for any labels at
+the price of one reduction; ``program(exact=False)`` lowers the assumed form.
 """
 
 from __future__ import annotations
@@ -49,27 +58,39 @@ class Dot(sp.Function):
 
 
 class Transposed(sp.Function):
-    """``A.T``."""
+    """``A.T``; the transpose of a transpose is the array itself."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, arg):
+        if isinstance(arg, Transposed):
+            return arg.args[0]
+        return None
+
+
+class Column(sp.Function):
+    """A vector as a column, ``b[:, None]``, to broadcast along the rows of a 2-D array."""
 
     nargs = 1
 
 
-class RowSum(sp.Function):
-    """Sum over the last axis, kept as a column (N, 1)."""
+class Contiguous(sp.Function):
+    """A C-contiguous copy, ``np.ascontiguousarray(A)``."""
 
     nargs = 1
 
 
-class RowMax(sp.Function):
-    """Maximum over the last axis, kept as a column (N, 1)."""
+class SumOver(sp.Function):
+    """``A.sum(axis=k)``."""
 
-    nargs = 1
+    nargs = 2
 
 
-class ColumnSum(sp.Function):
-    """Sum over the batch axis: (N, K) -> (K,)."""
+class MaxOver(sp.Function):
+    """``A.max(axis=k)``."""
 
-    nargs = 1
+    nargs = 2
 
 
 class Total(sp.Function):
@@ -91,9 +112,9 @@ n, N = sp.symbols("n N", integer=True, positive=True)
 scale = sp.Symbol("scale", positive=True)
 
 BATCH, FEATURE, CLASS = "batch", "feature", "class"
-#: every index's role; the axes of an array are ordered by role as in ORDER
+#: every index's role; the axes of a computed array are ordered by role as in ORDER
 ROLES = {n: BATCH, S.i: FEATURE, S.l: FEATURE, S.j: CLASS, S.k: CLASS, S.m: CLASS}
-ORDER = (BATCH, FEATURE, CLASS)
+ORDER = (CLASS, FEATURE, BATCH)
 SIZES = {BATCH: N, FEATURE: S.d, CLASS: S.K}
 
 #: per-sample quantities and the batched arrays whose row n they become
@@ -101,6 +122,10 @@ BATCHED = {S.x: "X", S.P: "P", S.a: "A", S.z: "Z"}
 #: arrays of the generated code: batched ones, the parameters, the shifted logits
 X, P, A, Z, W, b, Sh = sp.symbols("X P A Z W b S")
 ARRAYS = frozenset({X, P, A, Z, W, b, Sh})
+#: arrays the code computes (in layout order) rather than receives (in the engine's index order)
+COMPUTED = frozenset({A, Z, Sh})
+#: where the class axis is in a computed (K, N) array
+CLASS_AXIS = sorted((CLASS, BATCH), key=ORDER.index).index(CLASS)
 
 
 @dataclass(frozen=True)
@@ -112,20 +137,29 @@ class Lowered:
 
 
 def layout(indices) -> tuple[sp.Symbol, ...]:
-    """Indices in axis order (batch, feature, class); one index per role."""
+    """Indices in axis order (ORDER); one index per role."""
     ordered = tuple(sorted(set(indices), key=lambda q: ORDER.index(ROLES[q])))
     if len({ROLES[q] for q in ordered}) != len(ordered):
         raise NotImplementedError(f"outer product over indices {ordered} has no array layout")
     return ordered
 
 
-def broadcasts(part: tuple, whole: tuple) -> bool:
-    """Whether an array with axes ``part`` broadcasts against one with axes ``whole`` in NumPy."""
-    if part in ((), whole):
-        return True
-    if part == (n,):  # a row constant is kept as an (N, 1) column
-        return whole[:1] == (n,)
-    return len(part) == 1 and part[0] == whole[-1]
+def arrange(expr: sp.Expr, have: tuple, want: tuple) -> sp.Expr:
+    """``expr`` with axes ``have`` as an array with axes ``want`` (the same indices): maybe transposed."""
+    if have == want:
+        return expr
+    if len(have) == 2 and have == want[::-1]:
+        return Transposed(expr)
+    raise NotImplementedError(f"cannot arrange axes {have} as {want}")
+
+
+def broadcast(part: Lowered, whole: tuple) -> sp.Expr:
+    """``part`` shaped to broadcast against an array with axes ``whole`` in NumPy."""
+    if part.indices in ((), whole) or part.indices == whole[-1:]:
+        return part.expr
+    if len(part.indices) == 1 and part.indices == whole[:1] and len(whole) == 2:
+        return Column(part.expr)
+    raise NotImplementedError(f"axes {part.indices} do not broadcast against {whole}")
 
 
 # --------------------------------------------------------------------------- lift
@@ -158,18 +192,16 @@ def lower(expr: sp.Expr) -> Lowered:
 
 
 def _indexed(expr: sp.Indexed) -> Lowered:
-    indices = tuple(expr.indices)
-    if layout(indices) != indices:
-        raise NotImplementedError(f"{expr}: indices not in layout order {ORDER}")
-    return Lowered(sp.Symbol(str(expr.base.label)), indices)
+    """An input as stored (indices in the engine's order) arranged in layout order; computed arrays as they are."""
+    array, stored = sp.Symbol(str(expr.base.label)), tuple(expr.indices)
+    if array in COMPUTED:
+        return Lowered(array, layout(stored))
+    return Lowered(arrange(array, stored, layout(stored)), layout(stored))
 
 
 def _elementwise(parts: list[Lowered], combine: Callable[..., sp.Expr]) -> Lowered:
     whole = layout(q for part in parts for q in part.indices)
-    for part in parts:
-        if not broadcasts(part.indices, whole):
-            raise NotImplementedError(f"axes {part.indices} do not broadcast against {whole}")
-    return Lowered(combine(*(part.expr for part in parts)), whole)
+    return Lowered(combine(*(broadcast(part, whole) for part in parts)), whole)
 
 
 def _add(expr: sp.Add) -> Lowered:
@@ -185,8 +217,7 @@ def _function(expr: sp.Function) -> Lowered:
 
 
 def _pow(expr: sp.Pow) -> Lowered:
-    base, exponent = lower(expr.base), lower(expr.exp)
-    return _elementwise([base, exponent], sp.Pow)
+    return _elementwise([lower(expr.base), lower(expr.exp)], sp.Pow)
 
 
 def _sum(expr: sp.Sum) -> Lowered:
@@ -214,25 +245,28 @@ def _sum(expr: sp.Sum) -> Lowered:
     return _elementwise([inner, *rest_parts], sp.Mul) if rest_parts else inner
 
 
-def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[sp.Expr]) -> Lowered:
-    """Sum_q L[.., q, ..] R[.., q, ..] -> a matrix product; constants scale the later operand."""
-    (left_axes, left), (right_axes, right) = sorted(groups.items(), key=lambda g: _role_order(set(g[0]) - {q}))
-    if len(left_axes) != 2 or len(right_axes) != 2:
-        raise NotImplementedError(f"contraction over {q} of axes {left_axes} and {right_axes}")
-    left_expr = sp.Mul(*left)
-    right_expr = scaled(constants, right)
-    result = layout((set(left_axes) | set(right_axes)) - {q})
-    left_expr = left_expr if left_axes[1] == q else Transposed(left_expr)
-    right_expr = right_expr if right_axes[0] == q else Transposed(right_expr)
-    if result[0] not in left_axes:
-        raise NotImplementedError(f"contraction over {q} gives axes {result}")
-    return Lowered(Dot(left_expr, right_expr), result)
-
-
 def scaled(constants: list[sp.Expr], factors: list[sp.Expr]) -> sp.Expr:
     """The product, with a numeric sign taken into the factors first: -scale*(P - A) -> scale*(A - P)."""
     numbers = [c for c in constants if c.is_number]
     return sp.Mul(*(c for c in constants if not c.is_number), sp.Mul(*numbers, *factors))
+
+
+def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[sp.Expr]) -> Lowered:
+    """Sum_q L[u, q] R[q, v] -> L @ R, each operand transposed as its layout needs.
+
+    Constants scale the operand that is not a stored input (the gradient G rather than X).
+    """
+    (left_axes, left), (right_axes, right) = sorted(groups.items(), key=lambda g: _role_order(set(g[0]) - {q}))
+    if len(left_axes) != 2 or len(right_axes) != 2:
+        raise NotImplementedError(f"contraction over {q} of axes {left_axes} and {right_axes}")
+    (u,), (v,) = set(left_axes) - {q}, set(right_axes) - {q}
+    left_expr, right_expr = sp.Mul(*left), sp.Mul(*right)
+    if right_expr.is_Symbol or isinstance(right_expr, Transposed):
+        left_expr = scaled(constants, left)
+    else:
+        right_expr = scaled(constants, right)
+    product = Dot(arrange(left_expr, left_axes, (u, q)), arrange(right_expr, right_axes, (q, v)))
+    return Lowered(product, (u, v))
 
 
 def _role_order(indices: set) -> tuple[int, ...]:
@@ -244,18 +278,13 @@ def reduce(q: sp.Symbol, axes: tuple, factors: list[sp.Expr], constants: list[sp
     rest = tuple(r for r in axes if r != q)
     if not rest:
         return _total(factors)
-    body = scaled(constants, factors)
-    if axes == (n, *rest):
-        return Lowered(ColumnSum(body), rest)
-    if axes == (n, q):
-        return Lowered(RowSum(body), (n,))
-    raise NotImplementedError(f"sum over {q} of axes {axes}")
+    return Lowered(SumOver(scaled(constants, factors), axes.index(q)), rest)
 
 
 def _total(factors: list[sp.Expr]) -> Lowered:
-    """Sum of every entry: of a row sum, of an entrywise product of two arrays (vdot), or plain."""
+    """Sum of every entry: of a sum over one axis, of an entrywise product of two arrays (vdot), or plain."""
     body = sp.Mul(*factors)
-    if isinstance(body, RowSum):
+    if isinstance(body, SumOver):
         body = body.args[0]
     if isinstance(body, sp.Mul) and len(body.args) == 2 and not any(f.is_number for f in body.args):
         return Lowered(Inner(*body.args), ())
@@ -272,12 +301,17 @@ LOWERINGS: tuple[tuple[type, Callable[..., Lowered]], ...] = (
 )
 
 
+def stored(lowered: Lowered, parameter: sp.Indexed) -> sp.Expr:
+    """A gradient in the layout of its parameter as stored (dW is (d, K) like W)."""
+    return arrange(lowered.expr, lowered.indices, tuple(parameter.indices))
+
+
 # --------------------------------------------------------------------------- stabilise
 
 
 @dataclass(frozen=True)
 class Rewrite:
-    """A named rewrite of an array expression; its docstring-like ``says`` is the identity it uses."""
+    """A named rewrite of an array expression; ``says`` is the identity it uses."""
 
     name: str
     says: str
@@ -287,31 +321,39 @@ class Rewrite:
         return self.apply(expr)
 
 
+def class_sum(expr: sp.Expr) -> SumOver:
+    return SumOver(expr, CLASS_AXIS)
+
+
+#: the largest logit of each sample
+M = MaxOver(Z, CLASS_AXIS)
+
+
 def row_constant(expr: sp.Expr) -> bool:
-    """Whether ``expr`` is constant along a row: no array outside a row reduction."""
-    hidden = expr.xreplace({r: sp.Dummy() for r in expr.atoms(RowSum, RowMax)})
+    """Whether ``expr`` is the same for every class of a sample: no array outside a class reduction."""
+    hidden = expr.xreplace({r: sp.Dummy() for r in expr.atoms(SumOver, MaxOver) if r.args[1] == CLASS_AXIS})
     return not (hidden.free_symbols & ARRAYS)
 
 
 def _factor_row_constants(expr: sp.Expr) -> sp.Expr:
-    def out(row_sum: RowSum) -> sp.Expr:
-        inside, constant = sp.Mul.make_args(row_sum.args[0]), []
+    def out(total: SumOver) -> sp.Expr:
+        inside = sp.Mul.make_args(total.args[0])
         constant = [f for f in inside if row_constant(f)]
-        return sp.Mul(*constant) * RowSum(sp.Mul(*(f for f in inside if f not in constant)))
+        return sp.Mul(*constant) * class_sum(sp.Mul(*(f for f in inside if f not in constant)))
 
-    return expr.replace(lambda e: isinstance(e, RowSum) and e.args[0].is_Mul, out)
+    return expr.replace(lambda e: isinstance(e, SumOver) and e.args[1] == CLASS_AXIS and e.args[0].is_Mul, out)
 
 
 #: the rules, in order, that turn the naive softmax into the max-shifted, log-sum-exp form
 STABILISE: tuple[Rewrite, ...] = (
     Rewrite(
-        "shift_by_row_max",
-        "exp(Z) = exp(M) exp(S) with M = RowMax(Z), S = Z - M <= 0, so exp(S) cannot overflow",
-        lambda e: e.xreplace({sp.exp(Z): sp.exp(RowMax(Z)) * sp.exp(Sh)}),
+        "shift_by_max",
+        "exp(Z) = exp(M) exp(S) with M = max_k Z_k, S = Z - M <= 0, so exp(S) cannot overflow",
+        lambda e: e.xreplace({sp.exp(Z): sp.exp(M) * sp.exp(Sh)}),
     ),
     Rewrite(
-        "row_constant_out_of_row_sum",
-        "RowSum(c F) = c RowSum(F) for c constant along the row; exp(M) then cancels in a_j",
+        "max_out_of_class_sum",
+        "Sum_k c F_k = c Sum_k F_k for c the same for every class; exp(M) then cancels in a_j",
         _factor_row_constants,
     ),
     Rewrite(
@@ -321,8 +363,20 @@ STABILISE: tuple[Rewrite, ...] = (
     ),
 )
 
+
+def contiguous(expr: sp.Expr) -> sp.Expr:
+    """Transposed inputs used outside a matrix product become one contiguous copy.
+
+    ``P.T`` is a strided view: BLAS takes it for free, but elementwise arithmetic, the
+    class reductions and ``np.vdot`` on it are slow (or copy on every use).
+    """
+    in_products = {arg for dot in expr.atoms(Dot) for arg in dot.args}
+    loose = {t for t in expr.atoms(Transposed) if t.args[0] in ARRAYS and t not in in_products}
+    return expr.xreplace({t: Contiguous(t) for t in loose})
+
+
 #: the definition of the shifted logits that the rules above introduce
-SHIFTED = (Sh, Z - RowMax(Z))
+SHIFTED = (Sh, Z - M)
 
 
 def stabilise(expr: sp.Expr, rules: tuple[Rewrite, ...] = STABILISE) -> sp.Expr:
@@ -372,13 +426,15 @@ def forward(model: Model) -> tuple[tuple[sp.Symbol, sp.Expr], tuple[sp.Symbol, s
 def outputs(model: Model, exact: bool) -> dict[str, sp.Expr]:
     """Loss and gradients as batch means of the model's loss and the engine's closed forms, lowered."""
     loss = lower(batch_mean(model.loss)).expr
-    grads = {f"d{p.base}": lower(batch_mean(derive(model, p, assume=not exact).result)).expr for p in model.parameters}
+    grads = {
+        f"d{p.base}": stored(lower(batch_mean(derive(model, p, assume=not exact).result)), p) for p in model.parameters
+    }
     return {"loss": loss, **grads}
 
 
 def kernel(named: dict[str, sp.Expr], activation: sp.Expr) -> Kernel:
     """Substitute the activation, stabilise, and eliminate common subexpressions."""
-    exprs = [stabilise(e.xreplace({A: activation})) for e in named.values()]
+    exprs = [contiguous(stabilise(e.xreplace({A: activation}))) for e in named.values()]
     if any(Z in e.free_symbols for e in exprs):
         raise NotImplementedError("the logits survive outside the shifted form")
     replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), order="none")

@@ -2,7 +2,7 @@
 
 A subclass of SymPy's ``NumPyPrinter``: elementwise arithmetic, ``exp`` and ``log``
 print as SymPy prints them, and each array operation of :mod:`derive.codegen` (a
-SymPy ``Function`` such as ``Dot`` or ``RowSum``) gets its own ``_print_<Class>``
+SymPy ``Function`` such as ``Dot`` or ``SumOver``) gets its own ``_print_<Class>``
 method.  Printed code never goes through string edits afterwards.
 
 Module functions print qualified by the alias ``np`` (``np.exp``).  SymPy's
@@ -18,14 +18,6 @@ from sympy.printing.precedence import PRECEDENCE
 
 #: module -> the alias the generated code imports it as
 MODULE_ALIASES = {"numpy": "np"}
-
-#: array operation -> (method, keyword arguments): a reduction printed as ``A.method(kwargs)``
-REDUCTIONS = {
-    "RowSum": ("sum", "axis=1, keepdims=True"),
-    "RowMax": ("max", "axis=1, keepdims=True"),
-    "ColumnSum": ("sum", "axis=0"),
-    "Total": ("sum", ""),
-}
 
 #: array operations printed with an operator (``A @ B``): they need parentheses as an operand
 INFIX = frozenset({"Dot"})
@@ -82,11 +74,22 @@ class ArrayPrinter(NumPyPrinter):
         left, right = expr.args
         return f"{self._module_format('numpy.vdot')}({self._print(left)}, {self._print(right)})"
 
-    def _reduction(self, expr: sp.Expr) -> str:
-        method, keywords = REDUCTIONS[type(expr).__name__]
-        return f"{self._operand(expr.args[0])}.{method}({keywords})"
+    def _print_Contiguous(self, expr: sp.Expr) -> str:
+        return f"{self._module_format('numpy.ascontiguousarray')}({self._print(expr.args[0])})"
 
-    _print_RowSum = _print_RowMax = _print_ColumnSum = _print_Total = _reduction
+    def _print_Column(self, expr: sp.Expr) -> str:
+        return f"{self._operand(expr.args[0])}[:, None]"
+
+    def _print_SumOver(self, expr: sp.Expr) -> str:
+        array, axis = expr.args
+        return f"{self._operand(array)}.sum(axis={self._print(axis)})"
+
+    def _print_MaxOver(self, expr: sp.Expr) -> str:
+        array, axis = expr.args
+        return f"{self._operand(array)}.max(axis={self._print(axis)})"
+
+    def _print_Total(self, expr: sp.Expr) -> str:
+        return f"{self._operand(expr.args[0])}.sum()"
 
 
 def numpy_code(expr: sp.Expr) -> str:

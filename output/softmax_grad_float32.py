@@ -20,6 +20,8 @@ Shapes (rows of X and P are samples n = 1..N; float32 throughout):
 Math, per sample: z = x W + b, a = softmax(z), H = -Sum_j P_j log a_j.  The loss
 and the gradients are means over the batch (``reduction="sum"`` for sums).  The
 code takes the max-shifted log-sum-exp form, so logits of any magnitude are finite.
+Inside, arrays over the batch are class-major, (K, N): the logits are W.T @ X.T,
+the reductions over classes run along axis 0, and X^T G is computed as (G @ X).T.
 """
 
 from __future__ import annotations
@@ -61,21 +63,22 @@ def _shape_error(shapes: tuple[tuple[int, ...], ...]) -> ValueError:
 
 def _loss(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, scale: float) -> float:
     """scale * Sum_n H_n for the rows of X and P."""
-    Z = b + X @ W
-    S = Z - Z.max(axis=1, keepdims=True)
-    return float(-scale * np.vdot(P, S - np.log(np.exp(S).sum(axis=1, keepdims=True))))
+    Z = b[:, None] + W.T @ X.T
+    S = Z - Z.max(axis=0)
+    return float(-scale * np.vdot(np.ascontiguousarray(P.T), S - np.log(np.exp(S).sum(axis=0))))
 
 
 def _loss_and_grad(
     W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, scale: float
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """scale * Sum_n of (H_n, dH_n/dW, dH_n/db) for the rows of X and P."""
-    Z = b + X @ W
-    S = Z - Z.max(axis=1, keepdims=True)
-    t0 = np.exp(S)
-    t1 = t0.sum(axis=1, keepdims=True)
-    t2 = scale * (t0 * P.sum(axis=1, keepdims=True) / t1 - P)
-    return float(-scale * np.vdot(P, S - np.log(t1))), X.T @ t2, t2.sum(axis=0)
+    Z = b[:, None] + W.T @ X.T
+    S = Z - Z.max(axis=0)
+    t0 = np.ascontiguousarray(P.T)
+    t1 = np.exp(S)
+    t2 = t1.sum(axis=0)
+    t3 = scale * (t1 * t0.sum(axis=0) / t2 - t0)
+    return float(-scale * np.vdot(t0, S - np.log(t2))), (t3 @ X).T, t3.sum(axis=1)
 
 
 def loss(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, reduction: str = "mean") -> float:

@@ -4,7 +4,7 @@ The driver is a short chain of stages, each returning a SymPy value that is kept
 
     derive(...).result            -(P_j - a_j)*x_i                        the engine's closed form
       lift  (batch mean)          Sum(-scale*(P[n,j] - A[n,j])*X[n,i], (n, 1, N))
-      lower (index -> array)      Transposed(Dot(scale*(A - P.T), X))     printed (G @ X).T
+      lower (index -> array)      Dot(Transposed(X), Transposed(scale*(A - P.T)))   X.T @ G.T
       stabilise (named rules)     A -> exp(S)/SumOver(exp(S), 0), S = Z - MaxOver(Z, 0)
       cse                         t0 = exp(S), t1 = ..., the outputs in terms of t*
       print (ArrayPrinter)        lines of NumPy code for the template
@@ -14,8 +14,8 @@ index n, a feature index i/l, a class index j/k/m); every input array is stored
 with its indices in the order the engine writes them (X[n, i] is (N, d), P[n, j]
 is (N, K), W[i, j] is (d, K), b[j] is (K,)), and every computed array is laid out
 class-major, batch last: Z, A and the gradient of the logits are (K, N).  A sum
-over an index shared by two factors is a contraction (a matrix product,
-transposed as the layouts require); a sum over an index of one factor is a
+over an index shared by two factors is a contraction (a matrix product, oriented
+with the batch axis as rows, operands transposed as the layouts require); a sum over an index of one factor is a
 reduction along that axis; everything else is elementwise with NumPy
 broadcasting.  Nothing here knows the answer: change the closed form and the code
 changes with it.
@@ -23,9 +23,10 @@ changes with it.
 Why class-major: the softmax reduces over the K classes of every sample.  On
 (N, K) arrays with small K NumPy's ``axis=1`` reductions loop K times per row and
 are slow; on (K, N) arrays ``axis=0`` reductions are K - 1 vectorised passes over
-contiguous rows of length N, and ``W.T @ X.T`` writes Z in that layout directly.
-The gradient X^T G then comes out as ``(G @ X).T`` (see the benchmark figures in
-the README).
+contiguous rows of length N.  The matrix products stay row-major,
+``(X @ W).T`` copied once into that layout and ``X.T @ G.T``: OpenBLAS threads the
+products with N as rows well and ``W.T @ X.T`` or ``(G @ X).T`` badly (see the
+benchmark figures in the README).
 
 Labels that do not sum to one: the generated module uses the engine's *exact*
 form (``derive(..., assume=False)``), a_j Sum_k P_k - P_j, right for any labels at
@@ -124,6 +125,9 @@ X, P, A, Z, W, b, Sh = sp.symbols("X P A Z W b S")
 ARRAYS = frozenset({X, P, A, Z, W, b, Sh})
 #: arrays the code computes (in layout order) rather than receives (in the engine's index order)
 COMPUTED = frozenset({A, Z, Sh})
+#: the axis order of matrix products: the batch axis first, so that BLAS works on the long
+#: dimension as rows (X @ W and X.T @ G.T; (W.T @ X.T and G @ X thread badly in OpenBLAS, see the README)
+PRODUCT_ORDER = (BATCH, FEATURE, CLASS)
 #: where the class axis is in a computed (K, N) array
 CLASS_AXIS = sorted((CLASS, BATCH), key=ORDER.index).index(CLASS)
 
@@ -252,21 +256,27 @@ def scaled(constants: list[sp.Expr], factors: list[sp.Expr]) -> sp.Expr:
 
 
 def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[sp.Expr]) -> Lowered:
-    """Sum_q L[u, q] R[q, v] -> L @ R, each operand transposed as its layout needs.
+    """Sum_q L[u, q] R[q, v] -> L @ R, oriented by PRODUCT_ORDER, each operand transposed as needed.
 
     Constants scale the operand that is not a stored input (the gradient G rather than X).
+    A product with a batch axis is copied into the class-major layout for the elementwise code.
     """
-    (left_axes, left), (right_axes, right) = sorted(groups.items(), key=lambda g: _role_order(set(g[0]) - {q}))
-    if len(left_axes) != 2 or len(right_axes) != 2:
-        raise NotImplementedError(f"contraction over {q} of axes {left_axes} and {right_axes}")
-    (u,), (v,) = set(left_axes) - {q}, set(right_axes) - {q}
+    if any(len(axes) != 2 for axes in groups):
+        raise NotImplementedError(f"contraction over {q} of axes {tuple(groups)}")
+    u, v = sorted({r for axes in groups for r in axes} - {q}, key=lambda r: PRODUCT_ORDER.index(ROLES[r]))
+    (left_axes, left), (right_axes, right) = sorted(groups.items(), key=lambda g: v in g[0])
     left_expr, right_expr = sp.Mul(*left), sp.Mul(*right)
-    if right_expr.is_Symbol or isinstance(right_expr, Transposed):
+    if _is_input(right_expr):
         left_expr = scaled(constants, left)
     else:
         right_expr = scaled(constants, right)
     product = Dot(arrange(left_expr, left_axes, (u, q)), arrange(right_expr, right_axes, (q, v)))
-    return Lowered(product, (u, v))
+    arranged = arrange(product, (u, v), layout((u, v)))
+    return Lowered(Contiguous(arranged) if arranged != product and n in (u, v) else arranged, layout((u, v)))
+
+
+def _is_input(expr: sp.Expr) -> bool:
+    return expr in ARRAYS or (isinstance(expr, Transposed) and expr.args[0] in ARRAYS)
 
 
 def _role_order(indices: set) -> tuple[int, ...]:
@@ -459,8 +469,11 @@ def program(model: Model | str = "softmax", exact: bool = True) -> Program:
 
 # --------------------------------------------------------------------------- the module
 
-#: rows per block of the batch sum (see benchmarks/bench_gradient.py for the measurements)
-BLOCK_ROWS = 1024
+#: rows per block of the batch sum.  Small blocks (1024 rows: X's block stays in cache between
+#: X @ W and X.T @ G) are fastest with single-threaded BLAS, but with OpenBLAS's threads on a
+#: busy machine every small product pays a thread hand-off; 32768 rows keeps the products large
+#: and the (K, rows) temporaries bounded.  The generated module exposes it as BLOCK_ROWS.
+BLOCK_ROWS = 32768
 DTYPES = ("float64", "float32")
 
 

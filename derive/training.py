@@ -185,7 +185,11 @@ def loss_plot(result: Result) -> bytes:
     axes.set_xlabel("epoch")
     axes.set_ylabel("mean cross-entropy H (training set)")
     axes.set_yscale("log")
-    axes.set_title(f"iris, {result.task.name}: test accuracy {result.test_accuracy:.1%}")
+    axes.set_title(
+        f"iris, {result.task.name}: gradient descent, lr {result.lr:g}\n"
+        f"test accuracy {result.test_accuracy:.1%} (scikit-learn {result.sklearn_accuracy:.1%})",
+        fontsize=10,
+    )
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -99,29 +99,34 @@ Pt = C.Transposed(P)  # P is stored (N, K); computed arrays are (K, N)
 
 
 def test_gradient_lowers_to_a_matrix_product():
-    """Sum_n scale*(-(P_nj - A_jn) X_ni) is (G @ X).T with G = scale*(A - P.T), class-major."""
+    """Sum_n scale*(-(P_nj - A_jn) X_ni) is X.T @ G.T with G = scale*(A - P.T) class-major (K, N)."""
     grad_W = C.lower(C.batch_mean(derive("softmax", "W", assume=True).result))
-    assert grad_W == C.Lowered(C.Dot(scale * (A - Pt), X), (S.j, S.i))
-    assert C.stored(grad_W, S.W[S.i, S.j]) == C.Transposed(C.Dot(scale * (A - Pt), X))
+    G = scale * (A - Pt)
+    assert grad_W == C.Lowered(C.Transposed(C.Dot(C.Transposed(X), C.Transposed(G))), (S.j, S.i))
+    assert C.stored(grad_W, S.W[S.i, S.j]) == C.Dot(C.Transposed(X), C.Transposed(G))
     assert lowered(derive("softmax", "b", assume=True).result) == C.SumOver(scale * (A - Pt), 1)
 
 
 def test_exact_form_lowers_the_label_total_to_a_class_sum():
     grad_W = derive("softmax", "W", assume=False).result
-    assert lowered(grad_W) == C.Dot(scale * (A * C.SumOver(Pt, 0) - Pt), X)
+    G = scale * (A * C.SumOver(Pt, 0) - Pt)
+    assert C.stored(C.lower(C.batch_mean(grad_W)), S.W[S.i, S.j]) == C.Dot(C.Transposed(X), C.Transposed(G))
 
 
 def test_logits_and_loss_lower_from_the_model():
     from derive.models import SOFTMAX
 
-    assert C.lower(C.lift(SOFTMAX.logit_definition)).expr == C.Column(b) + C.Dot(C.Transposed(W), C.Transposed(X))
+    logits = C.lower(C.lift(SOFTMAX.logit_definition)).expr
+    assert logits == C.Column(b) + C.Contiguous(C.Transposed(C.Dot(X, W)))
     assert lowered(SOFTMAX.loss) == -scale * C.Inner(Pt, sp.log(A))
 
 
 def test_the_code_follows_the_closed_form():
     """The student's wrong answer -P_j(1 - a_j)x_i lowers to different code: nothing is a fixed template."""
     wrong = -S.P[S.j] * (1 - S.a[S.j]) * S.x[S.i]
-    assert lowered(wrong) == C.Dot(-scale * Pt * (1 - A), X)
+    assert C.stored(C.lower(C.batch_mean(wrong)), S.W[S.i, S.j]) == C.Dot(
+        C.Transposed(X), C.Transposed(-scale * Pt * (1 - A))
+    )
 
 
 def test_outer_products_have_no_layout():

@@ -16,6 +16,7 @@ installed are skipped.  Timings are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import types
@@ -127,32 +128,37 @@ def autograd_impl(dtype: str) -> Impl | None:
     return run
 
 
-def single_threaded(run: Impl) -> Impl | None:
-    """``run`` with NumPy's BLAS limited to one thread (threadpoolctl), as in data-parallel jobs."""
+#: name -> (phase, factory of the callable for a dtype); the first entry is the reference for the ratios.
+#: Phases run one after the other over every size: NumPy-based code first (round robin), then the
+#: same with BLAS limited to one thread, then JAX, then PyTorch, so that no framework's idle worker
+#: threads compete with another's timings.
+IMPLEMENTATIONS: dict[str, tuple[str, Callable[[str], Impl | None]]] = {
+    "generated": ("numpy", lambda dtype: generated(dtype).loss_and_grad),
+    "hand-written NumPy": ("numpy", lambda dtype: hand_written),
+    "GEMM pair X@W, X.T@G": ("numpy", lambda dtype: gemm_pair),
+    "HIPS autograd": ("numpy", autograd_impl),
+    "generated, 1 thread, 1024": ("one thread", lambda dtype: generated(dtype, block_rows=1024).loss_and_grad),
+    "hand-written, 1 thread": ("one thread", lambda dtype: hand_written),
+    "JAX jit(value_and_grad)": ("jax", jax_impl),
+    "PyTorch autograd": ("torch", torch_impl),
+}
+PHASES = ("numpy", "one thread", "jax", "torch")
+
+
+def implementation(name: str, dtype: str) -> Impl | None:
+    """The callable called ``name`` for ``dtype``; None when its framework is not installed."""
+    return IMPLEMENTATIONS[name][1](dtype)
+
+
+def blas_limit(phase: str):
+    """A context that limits BLAS to one thread in the 'one thread' phase (threadpoolctl), else nothing."""
+    if phase != "one thread":
+        return contextlib.nullcontext()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         return None
-
-    def limited(W, b, X, P):
-        with threadpool_limits(1, user_api="blas"):
-            return run(W, b, X, P)
-
-    return limited
-
-
-def implementations(dtype: str) -> dict[str, Impl | None]:
-    """Name -> callable; the first is the reference the ratios are taken against."""
-    return {
-        "generated": generated(dtype).loss_and_grad,
-        "hand-written NumPy": hand_written,
-        "generated, 1 thread, 1024": single_threaded(generated(dtype, block_rows=1024).loss_and_grad),
-        "hand-written, 1 thread": single_threaded(hand_written),
-        "GEMM pair X@W, X.T@G": gemm_pair,
-        "JAX jit(value_and_grad)": jax_impl(dtype),
-        "PyTorch autograd": torch_impl(dtype),
-        "HIPS autograd": autograd_impl(dtype),
-    }
+    return threadpool_limits(1, user_api="blas")
 
 
 def problem(size: tuple[int, int, int], dtype: str, seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -188,28 +194,32 @@ def agrees(result: tuple, reference: tuple, dtype: str) -> bool:
     return all(np.allclose(np.asarray(r), np.asarray(q), rtol=rtol, atol=rtol) for r, q in zip(result, reference))
 
 
-def bench(size_name: str, dtype: str, repeats: int, budget: float) -> list[tuple[str, float | None]]:
-    size = SIZES[size_name]
-    W, b, X, P = problem(size, dtype)
-    impls = implementations(dtype)
-    present: dict[str, Impl] = {}
-    reference = None
-    for name, impl in impls.items():
-        if impl is None:
-            continue
-        result = impl(W, b, X, P)
-        if reference is None:
-            reference = result
-        elif not name.startswith("GEMM") and not agrees(result, reference, dtype):
-            raise SystemExit(f"{name} disagrees with the generated code at {size_name} {dtype}")
-        present[name] = impl
-    runs = [lambda impl=impl: impl(W, b, X, P) for impl in present.values()]
-    timed = dict(zip(present, median_times(runs, repeats, budget)))
-    return [(name, timed.get(name)) for name in impls]
+def bench(cases: list[tuple[str, str]], repeats: int, budget: float) -> dict[tuple[str, str], dict[str, float]]:
+    """Median seconds per case (size name, dtype) and implementation, phase by phase."""
+    problems = {case: problem(SIZES[case[0]], case[1]) for case in cases}
+    references = {case: implementation("generated", case[1])(*problems[case]) for case in cases}
+    timings: dict[tuple[str, str], dict[str, float]] = {case: {} for case in cases}
+    for phase in PHASES:
+        names = [name for name, (p, _) in IMPLEMENTATIONS.items() if p == phase]
+        limit = blas_limit(phase)
+        for case in cases:
+            impls = {name: implementation(name, case[1]) for name in names}
+            impls = {name: impl for name, impl in impls.items() if impl is not None}
+            if not impls or limit is None:
+                continue
+            W, b, X, P = problems[case]
+            for name, impl in impls.items():
+                if not name.startswith("GEMM") and not agrees(impl(W, b, X, P), references[case], case[1]):
+                    raise SystemExit(f"{name} disagrees with the generated code at {case}")
+            runs = [lambda impl=impl, args=(W, b, X, P): impl(*args) for impl in impls.values()]
+            with limit:
+                timings[case].update(zip(impls, median_times(runs, repeats, budget)))
+    return timings
 
 
-def report(size_name: str, dtype: str, rows: list[tuple[str, float | None]]) -> str:
+def report(size_name: str, dtype: str, timed: dict[str, float]) -> str:
     N, d, K = SIZES[size_name]
+    rows = [(name, timed.get(name)) for name in IMPLEMENTATIONS]
     ref = rows[0][1]
     lines = [f"\n{N}x{d}x{K} {dtype}", f"  {'implementation':<28}{'median':>12}  {'time / generated':>16}"]
     for name, seconds in rows:
@@ -233,9 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"numpy {np.__version__}; medians; ratio = time / generated (below 1: faster than generated)")
     print("'1 thread, 1024': BLAS limited to one thread (threadpoolctl), generated with BLOCK_ROWS = 1024")
-    for dtype in args.dtypes:
-        for size_name in args.sizes:
-            print(report(size_name, dtype, bench(size_name, dtype, args.repeats, args.budget)), flush=True)
+    cases = [(size_name, dtype) for dtype in args.dtypes for size_name in args.sizes]
+    timings = bench(cases, args.repeats, args.budget)
+    for case in cases:
+        print(report(*case, timings[case]))
     return 0
 
 

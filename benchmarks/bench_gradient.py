@@ -151,14 +151,25 @@ def implementation(name: str, dtype: str) -> Impl | None:
 
 
 def blas_limit(phase: str):
-    """A context that limits BLAS to one thread in the 'one thread' phase (threadpoolctl), else nothing."""
+    """A fresh context that limits BLAS to one thread in the 'one thread' phase, else nothing.
+
+    (threadpoolctl applies the limit when the object is made and lifts it on exit: one per use.)
+    """
     if phase != "one thread":
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(1, user_api="blas")
+
+
+def phase_available(phase: str) -> bool:
+    if phase != "one thread":
+        return True
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def problem(size: tuple[int, int, int], dtype: str, seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -201,18 +212,19 @@ def bench(cases: list[tuple[str, str]], repeats: int, budget: float) -> dict[tup
     timings: dict[tuple[str, str], dict[str, float]] = {case: {} for case in cases}
     for phase in PHASES:
         names = [name for name, (p, _) in IMPLEMENTATIONS.items() if p == phase]
-        limit = blas_limit(phase)
+        if not phase_available(phase):
+            continue
         for case in cases:
             impls = {name: implementation(name, case[1]) for name in names}
             impls = {name: impl for name, impl in impls.items() if impl is not None}
-            if not impls or limit is None:
+            if not impls:
                 continue
             W, b, X, P = problems[case]
             for name, impl in impls.items():
                 if not name.startswith("GEMM") and not agrees(impl(W, b, X, P), references[case], case[1]):
                     raise SystemExit(f"{name} disagrees with the generated code at {case}")
             runs = [lambda impl=impl, args=(W, b, X, P): impl(*args) for impl in impls.values()]
-            with limit:
+            with blas_limit(phase):
                 timings[case].update(zip(impls, median_times(runs, repeats, budget)))
     return timings
 

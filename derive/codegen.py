@@ -126,7 +126,7 @@ ARRAYS = frozenset({X, P, A, Z, W, b, Sh})
 #: arrays the code computes (in layout order) rather than receives (in the engine's index order)
 COMPUTED = frozenset({A, Z, Sh})
 #: the axis order of matrix products: the batch axis first, so that BLAS works on the long
-#: dimension as rows (X @ W and X.T @ G.T; (W.T @ X.T and G @ X thread badly in OpenBLAS, see the README)
+#: dimension as rows (X @ W and X.T @ G.T; W.T @ X.T and G @ X thread badly in OpenBLAS, see the README)
 PRODUCT_ORDER = (BATCH, FEATURE, CLASS)
 #: where the class axis is in a computed (K, N) array
 CLASS_AXIS = sorted((CLASS, BATCH), key=ORDER.index).index(CLASS)
@@ -277,10 +277,6 @@ def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[s
 
 def _is_input(expr: sp.Expr) -> bool:
     return expr in ARRAYS or (isinstance(expr, Transposed) and expr.args[0] in ARRAYS)
-
-
-def _role_order(indices: set) -> tuple[int, ...]:
-    return tuple(sorted(ORDER.index(ROLES[r]) for r in indices))
 
 
 def reduce(q: sp.Symbol, axes: tuple, factors: list[sp.Expr], constants: list[sp.Expr]) -> Lowered:

@@ -20,8 +20,8 @@ Shapes (rows of X and P are samples n = 1..N; float64 throughout):
 Math, per sample: z = x W + b, a = softmax(z), H = -Sum_j P_j log a_j.  The loss
 and the gradients are means over the batch (``reduction="sum"`` for sums).  The
 code takes the max-shifted log-sum-exp form, so logits of any magnitude are finite.
-Inside, arrays over the batch are class-major, (K, N): the logits are W.T @ X.T,
-the reductions over classes run along axis 0, and X^T G is computed as (G @ X).T.
+Inside, arrays over the batch are class-major, (K, N), so that the reductions over
+the classes run along axis 0; the matrix products keep the samples as rows.
 """
 
 from __future__ import annotations

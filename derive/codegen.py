@@ -422,9 +422,20 @@ class Program:
     loss_and_grad: Kernel
 
 
+def add_before_copy(expr: sp.Expr) -> sp.Expr:
+    """c[:, None] + contiguous(D.T) -> contiguous((D + c).T): the vector is added in D's own layout,
+    before the one transposing copy, which saves a pass over the (K, N) array."""
+    columns = [t for t in sp.Add.make_args(expr) if isinstance(t, Column)]
+    copies = [t for t in sp.Add.make_args(expr) if isinstance(t, Contiguous) and isinstance(t.args[0], Transposed)]
+    if len(copies) != 1 or len(columns) + 1 != len(sp.Add.make_args(expr)):
+        return expr
+    inner = copies[0].args[0].args[0]
+    return Contiguous(Transposed(sp.Add(inner, *(c.args[0] for c in columns))))
+
+
 def forward(model: Model) -> tuple[tuple[sp.Symbol, sp.Expr], tuple[sp.Symbol, sp.Expr]]:
     """Z = the lowered logits, A = the lowered activation (both from the model's definitions)."""
-    logits = lower(lift(model.logit_definition)).expr
+    logits = add_before_copy(lower(lift(model.logit_definition)).expr)
     activation = lower(lift(model.activation_definition)).expr
     return (Z, logits), (A, activation)
 

@@ -64,7 +64,7 @@ def _shape_error(shapes: tuple[tuple[int, ...], ...]) -> ValueError:
 
 def _loss(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, scale: float) -> float:
     """scale * Sum_n H_n for the rows of X and P."""
-    Z = b[:, None] + np.ascontiguousarray((X @ W).T)
+    Z = np.ascontiguousarray((b + X @ W).T)
     S = Z - Z.max(axis=0)
     return float(-scale * np.vdot(np.ascontiguousarray(P.T), S - np.log(np.exp(S).sum(axis=0))))
 
@@ -73,7 +73,7 @@ def _loss_and_grad(
     W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, scale: float
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """scale * Sum_n of (H_n, dH_n/dW, dH_n/db) for the rows of X and P."""
-    Z = b[:, None] + np.ascontiguousarray((X @ W).T)
+    Z = np.ascontiguousarray((b + X @ W).T)
     S = Z - Z.max(axis=0)
     t0 = np.ascontiguousarray(P.T)
     t1 = np.exp(S)

@@ -118,6 +118,8 @@ def test_logits_and_loss_lower_from_the_model():
 
     logits = C.lower(C.lift(SOFTMAX.logit_definition)).expr
     assert logits == C.Column(b) + C.Contiguous(C.Transposed(C.Dot(X, W)))
+    assert C.add_before_copy(logits) == C.Contiguous(C.Transposed(C.Dot(X, W) + b))
+    assert C.forward(SOFTMAX)[0] == (C.Z, C.Contiguous(C.Transposed(C.Dot(X, W) + b)))
     assert lowered(SOFTMAX.loss) == -scale * C.Inner(Pt, sp.log(A))
 
 

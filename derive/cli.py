@@ -505,6 +505,68 @@ def _register_model_documents() -> None:
 _register_model_documents()
 
 
+def _code_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, default=OUTPUT, help=f"directory (default {OUTPUT})")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype of the arrays (default float64)")
+
+
+@command("code", "write the generated NumPy module with loss, grad and loss_and_grad; print its path", _code_args)
+def cmd_code(args: argparse.Namespace) -> int:
+    from .codegen import module_name, module_source
+
+    print(write_atomic(args.output / module_name(args.dtype), module_source(args.dtype)))
+    return 0
+
+
+#: the tasks of ``derive train`` (derive.training.TASKS; listed here so the parser needs no import)
+TRAIN_TASKS = ("setosa", "species")
+
+
+def _train_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", choices=TRAIN_TASKS, default="species", help="setosa: the seed's binary task; species: 3 classes (default)")
+    parser.add_argument("--epochs", type=positive_int(1_000_000), metavar="N", help="epochs of gradient descent (default per task)")
+    parser.add_argument("--lr", type=learning_rate, metavar="ETA", help="learning rate (default per task)")
+    parser.add_argument("--plot", type=Path, metavar="PATH", help="loss-curve PNG (default output/train_<task>.png)")
+
+
+@command("train", "train softmax regression on iris with the generated gradient; compare with scikit-learn", _train_args)
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training import loss_plot, train
+
+    result = train(args.task, args.epochs, args.lr, progress=True)
+    print(result.summary())
+    print(f"loss curve: {write_atomic(args.plot or OUTPUT / f'train_{args.task}.png', loss_plot(result))}")
+    return 0
+
+
+@artefact("softmax_grad.py")
+def _softmax_grad() -> str:
+    from .codegen import module_source
+
+    return module_source("float64")
+
+
+@artefact("softmax_grad_float32.py")
+def _softmax_grad_float32() -> str:
+    from .codegen import module_source
+
+    return module_source("float32")
+
+
+@artefact("train_setosa.png")
+def _train_setosa_plot() -> bytes:
+    from .training import loss_plot, train
+
+    return loss_plot(train("setosa"))
+
+
+@artefact("train_species.png")
+def _train_species_plot() -> bytes:
+    from .training import loss_plot, train
+
+    return loss_plot(train("species"))
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="derive",

@@ -1,0 +1,266 @@
+"""Time the generated ``loss_and_grad`` against hand-written NumPy, autodiff frameworks and two GEMMs.
+
+Run from the repository root::
+
+    python benchmarks/bench_gradient.py                 # every size, float64 and float32
+    python benchmarks/bench_gradient.py --sizes iris --repeats 200
+
+Every implementation computes the same thing, the mean cross-entropy of
+softmax(X W + b) against one-hot P and its gradients with respect to W and b,
+and is checked against the generated module before it is timed.  Each timing is
+the median of up to ``--repeats`` calls (fewer when ``--budget`` seconds run
+out), after warm-up calls (which also compile JAX).  Frameworks that are not
+installed are skipped.  Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from derive.codegen import load_module, module_source
+
+SIZES = {"iris": (150, 4, 3), "mnist10k": (10_000, 784, 10), "mnist100k": (100_000, 784, 10)}
+Impl = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple]
+
+
+def generated(dtype: str, block_rows: int | None = None) -> types.ModuleType:
+    """The generated module for ``dtype``, built in memory from derive's own code generator."""
+    module = load_module(module_source(dtype), f"softmax_grad_{dtype}")
+    if block_rows is not None:
+        module.BLOCK_ROWS = block_rows
+    return module
+
+
+def hand_written(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray) -> tuple:
+    """A careful hand-written NumPy version: the textbook gradient (labels sum to one), in place."""
+    Z = X @ W
+    Z += b
+    Z -= Z.max(axis=1, keepdims=True)
+    E = np.exp(Z)
+    T = E.sum(axis=1, keepdims=True)
+    n = X.shape[0]
+    loss = (np.log(T).sum() - np.vdot(P, Z)) / n
+    E /= T
+    E -= P
+    E *= 1.0 / n
+    return float(loss), X.T @ E, E.sum(axis=0)
+
+
+def gemm_pair(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray) -> tuple:
+    """The floor of the unfused form: X @ W and X.T @ G with G given (P stands in for it)."""
+    return X @ W, X.T @ P
+
+
+def torch_impl(dtype: str) -> Impl | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+
+    def run(W, b, X, P):
+        Wt = torch.from_numpy(W).requires_grad_()
+        bt = torch.from_numpy(b).requires_grad_()
+        Xt, Pt = torch.from_numpy(X), torch.from_numpy(P)
+        loss = -(Pt * torch.log_softmax(Xt @ Wt + bt, dim=1)).sum() / X.shape[0]
+        loss.backward()
+        return loss.item(), Wt.grad.numpy(), bt.grad.numpy()
+
+    return run
+
+
+def jax_impl(dtype: str) -> Impl | None:
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def loss(W, b, X, P):
+        return -(P * jax.nn.log_softmax(X @ W + b, axis=1)).sum() / X.shape[0]
+
+    step = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+    cache: dict[int, tuple] = {}
+
+    def run(W, b, X, P):
+        # the data live on the device once, as they would in a training loop
+        key = id(X)
+        if key not in cache:
+            cache.clear()
+            cache[key] = (jnp.asarray(X), jnp.asarray(P))
+        Xj, Pj = cache[key]
+        value, (dW, db) = step(jnp.asarray(W), jnp.asarray(b), Xj, Pj)
+        dW.block_until_ready()
+        return float(value), np.asarray(dW), np.asarray(db)
+
+    return run
+
+
+def autograd_impl(dtype: str) -> Impl | None:
+    try:
+        import autograd
+        import autograd.numpy as anp
+    except ImportError:
+        return None
+
+    def loss(W, b, X, P):
+        Z = X @ W + b
+        Z = Z - anp.max(Z, axis=1, keepdims=True)
+        return -anp.sum(P * (Z - anp.log(anp.sum(anp.exp(Z), axis=1, keepdims=True)))) / X.shape[0]
+
+    value_and_grad = autograd.value_and_grad(loss, argnum=(0, 1))
+
+    def run(W, b, X, P):
+        value, (dW, db) = value_and_grad(W, b, X, P)
+        return float(value), dW, db
+
+    return run
+
+
+#: name -> (phase, factory of the callable for a dtype); the first entry is the reference for the ratios.
+#: Phases run one after the other over every size: NumPy-based code first (round robin), then the
+#: same with BLAS limited to one thread, then JAX, then PyTorch, so that no framework's idle worker
+#: threads compete with another's timings.
+IMPLEMENTATIONS: dict[str, tuple[str, Callable[[str], Impl | None]]] = {
+    "generated": ("numpy", lambda dtype: generated(dtype).loss_and_grad),
+    "hand-written NumPy": ("numpy", lambda dtype: hand_written),
+    "GEMM pair X@W, X.T@G": ("numpy", lambda dtype: gemm_pair),
+    "HIPS autograd": ("numpy", autograd_impl),
+    "generated, 1 thread, 1024": ("one thread", lambda dtype: generated(dtype, block_rows=1024).loss_and_grad),
+    "hand-written, 1 thread": ("one thread", lambda dtype: hand_written),
+    "JAX jit(value_and_grad)": ("jax", jax_impl),
+    "PyTorch autograd": ("torch", torch_impl),
+}
+PHASES = ("numpy", "one thread", "jax", "torch")
+
+
+def implementation(name: str, dtype: str) -> Impl | None:
+    """The callable called ``name`` for ``dtype``; None when its framework is not installed."""
+    return IMPLEMENTATIONS[name][1](dtype)
+
+
+def blas_limit(phase: str):
+    """A fresh context that limits BLAS to one thread in the 'one thread' phase, else nothing.
+
+    (threadpoolctl applies the limit when the object is made and lifts it on exit: one per use.)
+    """
+    if phase != "one thread":
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
+
+
+def phase_available(phase: str) -> bool:
+    if phase != "one thread":
+        return True
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def problem(size: tuple[int, int, int], dtype: str, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Random standard-normal features, small weights, one-hot labels."""
+    N, d, K = size
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, d), dtype=np.float64).astype(dtype)
+    W = (0.01 * rng.standard_normal((d, K))).astype(dtype)
+    b = (0.01 * rng.standard_normal(K)).astype(dtype)
+    P = np.eye(K, dtype=dtype)[rng.integers(0, K, N)]
+    return W, b, X, P
+
+
+def median_times(runs: list[Callable[[], object]], repeats: int, budget: float) -> list[float]:
+    """Median wall time of each of ``runs``, called in turn (round robin, so that load from other
+    processes hits all alike) up to ``repeats`` times or until ``budget`` seconds (at least 3 rounds)."""
+    for run in runs:
+        run(), run()
+    times: list[list[float]] = [[] for _ in runs]
+    stop = time.perf_counter() + budget * len(runs)
+    rounds = 0
+    while rounds < repeats and (rounds < 3 or time.perf_counter() < stop):
+        for run, spent in zip(runs, times):
+            start = time.perf_counter()
+            run()
+            spent.append(time.perf_counter() - start)
+        rounds += 1
+    return [float(np.median(t)) for t in times]
+
+
+def agrees(result: tuple, reference: tuple, dtype: str) -> bool:
+    rtol = 1e-9 if dtype == "float64" else 2e-3
+    return all(np.allclose(np.asarray(r), np.asarray(q), rtol=rtol, atol=rtol) for r, q in zip(result, reference))
+
+
+def bench(cases: list[tuple[str, str]], repeats: int, budget: float) -> dict[tuple[str, str], dict[str, float]]:
+    """Median seconds per case (size name, dtype) and implementation, phase by phase."""
+    problems = {case: problem(SIZES[case[0]], case[1]) for case in cases}
+    references = {case: implementation("generated", case[1])(*problems[case]) for case in cases}
+    timings: dict[tuple[str, str], dict[str, float]] = {case: {} for case in cases}
+    for phase in PHASES:
+        names = [name for name, (p, _) in IMPLEMENTATIONS.items() if p == phase]
+        if not phase_available(phase):
+            continue
+        for case in cases:
+            impls = {name: implementation(name, case[1]) for name in names}
+            impls = {name: impl for name, impl in impls.items() if impl is not None}
+            if not impls:
+                continue
+            W, b, X, P = problems[case]
+            for name, impl in impls.items():
+                if not name.startswith("GEMM") and not agrees(impl(W, b, X, P), references[case], case[1]):
+                    raise SystemExit(f"{name} disagrees with the generated code at {case}")
+            runs = [lambda impl=impl, args=(W, b, X, P): impl(*args) for impl in impls.values()]
+            with blas_limit(phase):
+                timings[case].update(zip(impls, median_times(runs, repeats, budget)))
+    return timings
+
+
+def report(size_name: str, dtype: str, timed: dict[str, float]) -> str:
+    N, d, K = SIZES[size_name]
+    rows = [(name, timed.get(name)) for name in IMPLEMENTATIONS]
+    ref = rows[0][1]
+    lines = [f"\n{N}x{d}x{K} {dtype}", f"  {'implementation':<28}{'median':>12}  {'time / generated':>16}"]
+    for name, seconds in rows:
+        if seconds is None:
+            lines.append(f"  {name:<28}{'not installed':>12}")
+        else:
+            lines.append(f"  {name:<28}{_format(seconds):>12}  {seconds / ref:>16.2f}")
+    return "\n".join(lines)
+
+
+def _format(seconds: float) -> str:
+    return f"{seconds * 1e6:.1f} us" if seconds < 1e-3 else f"{seconds * 1e3:.2f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES))
+    parser.add_argument("--dtypes", nargs="+", choices=("float64", "float32"), default=["float64", "float32"])
+    parser.add_argument("--repeats", type=int, default=50, help="at most this many timed calls per entry")
+    parser.add_argument("--budget", type=float, default=3.0, help="seconds of timed calls per entry")
+    args = parser.parse_args(argv)
+    print(f"numpy {np.__version__}; medians; ratio = time / generated (below 1: faster than generated)")
+    print("'1 thread, 1024': BLAS limited to one thread (threadpoolctl), generated with BLOCK_ROWS = 1024")
+    cases = [(size_name, dtype) for dtype in args.dtypes for size_name in args.sizes]
+    timings = bench(cases, args.repeats, args.budget)
+    for case in cases:
+        print(report(*case, timings[case]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

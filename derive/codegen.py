@@ -1,0 +1,538 @@
+"""From the engine's closed form to batched NumPy code: lift, lower, stabilise, eliminate, print.
+
+The driver is a short chain of stages, each returning a SymPy value that is kept::
+
+    derive(...).result            -(P_j - a_j)*x_i                        the engine's closed form
+      lift  (batch mean)          Sum(-scale*(P[n,j] - A[n,j])*X[n,i], (n, 1, N))
+      lower (index -> array)      Dot(Transposed(X), Transposed(scale*(A - P.T)))   X.T @ G.T
+      stabilise (named rules)     A -> exp(S)/SumOver(exp(S), 0), S = Z - MaxOver(Z, 0)
+      cse                         t0 = exp(S), t1 = ..., the outputs in terms of t*
+      print (ArrayPrinter)        lines of NumPy code for the template
+
+*Lowering* reads the ``Indexed`` structure.  Every index has a role (the batch
+index n, a feature index i/l, a class index j/k/m); every input array is stored
+with its indices in the order the engine writes them (X[n, i] is (N, d), P[n, j]
+is (N, K), W[i, j] is (d, K), b[j] is (K,)), and every computed array is laid out
+class-major, batch last: Z, A and the gradient of the logits are (K, N).  A sum
+over an index shared by two factors is a contraction (a matrix product, oriented
+with the batch axis as rows, operands transposed as the layouts require); a sum over an index of one factor is a
+reduction along that axis; everything else is elementwise with NumPy
+broadcasting.  Nothing here knows the answer: change the closed form and the code
+changes with it.
+
+Why class-major: the softmax reduces over the K classes of every sample.  On
+(N, K) arrays with small K NumPy's ``axis=1`` reductions loop K times per row and
+are slow; on (K, N) arrays ``axis=0`` reductions are K - 1 vectorised passes over
+contiguous rows of length N.  The matrix products stay row-major,
+``(X @ W).T`` copied once into that layout and ``X.T @ G.T``: OpenBLAS threads the
+products with N as rows well and ``W.T @ X.T`` or ``(G @ X).T`` badly (see the
+benchmark figures in the README).
+
+Labels that do not sum to one: the generated module uses the engine's *exact*
+form (``derive(..., assume=False)``), a_j Sum_k P_k - P_j, right for any labels at
+the price of one reduction; ``program(exact=False)`` lowers the assumed form.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import symbols as S
+from .derivation import derive
+from .models import Model, get_model
+from .numpyprinter import ArrayPrinter
+from .textprinter import equation
+
+# --------------------------------------------------------------------------- array operations
+
+
+class Dot(sp.Function):
+    """Matrix product of two 2-D arrays (prints ``A @ B``)."""
+
+    nargs = 2
+    #: binds like ``*`` but must be parenthesised inside a product: ``scale * (A @ B)``
+    precedence = 49
+
+
+class Transposed(sp.Function):
+    """``A.T``; the transpose of a transpose is the array itself."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, arg):
+        if isinstance(arg, Transposed):
+            return arg.args[0]
+        return None
+
+
+class Column(sp.Function):
+    """A vector as a column, ``b[:, None]``, to broadcast along the rows of a 2-D array."""
+
+    nargs = 1
+
+
+class Contiguous(sp.Function):
+    """A C-contiguous copy, ``np.ascontiguousarray(A)``."""
+
+    nargs = 1
+
+
+class SumOver(sp.Function):
+    """``A.sum(axis=k)``."""
+
+    nargs = 2
+
+
+class MaxOver(sp.Function):
+    """``A.max(axis=k)``."""
+
+    nargs = 2
+
+
+class Total(sp.Function):
+    """Sum of every entry: a scalar."""
+
+    nargs = 1
+
+
+class Inner(sp.Function):
+    """Sum of the entrywise product of two arrays of one shape (``np.vdot``)."""
+
+    nargs = 2
+
+
+# --------------------------------------------------------------------------- indices and layouts
+
+#: the batch index, the batch size and the factor of the batch mean (1/N, or 1 for a sum)
+n, N = sp.symbols("n N", integer=True, positive=True)
+scale = sp.Symbol("scale", positive=True)
+
+BATCH, FEATURE, CLASS = "batch", "feature", "class"
+#: every index's role; the axes of a computed array are ordered by role as in ORDER
+ROLES = {n: BATCH, S.i: FEATURE, S.l: FEATURE, S.j: CLASS, S.k: CLASS, S.m: CLASS}
+ORDER = (CLASS, FEATURE, BATCH)
+SIZES = {BATCH: N, FEATURE: S.d, CLASS: S.K}
+
+#: per-sample quantities and the batched arrays whose row n they become
+BATCHED = {S.x: "X", S.P: "P", S.a: "A", S.z: "Z"}
+#: arrays of the generated code: batched ones, the parameters, the shifted logits
+X, P, A, Z, W, b, Sh = sp.symbols("X P A Z W b S")
+ARRAYS = frozenset({X, P, A, Z, W, b, Sh})
+#: arrays the code computes (in layout order) rather than receives (in the engine's index order)
+COMPUTED = frozenset({A, Z, Sh})
+#: the axis order of matrix products: the batch axis first, so that BLAS works on the long
+#: dimension as rows (X @ W and X.T @ G.T; W.T @ X.T and G @ X thread badly in OpenBLAS, see the README)
+PRODUCT_ORDER = (BATCH, FEATURE, CLASS)
+#: where the class axis is in a computed (K, N) array
+CLASS_AXIS = sorted((CLASS, BATCH), key=ORDER.index).index(CLASS)
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """An array expression and the indices its axes carry, in layout order."""
+
+    expr: sp.Expr
+    indices: tuple[sp.Symbol, ...]
+
+
+def layout(indices) -> tuple[sp.Symbol, ...]:
+    """Indices in axis order (ORDER); one index per role."""
+    ordered = tuple(sorted(set(indices), key=lambda q: ORDER.index(ROLES[q])))
+    if len({ROLES[q] for q in ordered}) != len(ordered):
+        raise NotImplementedError(f"outer product over indices {ordered} has no array layout")
+    return ordered
+
+
+def arrange(expr: sp.Expr, have: tuple, want: tuple) -> sp.Expr:
+    """``expr`` with axes ``have`` as an array with axes ``want`` (the same indices): maybe transposed."""
+    if have == want:
+        return expr
+    if len(have) == 2 and have == want[::-1]:
+        return Transposed(expr)
+    raise NotImplementedError(f"cannot arrange axes {have} as {want}")
+
+
+def broadcast(part: Lowered, whole: tuple) -> sp.Expr:
+    """``part`` shaped to broadcast against an array with axes ``whole`` in NumPy."""
+    if part.indices in ((), whole) or part.indices == whole[-1:]:
+        return part.expr
+    if len(part.indices) == 1 and part.indices == whole[:1] and len(whole) == 2:
+        return Column(part.expr)
+    raise NotImplementedError(f"axes {part.indices} do not broadcast against {whole}")
+
+
+# --------------------------------------------------------------------------- lift
+
+
+def lift(expr: sp.Expr) -> sp.Expr:
+    """x_i -> X[n, i], P_j -> P[n, j], ...: a per-sample expression as row n of the batch."""
+    return expr.replace(
+        lambda e: isinstance(e, sp.Indexed) and e.base in BATCHED,
+        lambda e: sp.IndexedBase(BATCHED[e.base])[(n, *e.indices)],
+    )
+
+
+def batch_mean(expr: sp.Expr) -> sp.Sum:
+    """scale * Sum_n of the lifted expression: the mean (scale = 1/N) or the sum (scale = 1)."""
+    return sp.Sum(scale * lift(expr), (n, 1, N))
+
+
+# --------------------------------------------------------------------------- lower
+
+
+def lower(expr: sp.Expr) -> Lowered:
+    """An index expression -> an array expression over whole arrays."""
+    for kind, rule in LOWERINGS:
+        if isinstance(expr, kind):
+            return rule(expr)
+    if expr.free_symbols & set(ROLES):
+        raise NotImplementedError(f"cannot lower {expr}")
+    return Lowered(expr, ())
+
+
+def _indexed(expr: sp.Indexed) -> Lowered:
+    """An input as stored (indices in the engine's order) arranged in layout order; computed arrays as they are."""
+    array, stored = sp.Symbol(str(expr.base.label)), tuple(expr.indices)
+    if array in COMPUTED:
+        return Lowered(array, layout(stored))
+    return Lowered(arrange(array, stored, layout(stored)), layout(stored))
+
+
+def _elementwise(parts: list[Lowered], combine: Callable[..., sp.Expr]) -> Lowered:
+    whole = layout(q for part in parts for q in part.indices)
+    return Lowered(combine(*(broadcast(part, whole) for part in parts)), whole)
+
+
+def _add(expr: sp.Add) -> Lowered:
+    return _elementwise([lower(t) for t in expr.args], sp.Add)
+
+
+def _mul(expr: sp.Mul) -> Lowered:
+    return _elementwise([lower(f) for f in expr.args], sp.Mul)
+
+
+def _function(expr: sp.Function) -> Lowered:
+    return _elementwise([lower(arg) for arg in expr.args], expr.func)
+
+
+def _pow(expr: sp.Pow) -> Lowered:
+    return _elementwise([lower(expr.base), lower(expr.exp)], sp.Pow)
+
+
+def _sum(expr: sp.Sum) -> Lowered:
+    """Sum over q: a contraction of two factor groups sharing q, or a reduction of one."""
+    (q, low, high), *rest = expr.limits
+    if rest or low != 1 or high != SIZES[ROLES[q]]:
+        raise NotImplementedError(f"{expr}: only one index summed over its whole range")
+    parts = [lower(f) for f in sp.Mul.make_args(expr.function)]
+    groups: dict[tuple, list[sp.Expr]] = {}
+    for part in parts:
+        if q in part.indices:
+            groups.setdefault(part.indices, []).append(part.expr)
+    outside = [part for part in parts if q not in part.indices]
+    constants = [part.expr for part in outside if not part.indices]
+    if len(groups) == 2:
+        inner = contract(q, groups, constants)
+    elif len(groups) == 1:
+        ((indices, factors),) = groups.items()
+        inner = reduce(q, indices, factors, constants)
+    else:
+        raise NotImplementedError(f"{expr}: {len(groups)} groups of factors share {q}")
+    rest_parts = [part for part in outside if part.indices]
+    if inner.expr.func in (Total, Inner):
+        rest_parts += [Lowered(c, ()) for c in constants]
+    return _elementwise([inner, *rest_parts], sp.Mul) if rest_parts else inner
+
+
+def scaled(constants: list[sp.Expr], factors: list[sp.Expr]) -> sp.Expr:
+    """The product, with a numeric sign taken into the factors first: -scale*(P - A) -> scale*(A - P)."""
+    numbers = [c for c in constants if c.is_number]
+    return sp.Mul(*(c for c in constants if not c.is_number), sp.Mul(*numbers, *factors))
+
+
+def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[sp.Expr]) -> Lowered:
+    """Sum_q L[u, q] R[q, v] -> L @ R, oriented by PRODUCT_ORDER, each operand transposed as needed.
+
+    Constants scale the operand that is not a stored input (the gradient G rather than X).
+    A product with a batch axis is copied into the class-major layout for the elementwise code.
+    """
+    if any(len(axes) != 2 for axes in groups):
+        raise NotImplementedError(f"contraction over {q} of axes {tuple(groups)}")
+    u, v = sorted({r for axes in groups for r in axes} - {q}, key=lambda r: PRODUCT_ORDER.index(ROLES[r]))
+    (left_axes, left), (right_axes, right) = sorted(groups.items(), key=lambda g: v in g[0])
+    left_expr, right_expr = sp.Mul(*left), sp.Mul(*right)
+    if _is_input(right_expr):
+        left_expr = scaled(constants, left)
+    else:
+        right_expr = scaled(constants, right)
+    product = Dot(arrange(left_expr, left_axes, (u, q)), arrange(right_expr, right_axes, (q, v)))
+    arranged = arrange(product, (u, v), layout((u, v)))
+    return Lowered(Contiguous(arranged) if arranged != product and n in (u, v) else arranged, layout((u, v)))
+
+
+def _is_input(expr: sp.Expr) -> bool:
+    return expr in ARRAYS or (isinstance(expr, Transposed) and expr.args[0] in ARRAYS)
+
+
+def reduce(q: sp.Symbol, axes: tuple, factors: list[sp.Expr], constants: list[sp.Expr]) -> Lowered:
+    """Sum over the axis of q of the product of ``factors``; constants stay outside a total."""
+    rest = tuple(r for r in axes if r != q)
+    if not rest:
+        return _total(factors)
+    return Lowered(SumOver(scaled(constants, factors), axes.index(q)), rest)
+
+
+def _total(factors: list[sp.Expr]) -> Lowered:
+    """Sum of every entry: of a sum over one axis, of an entrywise product of two arrays (vdot), or plain."""
+    body = sp.Mul(*factors)
+    if isinstance(body, SumOver):
+        body = body.args[0]
+    if isinstance(body, sp.Mul) and len(body.args) == 2 and not any(f.is_number for f in body.args):
+        return Lowered(Inner(*body.args), ())
+    return Lowered(Total(body), ())
+
+
+LOWERINGS: tuple[tuple[type, Callable[..., Lowered]], ...] = (
+    (sp.Indexed, _indexed),
+    (sp.Sum, _sum),
+    (sp.Add, _add),
+    (sp.Mul, _mul),
+    (sp.Pow, _pow),
+    (sp.Function, _function),
+)
+
+
+def stored(lowered: Lowered, parameter: sp.Indexed) -> sp.Expr:
+    """A gradient in the layout of its parameter as stored (dW is (d, K) like W)."""
+    return arrange(lowered.expr, lowered.indices, tuple(parameter.indices))
+
+
+# --------------------------------------------------------------------------- stabilise
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A named rewrite of an array expression; ``says`` is the identity it uses."""
+
+    name: str
+    says: str
+    apply: Callable[[sp.Expr], sp.Expr]
+
+    def __call__(self, expr: sp.Expr) -> sp.Expr:
+        return self.apply(expr)
+
+
+def class_sum(expr: sp.Expr) -> SumOver:
+    return SumOver(expr, CLASS_AXIS)
+
+
+#: the largest logit of each sample
+M = MaxOver(Z, CLASS_AXIS)
+
+
+def row_constant(expr: sp.Expr) -> bool:
+    """Whether ``expr`` is the same for every class of a sample: no array outside a class reduction."""
+    hidden = expr.xreplace({r: sp.Dummy() for r in expr.atoms(SumOver, MaxOver) if r.args[1] == CLASS_AXIS})
+    return not (hidden.free_symbols & ARRAYS)
+
+
+def _factor_row_constants(expr: sp.Expr) -> sp.Expr:
+    def out(total: SumOver) -> sp.Expr:
+        inside = sp.Mul.make_args(total.args[0])
+        constant = [f for f in inside if row_constant(f)]
+        return sp.Mul(*constant) * class_sum(sp.Mul(*(f for f in inside if f not in constant)))
+
+    return expr.replace(lambda e: isinstance(e, SumOver) and e.args[1] == CLASS_AXIS and e.args[0].is_Mul, out)
+
+
+#: the rules, in order, that turn the naive softmax into the max-shifted, log-sum-exp form
+STABILISE: tuple[Rewrite, ...] = (
+    Rewrite(
+        "shift_by_max",
+        "exp(Z) = exp(M) exp(S) with M = max_k Z_k, S = Z - M <= 0, so exp(S) cannot overflow",
+        lambda e: e.xreplace({sp.exp(Z): sp.exp(M) * sp.exp(Sh)}),
+    ),
+    Rewrite(
+        "max_out_of_class_sum",
+        "Sum_k c F_k = c Sum_k F_k for c the same for every class; exp(M) then cancels in a_j",
+        _factor_row_constants,
+    ),
+    Rewrite(
+        "log_of_quotient",
+        "log(exp(S)/T) = S - log T: the log-softmax never takes the log of an underflowed a_j",
+        lambda e: sp.expand_log(e, force=True),
+    ),
+)
+
+
+def contiguous(expr: sp.Expr) -> sp.Expr:
+    """Transposed inputs used outside a matrix product become one contiguous copy.
+
+    ``P.T`` is a strided view: BLAS takes it for free, but elementwise arithmetic, the
+    class reductions and ``np.vdot`` on it are slow (or copy on every use).
+    """
+    in_products = {arg for dot in expr.atoms(Dot) for arg in dot.args}
+    loose = {t for t in expr.atoms(Transposed) if t.args[0] in ARRAYS and t not in in_products}
+    return expr.xreplace({t: Contiguous(t) for t in loose})
+
+
+#: the definition of the shifted logits that the rules above introduce
+SHIFTED = (Sh, Z - M)
+
+
+def stabilise(expr: sp.Expr, rules: tuple[Rewrite, ...] = STABILISE) -> sp.Expr:
+    for rule in rules:
+        expr = rule(expr)
+    return expr
+
+
+# --------------------------------------------------------------------------- the kernel
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Straight-line array code: ``assignments`` in order, then the named ``outputs``."""
+
+    assignments: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    outputs: tuple[tuple[str, sp.Expr], ...]
+
+    def lines(self) -> tuple[str, ...]:
+        printer = ArrayPrinter()
+        return tuple(f"{name} = {printer.doprint(expr)}" for name, expr in self.assignments)
+
+    def returns(self) -> tuple[str, ...]:
+        printer = ArrayPrinter()
+        return tuple(printer.doprint(expr) for _, expr in self.outputs)
+
+
+@dataclass(frozen=True)
+class Program:
+    """What the generated module is made of: the closed forms it came from and its kernels."""
+
+    model: Model
+    exact: bool
+    closed_forms: tuple[str, ...]
+    forward: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    loss: Kernel
+    loss_and_grad: Kernel
+
+
+def add_before_copy(expr: sp.Expr) -> sp.Expr:
+    """c[:, None] + contiguous(D.T) -> contiguous((D + c).T): the vector is added in D's own layout,
+    before the one transposing copy, which saves a pass over the (K, N) array."""
+    columns = [t for t in sp.Add.make_args(expr) if isinstance(t, Column)]
+    copies = [t for t in sp.Add.make_args(expr) if isinstance(t, Contiguous) and isinstance(t.args[0], Transposed)]
+    if len(copies) != 1 or len(columns) + 1 != len(sp.Add.make_args(expr)):
+        return expr
+    inner = copies[0].args[0].args[0]
+    return Contiguous(Transposed(sp.Add(inner, *(c.args[0] for c in columns))))
+
+
+def forward(model: Model) -> tuple[tuple[sp.Symbol, sp.Expr], tuple[sp.Symbol, sp.Expr]]:
+    """Z = the lowered logits, A = the lowered activation (both from the model's definitions)."""
+    logits = add_before_copy(lower(lift(model.logit_definition)).expr)
+    activation = lower(lift(model.activation_definition)).expr
+    return (Z, logits), (A, activation)
+
+
+def outputs(model: Model, exact: bool) -> dict[str, sp.Expr]:
+    """Loss and gradients as batch means of the model's loss and the engine's closed forms, lowered."""
+    loss = lower(batch_mean(model.loss)).expr
+    grads = {
+        f"d{p.base}": stored(lower(batch_mean(derive(model, p, assume=not exact).result)), p) for p in model.parameters
+    }
+    return {"loss": loss, **grads}
+
+
+def kernel(named: dict[str, sp.Expr], activation: sp.Expr) -> Kernel:
+    """Substitute the activation, stabilise, and eliminate common subexpressions."""
+    exprs = [contiguous(stabilise(e.xreplace({A: activation}))) for e in named.values()]
+    if any(Z in e.free_symbols for e in exprs):
+        raise NotImplementedError("the logits survive outside the shifted form")
+    replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), order="none")
+    return Kernel(tuple(replacements), tuple(zip(named, reduced)))
+
+
+def program(model: Model | str = "softmax", exact: bool = True) -> Program:
+    """Every piece of the generated module for ``model``."""
+    model = get_model(model) if isinstance(model, str) else model
+    logits, (_, activation) = forward(model)
+    named = outputs(model, exact)
+    derivations = [derive(model, p, assume=not exact) for p in model.parameters]
+    return Program(
+        model=model,
+        exact=exact,
+        closed_forms=tuple(equation(d.lhs, d.result) for d in derivations),
+        forward=(logits, SHIFTED),
+        loss=kernel({"loss": named["loss"]}, activation),
+        loss_and_grad=kernel(named, activation),
+    )
+
+
+# --------------------------------------------------------------------------- the module
+
+#: rows per block of the batch sum.  Small blocks (1024 rows: X's block stays in cache between
+#: X @ W and X.T @ G) are fastest with single-threaded BLAS, but with OpenBLAS's threads on a
+#: busy machine every small product pays a thread hand-off; 32768 rows keeps the products large
+#: and the (K, rows) temporaries bounded.  The generated module exposes it as BLOCK_ROWS.
+BLOCK_ROWS = 32768
+DTYPES = ("float64", "float32")
+
+
+def module_name(dtype: str) -> str:
+    """softmax_grad.py for float64, softmax_grad_float32.py for float32."""
+    return "softmax_grad.py" if dtype == "float64" else f"softmax_grad_{dtype}.py"
+
+
+def module_source(dtype: str = "float64") -> str:
+    """The generated module's text: the program's printed kernels laid out by the template.
+
+    Always the exact form: a module that assumed Sum_k P_k = 1 would be silently wrong for other labels.
+    """
+    from . import __name__ as package
+    from .rendering import render
+
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    prog = program(exact=True)
+    printer = ArrayPrinter()
+    return render(
+        "numpy",
+        "softmax_grad.py.jinja",
+        title=prog.model.title,
+        version=_version(package),
+        command=f"derive code --dtype {dtype}",
+        model=prog.model.name,
+        closed_forms=prog.closed_forms,
+        labels=LABELS,
+        dtype=dtype,
+        block_rows=BLOCK_ROWS,
+        forward=[f"{s} = {printer.doprint(e)}" for s, e in prog.forward],
+        loss={"lines": prog.loss.lines(), "returns": prog.loss.returns()},
+        loss_and_grad={"lines": prog.loss_and_grad.lines(), "returns": prog.loss_and_grad.returns()},
+        gradient_doc="Per sample: " + "; ".join(prog.closed_forms) + ".",
+    )
+
+
+LABELS = "Exact for any labels: no assumption that Sum_k P_k = 1 (soft or unnormalised labels are fine)."
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "0.1.0"
+
+
+def load_module(source: str, name: str = "softmax_grad") -> types.ModuleType:
+    """A module object from generated source (derive's own output, never user text)."""
+    module = types.ModuleType(name)
+    exec(compile(source, f"<generated {name}>", "exec"), module.__dict__)  # noqa: S102 -- our own generated code
+    return module

@@ -1,0 +1,82 @@
+"""``derive train``: gradient descent on the real iris data with the generated gradient."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from derive.cli import TRAIN_TASKS, main
+from derive.example import SEED
+from derive.training import TASKS, load, train
+
+ROOT = Path(__file__).resolve().parent.parent
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def species():
+    return train("species")
+
+
+def test_species_reaches_95_percent(species):
+    assert species.test_accuracy >= 0.95
+    assert species.train_accuracy >= 0.95
+    assert species.sklearn_accuracy >= 0.9
+
+
+def test_loss_decreases(species):
+    losses = np.array(species.losses)
+    assert losses[0] == pytest.approx(np.log(3), rel=1e-12)  # zeros: a = 1/3 for every class
+    assert losses[-1] < 0.15 and (np.diff(losses) <= 1e-12).all()
+
+
+def test_the_seed_sample_is_real_iris_data():
+    """x = [1.9, 0.4] (petal length, width) is a Setosa flower in the seed's task."""
+    data = load(TASKS["setosa"])
+    X = np.vstack([data.X_train, data.X_test])
+    y = np.concatenate([data.y_train, data.y_test])
+    matches = np.all(X == SEED["x"], axis=1)
+    assert matches.any() and (y[matches] == 0).all()
+
+
+def test_setosa_starts_from_the_students_weights():
+    result = train("setosa", epochs=200)
+    assert result.test_accuracy == 1.0
+    x = np.array(SEED["x"])
+    assert np.argmax(x @ result.W + result.b) == 0  # Setosa
+
+
+def test_cli_train(tmp_path, capsys):
+    plot = tmp_path / "curve.png"
+    assert main(["train", "--task", "species", "--epochs", "3000", "--lr", "0.1", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy: training 97.1%, test 100.0%" in out
+    assert "scikit-learn LogisticRegression on the same split: test" in out
+    assert f"loss curve: {plot}" in out
+    assert plot.read_bytes().startswith(PNG)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--epochs", "0"], "0 is out of range"),
+        (["--lr", "-1"], "learning rate must be positive"),
+        (["--task", "mnist"], "invalid choice: 'mnist'"),
+    ],
+)
+def test_cli_train_bad_input(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["train", *argv])
+    assert exit.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_lists_the_tasks():
+    assert set(TRAIN_TASKS) == set(TASKS)
+
+
+@pytest.mark.parametrize("name", ["train_setosa.png", "train_species.png"])
+def test_plots_in_output(name):
+    assert (ROOT / "output" / name).read_bytes().startswith(PNG)

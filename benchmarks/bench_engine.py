@@ -24,9 +24,9 @@ import sympy as sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from derive import symbols as S  # noqa: E402
-from derive.elementwise import prove  # noqa: E402
-from derive.models import SOFTMAX  # noqa: E402
+from derive import symbols as S
+from derive.elementwise import prove
+from derive.models import SOFTMAX
 
 
 def fresh_process(code: str) -> float:
@@ -77,7 +77,11 @@ def naive_per_entry(classes: int, features: int, simplify: bool, entries: int | 
 
 
 def row(name: str, seconds: float, target: float | None = None, note: str = "") -> None:
-    goal = f"target < {target:g} s: {'met' if seconds < target else 'MISSED'} ({seconds / target:.2f} of it)" if target else ""
+    goal = (
+        f"target < {target:g} s: {'met' if seconds < target else 'MISSED'} ({seconds / target:.2f} of it)"
+        if target
+        else ""
+    )
     print(f"  {name:<52} {seconds:9.3f} s   {goal} {note}")
 
 
@@ -100,7 +104,11 @@ def main() -> None:
         per = naive_per_entry(classes, features, simplify=True)
         row(f"diff + simplify per entry, K = {classes}, d = {features}", per)
     simplify_33 = per
-    row("element-wise proof per entry, K = 3, d = 3", ours_small, note=f"(naive is {simplify_33 / ours_small:.0f}x slower)")
+    row(
+        "element-wise proof per entry, K = 3, d = 3",
+        ours_small,
+        note=f"(naive is {simplify_33 / ours_small:.0f}x slower)",
+    )
     one = naive_per_entry(10, 784, simplify=False, entries=1)
     row("plain diff of one entry, K = 10, d = 784", one, note=f"(x 7,850 entries = {one * 7850 / 3600:.1f} h)")
     print(f"  ratio: naive diff alone at K = 10, d = 784 / element-wise proof = {one * 7850 / ours:.0f}x")

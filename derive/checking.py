@@ -12,9 +12,9 @@ dH/da_k of the chain rule is checked without going through the softmax.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Iterable, Mapping
+from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -26,7 +26,9 @@ from .models import Model
 Valuation = dict[sp.Indexed, float]
 
 
-def random_inputs(model: Model, classes: int, features: int, rng: np.random.Generator, normalised: bool = True) -> Valuation:
+def random_inputs(
+    model: Model, classes: int, features: int, rng: np.random.Generator, normalised: bool = True
+) -> Valuation:
     """Random values for the model's inputs; labels as its ``label_kind`` says.
 
     A "distribution" label (P) is a probability vector when ``normalised``, a
@@ -115,7 +117,13 @@ def definition_of(model: Model, quantity: sp.Expr) -> tuple[sp.Expr, sp.Symbol |
 
 
 def finite_difference(
-    model: Model, derivative: sp.Derivative, classes: int, features: int, inputs: Mapping, indices: Mapping, h: float = 1e-6
+    model: Model,
+    derivative: sp.Derivative,
+    classes: int,
+    features: int,
+    inputs: Mapping,
+    indices: Mapping,
+    h: float = 1e-6,
 ) -> float:
     """Central difference of the quantity ``derivative`` differentiates, at concrete indices."""
     quantity, variable = derivative.expr, derivative.variables[0]
@@ -210,7 +218,7 @@ def evaluate(expr: sp.Expr, env: Mapping) -> float:
     return float(compiled(*(env[n] for n in names)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(expr: sp.Expr):
     bases = sorted({q.base for q in expr.atoms(sp.Indexed)}, key=str)
     symbols = sorted(expr.free_symbols - {q for b in bases for q in (b.label,)} - set(expr.atoms(sp.Indexed)), key=str)

@@ -18,9 +18,9 @@ then by the model's assumptions (Sum_k P_k = 1), then factored.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable, Iterable, Iterator
+from functools import cache
 
 import sympy as sp
 
@@ -81,7 +81,11 @@ class Derivation:
     def data_result(self) -> sp.Expr:
         """The closed form of the data term dL/d(wrt) (the result itself when there is no penalty)."""
         penalty = [s for s in self.steps if s.rule == "add_penalty"]
-        return self.steps[self.steps.index(penalty[0]) - len(self._penalty_factor_steps()) - 1].rhs if penalty else self.result
+        return (
+            self.steps[self.steps.index(penalty[0]) - len(self._penalty_factor_steps()) - 1].rhs
+            if penalty
+            else self.result
+        )
 
     @property
     def penalty_result(self) -> sp.Expr:
@@ -123,7 +127,14 @@ def reduce(lhs: sp.Expr, expr: sp.Expr, chain: Iterable[rules.Rule], kind: str =
 def differentiate(lhs: sp.Derivative, expr: sp.Expr, wrt: sp.Expr, chain: Iterable[rules.Rule]) -> list[Step]:
     """SymPy's derivative of ``expr`` with respect to ``wrt``, then reduced by ``chain``."""
     raw = sp.diff(expr, wrt)
-    first = Step("differentiate", lhs, raw, "SymPy differentiates the definition of {0} with respect to {1}", FACTOR, (lhs.expr, wrt))
+    first = Step(
+        "differentiate",
+        lhs,
+        raw,
+        "SymPy differentiates the definition of {0} with respect to {1}",
+        FACTOR,
+        (lhs.expr, wrt),
+    )
     return [first, *reduce(lhs, raw, chain, FACTOR)]
 
 
@@ -134,12 +145,14 @@ def _rules(*names: str) -> list[rules.Rule]:
 def chain_rule_factors(model: Model, wrt: sp.Indexed) -> tuple[tuple[sp.Derivative, list[Step]], ...]:
     """The three factors of the chain rule, each derived by SymPy and reduced."""
     z = model.logit
-    inner = differentiate(sp.Derivative(z, wrt), model.logit_definition, wrt, _rules("collapse_delta", "index_in_range"))
+    inner = differentiate(
+        sp.Derivative(z, wrt), model.logit_definition, wrt, _rules("collapse_delta", "index_in_range")
+    )
     loss = S.L if _penalised(model, wrt) else S.H
     return (*_outer_factors(model, loss), (sp.Derivative(z, wrt), inner))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _outer_factors(model: Model, loss_name: sp.Symbol) -> tuple[tuple[sp.Derivative, list[Step]], ...]:
     """dH/da_k and da_k/dz_j, which every parameter shares (dL/da_k when a penalty makes H = L + R)."""
     a, z = model.activation, model.logit
@@ -160,7 +173,7 @@ def derive(model: Model | str = "softmax", wrt: sp.Indexed | str = "W", assume: 
     return _derive(model, _parameter(model, wrt), bool(assume))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _derive(model: Model, wrt: sp.Basic, assume: bool) -> Derivation:
     loss = S.L if _penalised(model, wrt) else S.H
     lhs = sp.Derivative(loss, wrt)
@@ -197,7 +210,14 @@ def _label_steps(model: Model) -> list[Step]:
     total = S.label_total()
     k = model.output_index
     first = sp.Sum(model.label_definition.xreplace({S.k: k}), (k, 1, S.K))
-    start = Step("defined_labels", total, first, "the labels are defined as {0}", LABEL, (sp.Eq(model.label[k], model.label_definition),))
+    start = Step(
+        "defined_labels",
+        total,
+        first,
+        "the labels are defined as {0}",
+        LABEL,
+        (sp.Eq(model.label[k], model.label_definition),),
+    )
     chain = _rules("split_sum", "collapse_delta", "index_in_range", "factor_out_of_sum", "collapse_delta", "cancel")
     return [start, *reduce(total, first, chain, LABEL)]
 

@@ -101,7 +101,9 @@ class _Setting:
         return self.cache[key]
 
 
-def prove(model: Model | str, classes: int, features: int, assume: bool = True, progress: bool = False) -> ElementwiseProof:
+def prove(
+    model: Model | str, classes: int, features: int, assume: bool = True, progress: bool = False
+) -> ElementwiseProof:
     """Differentiate H in every parameter entry for concrete K, d and prove each equal to the closed form."""
     model = get_model(model) if isinstance(model, str) else model
     classes = classes if model.output_index is not None else 1
@@ -112,7 +114,13 @@ def prove(model: Model | str, classes: int, features: int, assume: bool = True, 
     start = time.perf_counter()
     outputs = tuple(range(1, classes + 1)) if model.output_index is not None else (None,)
     setting = _Setting(model, S.Explicit(classes, features), outputs, assume)
-    bar = tqdm(total=classes * (features + 2), desc=f"proving K={classes} d={features}", unit="entry", disable=not progress, leave=False)
+    bar = tqdm(
+        total=classes * (features + 2),
+        desc=f"proving K={classes} d={features}",
+        unit="entry",
+        disable=not progress,
+        leave=False,
+    )
     derivations = {p: derive(model, p, assume) for p in model.parameters}
     parts = {p: _separate(d) for p, d in derivations.items()}
     dLdz = _logit_derivatives(setting)
@@ -136,7 +144,15 @@ def prove(model: Model | str, classes: int, features: int, assume: bool = True, 
     bar.close()
     spot = _spot_check(logits, jacobian, SPOT_CHECKS)
     return ElementwiseProof(
-        model.name, classes, features, assume, len(jacobian), identities, spot, numeric.error, time.perf_counter() - start
+        model.name,
+        classes,
+        features,
+        assume,
+        len(jacobian),
+        identities,
+        spot,
+        numeric.error,
+        time.perf_counter() - start,
     )
 
 

@@ -111,7 +111,9 @@ def worked_example(
     """
     model = get_model(model) if isinstance(model, str) else model
     given = dict(zip(("x", "W", "b", "P"), (x, W, b, P)))
-    x, W, b, P = (np.asarray(model.example[n] if given[n] is None else given[n], dtype=float) for n in ("x", "W", "b", "P"))
+    x, W, b, P = (
+        np.asarray(model.example[n] if given[n] is None else given[n], dtype=float) for n in ("x", "W", "b", "P")
+    )
     features = len(x)
     classes = W.shape[1] if W.ndim == 2 else 1
     constants = {**model.constants, **(constants or {})}
@@ -146,7 +148,9 @@ def _matrix(expr: sp.Expr, parameter: sp.Basic, classes: int, features: int, val
     return out
 
 
-def finite_differences(model: Model, x, W, b, P, h: float = 1e-6, constants: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+def finite_differences(
+    model: Model, x, W, b, P, h: float = 1e-6, constants: dict | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Central differences of the loss (from its definition alone) in every entry of both parameters."""
     classes = W.shape[1] if np.ndim(W) == 2 else 1
     loss = checking.loss_function(model, classes, len(x), constants)

@@ -60,7 +60,9 @@ def scalar_sample(x: str | None, w: str | None, b: str | None, y: str | None, se
         raise InputError(f"--x has {len(xs)} values but --W has {len(ws)} (one weight per feature)")
     if len(xs) > max_features:
         raise InputError(f"a worked example has at most {max_features} features (got {len(xs)})")
-    bs, ys = (_scalar(v, name) if v is not None else float(seed[key]) for v, name, key in ((b, "b", "b"), (y, "y", "P")))
+    bs, ys = (
+        _scalar(v, name) if v is not None else float(seed[key]) for v, name, key in ((b, "b", "b"), (y, "y", "P"))
+    )
     return xs, ws, bs, ys
 
 
@@ -71,7 +73,16 @@ def _scalar(text: str, name: str) -> float:
     return float(values[0])
 
 
-def sample(x: str | None, W: str | None, b: str | None, label: int | None, P: str | None, seed: dict, max_classes: int, max_features: int):
+def sample(
+    x: str | None,
+    W: str | None,
+    b: str | None,
+    label: int | None,
+    P: str | None,
+    seed: dict,
+    max_classes: int,
+    max_features: int,
+):
     """The worked example's (x, W, b, P), each taken from the seed unless given, shapes checked."""
     xs = vector(x, "x") if x is not None else np.array(seed["x"], dtype=float)
     Ws = matrix(W, "W") if W is not None else np.array(seed["W"], dtype=float)
@@ -79,7 +90,9 @@ def sample(x: str | None, W: str | None, b: str | None, label: int | None, P: st
     if len(xs) != features:
         raise InputError(f"--x has {len(xs)} values but --W has {features} rows (one per feature)")
     if classes > max_classes or features > max_features:
-        raise InputError(f"a worked example has at most {max_classes} classes and {max_features} features (got {classes} x {features})")
+        raise InputError(
+            f"a worked example has at most {max_classes} classes and {max_features} features (got {classes} x {features})"
+        )
     bs = vector(b, "b") if b is not None else np.zeros(classes) if W is not None else np.array(seed["b"], dtype=float)
     if len(bs) != classes:
         raise InputError(f"--b has {len(bs)} values but --W has {classes} columns (one per class)")

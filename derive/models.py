@@ -62,7 +62,7 @@ class Model:
     lead: sp.Basic | None = None
     inputs: tuple[tuple[sp.Basic, tuple[str, ...]], ...] = ()
     label_kind: str = "distribution"
-    penalty: sp.Expr = sp.Integer(0)
+    penalty: sp.Expr = sp.S.Zero
     label_definition: sp.Expr | None = None
     example: dict = field(default_factory=dict, hash=False, compare=False)
     mistakes: tuple[tuple[str, sp.Expr, str], ...] = ()

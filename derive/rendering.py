@@ -9,7 +9,7 @@ already printed by a SymPy printer; prose goes through the ``tex`` filter.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -43,20 +43,20 @@ def tex_escape(text: str) -> str:
 
 #: delimiters per kind of output; TeX's avoid braces, the others keep Jinja's defaults
 DELIMITERS = {
-    "latex": dict(
-        block_start_string="<%",
-        block_end_string="%>",
-        variable_start_string="<%=",
-        variable_end_string="%>",
-        comment_start_string="<#",
-        comment_end_string="#>",
-    ),
+    "latex": {
+        "block_start_string": "<%",
+        "block_end_string": "%>",
+        "variable_start_string": "<%=",
+        "variable_end_string": "%>",
+        "comment_start_string": "<#",
+        "comment_end_string": "#>",
+    },
     "markdown": {},
     "numpy": {},
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment(kind: str) -> jinja2.Environment:
     """The Jinja2 environment for templates/<kind>/."""
     if kind not in DELIMITERS:

@@ -12,8 +12,8 @@ slow and can crash, and it would hide which identity was used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import sympy as sp
 from sympy.simplify.simplify import factor_sum as _factor_sum
@@ -82,7 +82,7 @@ def index_in_range(expr: sp.Expr) -> sp.Expr:
 
 
 def _in_range(pw: sp.Piecewise) -> bool:
-    (value, cond), *rest = pw.args
+    (_, cond), *rest = pw.args
     if not (len(rest) == 1 and rest[0] == (0, True) and isinstance(cond, sp.GreaterThan)):
         return False
     upper, index = cond.args
@@ -122,7 +122,7 @@ class WrittenSum(sp.Add):
     """
 
     @classmethod
-    def written(cls, *terms: sp.Expr) -> "WrittenSum":
+    def written(cls, *terms: sp.Expr) -> WrittenSum:
         return cls._from_args(terms)
 
 
@@ -161,7 +161,9 @@ def _mentions(term: sp.Expr, label: sp.Basic) -> bool:
     return label in term.free_symbols
 
 
-def name_quantity(name: sp.Indexed, definition: sp.Expr, index: sp.Symbol, justification: str, terms: tuple = ()) -> Rule:
+def name_quantity(
+    name: sp.Indexed, definition: sp.Expr, index: sp.Symbol, justification: str, terms: tuple = ()
+) -> Rule:
     """Name a quantity: replace definition(q) by name(q), e.g. exp(z_q)/Sum_m exp(z_m) -> a_q.
 
     Works by the exact identity numerator(q) = name(q) * denominator, so it also

@@ -148,5 +148,6 @@ def key(quantity: sp.Basic) -> sp.Basic:
     """What a valuation stores a quantity under: its base for z_j, itself for a scalar z."""
     return quantity.base if isinstance(quantity, sp.Indexed) else quantity
 
+
 #: the true class under label smoothing is a class index
 INDEX_RANGES[c] = (sp.Integer(1), K)

@@ -41,8 +41,12 @@ def example_report(example: Example, derivations: tuple[Derivation, ...]) -> str
     model = derivations[0].model
     lines = [f"Worked example: {model.title}, K = {example.classes}, d = {example.features}", ""]
     lines += ["closed forms from the engine:"] + [f"  {equation(d.lhs, d.result)}" for d in derivations]
-    lines += [""] + table("input", [(f"x_{q}  {f}", [v]) for q, (f, v) in enumerate(zip(features, example.x), 1)], ["value"])
-    per_class = [(text(q), np.atleast_1d(v)) for q, v in zip(_per_class_names(model), (example.z, example.a, example.P))]
+    lines += [""] + table(
+        "input", [(f"x_{q}  {f}", [v]) for q, (f, v) in enumerate(zip(features, example.x), 1)], ["value"]
+    )
+    per_class = [
+        (text(q), np.atleast_1d(v)) for q, v in zip(_per_class_names(model), (example.z, example.a, example.P))
+    ]
     lines += [""] + table("per class" if model.output_index else "output", per_class, classes)
     lines += ["", f"loss H = {example.loss:.6f}", ""]
     lines += table(text(derivations[0].lhs), list(zip(features, _rows(example.grad_W))), classes)

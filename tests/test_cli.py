@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "derive", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "derive", *args], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_gradient_prints_the_closed_forms(capsys):

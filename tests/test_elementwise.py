@@ -48,8 +48,8 @@ def test_a_wrong_feature_part_is_refused(monkeypatch):
 
 
 def test_a_wrong_penalty_part_is_refused(monkeypatch):
-    from derive.models import SOFTMAX, with_l2
     from derive import symbols as S
+    from derive.models import SOFTMAX, with_l2
 
     real = elementwise._separate
 

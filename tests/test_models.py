@@ -60,7 +60,9 @@ def test_every_step_keeps_the_value(model):
     for p in model.parameters:
         for classes, features in ((2, 2), (3, 4)):
             checks = check_steps(derive(model, p), classes, features, np.random.default_rng(classes))
-            assert checks and all(c.ok for c in checks), [(c.step.rule, c.value, c.reference) for c in checks if not c.ok]
+            assert checks and all(c.ok for c in checks), [
+                (c.step.rule, c.value, c.reference) for c in checks if not c.ok
+            ]
 
 
 @pytest.mark.parametrize("model", ALL, ids=lambda m: m.name)

@@ -18,5 +18,7 @@ def test_output_is_in_sync(name):
     path = OUTPUT / name
     committed = path.read_text() if path.exists() else ""
     if committed != fresh:
-        diff = "".join(difflib.unified_diff(committed.splitlines(True), fresh.splitlines(True), str(path), "generated", n=2))
+        diff = "".join(
+            difflib.unified_diff(committed.splitlines(True), fresh.splitlines(True), str(path), "generated", n=2)
+        )
         pytest.fail(f"output/{name} is out of date; regenerate with: derive all\n{diff[:4000]}")

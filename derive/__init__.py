@@ -3,25 +3,40 @@
 >>> from derive import derive, text
 >>> text(derive("softmax", "W").result)
 '-(P_j - a_j)*x_i'
+
+Every name is imported on first use, so that ``derive --help`` and the
+command line's error messages do not wait for SymPy, and so that importing the
+symbolic API does not load the renderers that the interactive one needs.
 """
 
-from .derivation import Derivation, Step, derive, gradients
-from .example import Example, worked_example
-from .models import MODELS, Model, get_model
-from .textprinter import text
-from .verdict import CheckResult, check
+from importlib import import_module
 
-__all__ = ["Derivation", "Example", "MODELS", "Model", "Step", "derive", "get_model", "gradients", "text", "worked_example"]
-__all__ += ["CheckResult", "check"]
+#: public name -> the module that defines it
+_HOMES = {
+    "Derivation": "derivation",
+    "Step": "derivation",
+    "derive": "derivation",
+    "gradients": "derivation",
+    "Example": "example",
+    "worked_example": "example",
+    "MODELS": "models",
+    "Model": "models",
+    "get_model": "models",
+    "text": "textprinter",
+    "CheckResult": "verdict",
+    "check": "verdict",
+    "model": "session",
+    "Session": "session",
+}
 
-#: the interactive API (derive.session) loads the renderers, which the symbolic layer must not: import on first use
-_INTERACTIVE = ("model", "Session")
-__all__ += list(_INTERACTIVE)
+__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str):
-    if name in _INTERACTIVE:
-        from . import session
-
-        return getattr(session, name)
+    if name in _HOMES:
+        return getattr(import_module(f".{_HOMES[name]}", __name__), name)
     raise AttributeError(f"module 'derive' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

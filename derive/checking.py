@@ -235,16 +235,21 @@ def loss_function(model: Model, classes: int, features: int, constants: Mapping 
     activation and logit definitions and lambdified; no derivative is involved,
     so it is an independent reference.
     """
-    expr = S.instantiate(model.loss + model.penalty, classes, features).xreplace(dict(constants or {}))
+    explicit = S.Explicit(classes, features)
+    expr = explicit(model.loss + model.penalty).xreplace(dict(constants or {}))
     for name, definition, index in reversed(intermediates(model)):
-        generic = S.instantiate(definition, classes, features)
         if index is None:
-            expr = expr.xreplace({name: generic})
+            expr = expr.xreplace({name: explicit(definition)})
         else:
-            expr = expr.xreplace({name.base[q]: generic.xreplace({index: q}) for q in range(1, classes + 1)})
+            names = {explicit.symbol(name.base, (q,)): explicit(definition, **{str(index): q}) for q in range(1, classes + 1)}
+            expr = expr.xreplace(names)
     sizes = {"d": features, "K": classes}
-    shapes = [tuple(sizes[n] for n in shape) for _, shape in model.inputs]
-    symbols = [entry(base, pos) for (base, _), shape in zip(model.inputs, shapes) for pos in np.ndindex(*shape)]
+    symbols = [
+        explicit.symbol(base, tuple(p + 1 for p in pos)) if shape else base
+        for base, shape in model.inputs
+        for pos in np.ndindex(*(sizes[n] for n in shape))
+    ]
+    # plain symbols, not Indexed ones: lambdify would first substitute dummies for them, a second of work
     # NumPy's exp and log (inf rather than OverflowError at huge logits), the rest from math: the
     # "numpy" module would run `from numpy import *`, 0.3 s of imports on the first call of a process
     f = sp.lambdify(symbols, expr, modules=[{"exp": np.exp, "log": np.log}, "math"])

@@ -27,7 +27,7 @@ import sympy as sp
 from . import checking
 from . import symbols as S
 from .derivation import FACTOR, LABEL, Derivation, derive
-from .example import SEED_CLASSES, SEED_FEATURES, Example, inputs, worked_example
+from .example import FD_TOLERANCE, SEED_CLASSES, SEED_FEATURES, Example, inputs, worked_example
 from .latexprinter import Gradient, equation, index_range, latex
 from .models import SOFTMAX, Model
 from .rules import WrittenSum
@@ -495,11 +495,19 @@ def worked(example: Example, model: Model, forms, tex: Tex, constants: dict) -> 
             tex(lhs, rhs, value(sized(array(p), K, d), v))
             for (lhs, rhs), p, v in zip(forms, model.parameters, (example.grad_W, example.grad_b))
         ],
-        "fd_error": tex(sp.Float(example.fd_error, 2), decimals=None),
+        "fd_error": fd_gap(example, tex),
         "labels_total": tex(S.label_total().subs(S.K, K), sp.Float(example.P.sum())) if many else "",
         "assumption_fails": bool(example.assume and model.assumptions and not np.isclose(example.P.sum(), 1.0)),
         "descent": descent(example, (W, b)) if example.lr is not None else None,
     }
+
+
+def fd_gap(example: Example, printer) -> str:
+    """The finite-difference gap as the bound "< 10^{-8}" when it is below it (the gap's own last
+    digits depend on the machine), else the gap itself."""
+    if example.fd_agrees:
+        return "< " + printer(sp.Float(FD_TOLERANCE, 1), decimals=None)
+    return printer(sp.Float(example.fd_error, 2), decimals=None)
 
 
 def _loss(model: Model, K: int, d: int) -> sp.Expr:

@@ -26,6 +26,9 @@ SEED_FEATURES = ("petal length", "petal width")
 #: formulas people wrote for dH/dW_ij, evaluated beside the truth: name -> (formula, what it misses)
 MISTAKES: dict[str, tuple[sp.Expr, str]] = {name: (expr, why) for name, expr, why in SOFTMAX.mistakes}
 
+#: central finite differences (h = 1e-6) agree with an exact gradient far below this
+FD_TOLERANCE = 1e-8
+
 #: largest worked example: each entry is evaluated symbolically
 MAX_CLASSES, MAX_FEATURES = 50, 50
 
@@ -65,6 +68,12 @@ class Example:
     @property
     def b_next(self) -> np.ndarray | None:
         return None if self.lr is None else self.b - self.lr * self.grad_b
+
+    @property
+    def fd_agrees(self) -> bool:
+        """Finite differences and the engine agree to :data:`FD_TOLERANCE` (reports say this, not the
+        gap itself, whose last digits depend on the machine's floating point)."""
+        return self.fd_error < FD_TOLERANCE
 
     @property
     def fd_error(self) -> float:

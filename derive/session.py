@@ -387,7 +387,7 @@ def _example_context(example: Example, derivations: tuple[Derivation, ...]) -> d
         "outputs": [equation(*_quantity(base, values)) for base, values in outputs],
         "loss": equation(S.H, sp.Float(example.loss)),
         "gradients": [equation(*g) for g in gradients],
-        "fd_error": equation(sp.Float(example.fd_error, 2), decimals=None),
+        "fd_error": document.fd_gap(example, equation),
         "eta": None,
         "descent": [],
     }

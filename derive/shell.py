@@ -73,6 +73,7 @@ def start(session: Session) -> int:
     """Run IPython with the namespace until the user leaves; InputError when IPython is missing."""
     try:
         from IPython import start_ipython
+        from IPython.terminal.interactiveshell import TerminalInteractiveShell
         from traitlets.config import Config
     except ImportError:
         raise InputError("derive shell needs IPython: pip install 'derive[shell]'") from None
@@ -82,5 +83,7 @@ def start(session: Session) -> int:
     config.InteractiveShellApp.exec_lines = list(STARTUP)
     config.HistoryManager.hist_file = ":memory:"  # a session leaves no history file behind
     config.TerminalInteractiveShell.confirm_exit = False
+    if "enable_tip" in TerminalInteractiveShell.class_trait_names():  # IPython 9 adds a random tip to the banner
+        config.TerminalInteractiveShell.enable_tip = False
     start_ipython(argv=[], user_ns=names, config=config)
     return 0

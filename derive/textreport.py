@@ -10,7 +10,7 @@ import sympy as sp
 
 from . import symbols as S
 from .derivation import Derivation
-from .example import SEED_CLASSES, SEED_FEATURES, Example
+from .example import FD_TOLERANCE, SEED_CLASSES, SEED_FEATURES, Example
 from .textprinter import equation, text
 
 
@@ -51,13 +51,19 @@ def example_report(example: Example, derivations: tuple[Derivation, ...]) -> str
     lines += ["", f"loss H = {example.loss:.6f}", ""]
     lines += table(text(derivations[0].lhs), list(zip(features, _rows(example.grad_W))), classes)
     lines += table("", [(text(derivations[1].lhs), np.atleast_1d(example.grad_b))], classes)
-    lines += ["", f"central finite differences agree to {example.fd_error:.1e}"]
+    lines += ["", _fd_line(example)]
     lines += _mistakes(example, model, features, classes)
     if example.lr is not None:
         lines += ["", f"one gradient-descent step, lr = {example.lr:g}: W <- W - lr dH/dW, b <- b - lr dH/db"]
         lines += table("W_next", list(zip(features, _rows(example.W_next))), classes)
         lines += table("", [("b_next", np.atleast_1d(example.b_next))], classes)
     return "\n".join(lines) + "\n"
+
+
+def _fd_line(example: Example) -> str:
+    if example.fd_agrees:
+        return f"central finite differences of the loss agree to within {FD_TOLERANCE:g}"
+    return f"central finite differences of the loss DIFFER by {example.fd_error:.1e}: are the labels normalised? try --exact"
 
 
 def _per_class_names(model) -> tuple:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -27,10 +28,11 @@ import sympy as sp
 from . import checking
 from . import symbols as S
 from .derivation import FACTOR, LABEL, Derivation, derive
-from .example import FD_TOLERANCE, SEED_CLASSES, SEED_FEATURES, Example, inputs, worked_example
+from .example import FD_TOLERANCE, SEED, SEED_CLASSES, SEED_FEATURES, Example, inputs, worked_example
 from .latexprinter import Gradient, equation, index_range, latex
 from .models import SOFTMAX, Model
 from .rules import WrittenSum
+from .verdict import CheckResult, seed_checks
 
 #: the learning rate, as a symbol in the update W <- W - eta * grad
 ETA = sp.Symbol("eta")
@@ -713,6 +715,74 @@ def two_class_softmax(model: Model, tex: Tex) -> dict | None:
     }
 
 
+#: the models whose claims ``derive check`` judges (derive.verdict reads the softmax's vocabulary)
+CHECKED_MODELS = frozenset({"softmax"})
+
+
+@cache
+def _seed_checks(assume: bool) -> tuple[tuple[str, CheckResult], ...]:
+    # the same two verdicts for every document of a model: judged once per process
+    return tuple(seed_checks(assume).items())
+
+
+def checks(model: Model, assume: bool) -> dict | None:
+    """The question's two answers judged by ``derive check``, at its sample; None for models it does not judge.
+
+    The claims and the truth are generic in K and d (the verdict is), so they are printed without the
+    document's concrete sizes.
+    """
+    if model.name not in CHECKED_MODELS:
+        return None
+    tex = Tex()
+    judged = _seed_checks(assume)
+    x = np.asarray(SEED["x"], dtype=float)
+    return {
+        "lhs": tex(judged[0][1].lhs),
+        "exact": not assume,
+        "assumption": "; ".join(tex(a.statement.lhs, a.statement.rhs) for a in model.assumptions) if assume else "",
+        "sample": [tex(S.x[q], sp.Float(v), decimals=None) for q, v in enumerate(x, 1)],
+        "label": SEED_CLASSES[int(np.argmax(SEED["P"]))],
+        "claims": [checked(name, result, tex) for name, result in judged],
+    }
+
+
+def checked(name: str, result: CheckResult, tex: Tex) -> dict:
+    """One verdict: the claim as typed and as read, the truth, claim - truth, why, and a counterexample."""
+    found = result.counterexample
+    return {
+        "name": name,
+        "typed": result.claim.text,
+        "claim": tex(result.lhs, written(result.claim.expr)),
+        "truth": tex(result.lhs, result.truth),
+        "verdict": result.verdict,
+        "exit_code": result.exit_code,
+        "difference": tex(written(result.difference)),
+        "explanation": result.explanation or "",
+        "method": result.method(),
+        "counterexample": counterexample(result, tex) if found else None,
+    }
+
+
+def counterexample(result: CheckResult, tex: Tex) -> dict:
+    """The entry where claim and truth differ most: its name, both values, the finite difference of the loss.
+
+    ``place`` names the entry's feature and class at the question's sample, or (``seed`` False) describes
+    the random point where the claim fails.
+    """
+    found = result.counterexample
+    entry = result.claim.wrt.xreplace({q: found.indices[str(q)] for q in result.claim.wrt.indices})
+    seed = found.where == "seed"
+    place = [SEED_FEATURES[found.indices["i"] - 1]] if "i" in found.indices else []
+    return {
+        "seed": seed,
+        "entry": tex(sp.Derivative(S.H, entry)),
+        "place": ", ".join([*place, SEED_CLASSES[found.indices["j"] - 1]]) if seed else found.description,
+        "claim": tex(sp.Float(found.claim)),
+        "truth": tex(sp.Float(found.truth)),
+        "finite_difference": None if found.finite_difference is None else tex(sp.Float(found.finite_difference)),
+    }
+
+
 def document(
     derivations: tuple[Derivation, ...],
     example: Example,
@@ -757,4 +827,5 @@ def document(
         "example": worked(example, model, forms, tex, constants),
         "mistakes": mistakes(derivations[0], example, tex, constants),
         "equivalence": two_class_softmax(model, tex),
+        "check": checks(model, bool(derivations[0].assumptions)),
     }

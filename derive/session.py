@@ -29,6 +29,11 @@ da/dz = Matrix([
 1.255414
 >>> example.grad_W[:, 1].round(6).tolist()
 [1.35858, 0.286017]
+>>> result = softmax.check("-P_j*(1-a_j)*x_i")
+>>> result.verdict, result.counterexample.entry, round(result.counterexample.truth, 6)
+('incorrect', 'W_12', 1.35858)
+>>> softmax.code(dtype="float32").module().DTYPE
+dtype('float32')
 >>> derive.model("logistic", l2=0.01).derivation("w").result
 dH/dw_i = -(y - sigma)*x_i + lambda*w_i
 """
@@ -41,7 +46,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from . import checking, document
+from . import checking, codegen, document, verdict
 from . import symbols as S
 from .derivation import Derivation, Step, derive
 from .example import Example, worked_example
@@ -51,6 +56,10 @@ from .rendering import render
 from .rules import WrittenSum
 from .textprinter import text
 from .textreport import assumption_line, example_report
+from .verdict import CheckResult
+
+#: the models whose gradient code derive.codegen.module_source generates
+GENERATED_MODELS = frozenset({"softmax"})
 
 #: the learning rate of the documents' gradient-descent step (as ``derive latex``'s default)
 DOCUMENT_LR = 0.1
@@ -185,6 +194,30 @@ class ExampleView:
 
 
 @dataclass(frozen=True)
+class Code:
+    """Generated Python source: a highlighted block in Jupyter, the text itself in a terminal.
+
+    ``head(n)`` is its first n lines (for display); ``module()`` imports the whole source.
+    """
+
+    source: str
+    dtype: str = "float64"
+
+    def head(self, lines: int = 12) -> Code:
+        return Code("".join(self.source.splitlines(keepends=True)[:lines]), self.dtype)
+
+    def module(self):
+        """The source as a module object with ``loss``, ``grad`` and ``loss_and_grad``."""
+        return codegen.load_module(self.source, codegen.module_name(self.dtype).removesuffix(".py"))
+
+    def _repr_markdown_(self) -> str:
+        return render("markdown", "session-code.md.jinja", source=self.source)
+
+    def __repr__(self) -> str:
+        return self.source.rstrip("\n")
+
+
+@dataclass(frozen=True)
 class Session:
     """A model with its add-ons, and everything derive knows about it, ready to display.
 
@@ -247,7 +280,26 @@ class Session:
         """The derivation as Markdown with $$ math, as ``derive markdown`` writes."""
         return render("markdown", "derivation.md.jinja", **self.context(lr))
 
-    # Generated code (issue 4) and `derive check` (issue 5) will add their methods here.
+    def check(self, claim: str, wrt: str | None = None, latex: bool | None = None) -> CheckResult:
+        """``derive check``: the verdict on a claimed formula for dH/dW_ij (``wrt="b"``: dH/db_j).
+
+        Judged with this session's assumption (``exact=True`` drops Sum_k P_k = 1); ``latex``
+        reads the claim as LaTeX (None: detected).  Raises ValueError for a claim that cannot be
+        read, and for a model that derive check does not judge.
+        """
+        if self.model.name not in document.CHECKED_MODELS:
+            raise ValueError(f"derive check judges claims about the softmax model only, not {self.model.name!r}")
+        return verdict.check(claim, wrt=wrt, assume=self.assume, latex=latex, model=self.model)
+
+    def code(self, dtype: str = "float64") -> Code:
+        """The generated NumPy module (``derive code``): the exact form, for any labels.
+
+        Raises ValueError for a dtype other than float64 and float32, and for a model the code
+        generator does not support yet.
+        """
+        if self.model.name not in GENERATED_MODELS:
+            raise ValueError(f"derive code generates code for the softmax model only, not {self.model.name!r}")
+        return Code(codegen.module_source(dtype), dtype)
 
     @cached_property
     def definitions(self) -> tuple[Formula, ...]:

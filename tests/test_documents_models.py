@@ -98,6 +98,14 @@ def test_single_output_documents_have_no_softmax_sections(stem):
     assert r"\sum_{k=1}^{K}" not in text
 
 
+@pytest.mark.parametrize("stem", ["logistic", "linear", "softmax-l2", "softmax-smoothing"])
+def test_only_the_plain_softmax_documents_check_the_question(stem):
+    """derive check judges the plain softmax's claims: the other documents have no check section."""
+    for suffix in ("tex", "md"):
+        assert "Check your derivation" not in (GOLDEN / f"derivation-{stem}.{suffix}").read_text()
+    assert "Check your derivation" in (GOLDEN / "derivation.md").read_text()
+
+
 def test_softmax_sections_stay_with_every_softmax_variant():
     for stem in ("softmax-l2", "softmax-smoothing"):
         text = (GOLDEN / f"derivation-{stem}.tex").read_text()

@@ -173,6 +173,44 @@ def test_mistake_numbers_are_truth_minus_mistake_at_the_seed():
     assert accepted["differences"][0]["dropped"] == "1.358580"
 
 
+def test_check_section_holds_the_engines_verdicts_on_the_question():
+    check = document(gradients(), worked_example(lr=0.1))["check"]
+    assert check["lhs"] == r"\frac{\partial H}{\partial W_{ij}}"
+    assert check["assumption"] == r"\sum_{k=1}^{K} P_{k} = 1"
+    assert check["sample"] == ["x_{1} = 1.9", "x_{2} = 0.4"] and check["label"] == "Setosa"
+    accepted, student = check["claims"]
+    assert (accepted["name"], accepted["typed"], accepted["verdict"], accepted["exit_code"]) == (
+        "accepted answer", "-P_j*(1-a_j)*x_i", "incorrect", 1,
+    )  # fmt: skip
+    assert accepted["claim"] == r"\frac{\partial H}{\partial W_{ij}} = - P_{j} \left(1 - a_{j}\right) x_{i}"
+    assert accepted["truth"] == r"\frac{\partial H}{\partial W_{ij}} = - \left(P_{j} - a_{j}\right) x_{i}"
+    assert accepted["difference"] == r"- a_{j} \left(1 - P_{j}\right) x_{i}"
+    assert accepted["explanation"].startswith("the k != j terms of the chain rule are missing")
+    assert accepted["counterexample"] == {
+        "seed": True,
+        "entry": r"\frac{\partial H}{\partial W_{12}}",
+        "place": "petal length, Non-Setosa",
+        "claim": "0.000000",
+        "truth": "1.358580",
+        "finite_difference": "1.358580",
+    }
+    assert student["typed"] == "-(1-a_j)*x_i*(P_1+P_2)" and student["verdict"] == "incorrect"
+    assert student["difference"] == r"- \left(1 - P_{j}\right) x_{i}"
+    assert student["counterexample"]["claim"] == "-0.541420"
+    # the counterexample's truth is the worked example's gradient at that entry
+    assert float(accepted["counterexample"]["truth"]) == pytest.approx(worked_example().grad_W[0, 1], abs=1e-6)
+
+
+def test_check_section_without_the_assumption_judges_the_exact_form():
+    check = document(gradients(assume=False), worked_example(lr=0.1, assume=False))["check"]
+    assert check["exact"] and check["assumption"] == ""
+    accepted = check["claims"][0]
+    assert accepted["truth"].endswith(r"- \left(P_{j} - a_{j} \sum_{k=1}^{K} P_{k}\right) x_{i}")
+    assert accepted["difference"] == r"a_{j} \left(P_{j} - \sum_{k=1}^{K} P_{k}\right) x_{i}"
+    text = (GOLDEN / "derivation-exact.md").read_text(encoding="utf-8")
+    assert '`derive check "-P_j*(1-a_j)*x_i" --exact` reads the claim as' in text
+
+
 finite = st.floats(-3, 3, allow_nan=False)
 
 
@@ -336,6 +374,10 @@ def test_golden_documents_hold_the_content_in_order():
         r"\nabla_{\mathbf{W}} H = \mathbf{x} \left(\mathbf{a} - \mathbf{P}\right)^{T}",
         r"\section{The worked example}",
         r"\section{A common mistake}",
+        r"\section{Check your derivation}",
+        r'\texttt{derive check "-P\_j*(1-a\_j)*x\_i"} reads the claim as',
+        r"\textbf{incorrect} (exit code 1)",
+        r'\texttt{derive check "your formula"}',
     ]
     positions = [text.index(piece) for piece in order]
     assert positions == sorted(positions)
@@ -359,6 +401,7 @@ def test_pdf_holds_the_worked_example(tmp_path, capsys):
     for number in SEED_NUMBERS:
         assert number in text
     assert "A common mistake" in text
+    assert "Check your derivation" in text and "derive check" in text
 
 
 @needs_tex

@@ -225,8 +225,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 def _check_args(parser: argparse.ArgumentParser) -> None:
     from .claims import MAX_SIZE
 
-    parser.add_argument("claim", metavar="CLAIM", help='the claimed dH/dW_ij, e.g. "-P_j*(1-a_j)*x_i" or LaTeX')
-    parser.add_argument("--wrt", choices=("W", "b"), help="the parameter: W (dH/dW_ij, default) or b (dH/db_j)")
+    parser.add_argument("claim", metavar="CLAIM", help='the claimed dH/dW_ij, e.g. "-P_j*(1-a_j)*x_i" or LaTeX; "-(y - sigma)*x_i" for --model logistic')
+    parser.add_argument("--wrt", choices=("W", "w", "b"), help="the parameter: W (dH/dW_ij, default) or b (dH/db_j); w (dH/dw_i) or b for logistic and linear")
     parser.add_argument("--latex", action="store_true", help="read the claim as LaTeX (detected when it has \\ or {})")
     parser.add_argument("--classes", type=positive_int(MAX_SIZE), default=2, metavar="K", help="K for concrete indices (default 2)")
     parser.add_argument("--features", type=positive_int(MAX_SIZE), default=2, metavar="d", help="d (default 2)")
@@ -252,19 +252,20 @@ def _claim_as_typed(args: list[str] | None) -> list[str] | None:
         arg = rest.pop(0)
         if arg == "--":
             return out + [arg] + rest
-        option = re.fullmatch(r"--?[A-Za-z][A-Za-z-]*(=.*)?", arg, re.DOTALL)
+        option = re.fullmatch(r"--?[A-Za-z][A-Za-z0-9-]*(=.*)?", arg, re.DOTALL)
         out.append(" " + arg if arg.startswith("-") and not option else arg)
     return out
 
 
-@command("check", "judge a hand derivation of dH/dW_ij or dH/db_j: verdict, difference, counterexample", _check_args)
+@command("check", "judge a hand derivation of dH/dW_ij or dH/db_j (dH/dw_i, dH/db for logistic and linear)", _check_args)
 def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 correct, 1 incorrect, 2 bad input, 3 correct only under Sum_k P_k = 1 (switched off by --exact)."""
     from .verdict import check
 
+    model, constants = model_from_args(args)
     result = check(
         args.claim, wrt=args.wrt, assume=not args.exact, latex=True if args.latex else None,
-        classes=args.classes, features=args.features,
+        classes=args.classes, features=args.features, model=model, constants=constants,
     )  # fmt: skip
     print(json.dumps(result.as_dict()) if args.format == "json" else result.report(), end="\n" if args.format == "json" else "")
     return result.exit_code

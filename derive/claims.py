@@ -108,7 +108,7 @@ def _sigmoid(u: sp.Expr) -> sp.Expr:
 #: function name -> (builder, the bound on a constant argument: "exp", "log", "sym" (|c| <= 27), "root" (c >= 0))
 FUNCTIONS = {"exp": sp.exp, "log": sp.log, "ln": sp.log, "sigmoid": _sigmoid}
 #: further functions a user-written loss may call (their derivatives print in the same terms)
-LOSS_FUNCTIONS = {**FUNCTIONS, "cosh": sp.cosh, "sinh": sp.sinh, "tanh": sp.tanh, "sqrt": sp.sqrt}
+LOSS_FUNCTIONS = {**FUNCTIONS, "sigma": _sigmoid, "cosh": sp.cosh, "sinh": sp.sinh, "tanh": sp.tanh, "sqrt": sp.sqrt}
 CONSTANT_DOMAIN = {sp.exp: "exp", sp.log: "log", _sigmoid: "sigmoid", sp.cosh: "sym", sp.sinh: "sym", sp.sqrt: "root"}
 #: softmax(u, v, w) = exp(u)/(exp(u) + exp(v) + exp(w)); softmax(z_j) = exp(z_j)/Sum_m exp(z_m)
 SOFTMAX = "softmax"

@@ -8,6 +8,11 @@ SymPy object is built from the engine's own symbols (:mod:`derive.symbols`), so
 is tokenised by a small recursive-descent front end that writes the same plain
 notation, which then goes through the same checks.
 
+The names follow the model (:func:`vocabulary`): P, a, z, b, x, W for softmax
+regression; y, sigma (or yhat), z, b, w_i, x_i for the single-output models;
+lambda and epsilon with the L2 and smoothing add-ons.  User-written losses
+(:mod:`derive.userloss`) use the same reader with :data:`LOSS_VOCABULARY`.
+
 Bounds, all checked before anything large is built (see :data:`BOUNDS`):
 
 ============  ===============================================================

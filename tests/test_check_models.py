@@ -280,3 +280,14 @@ def test_options_with_digits_before_the_claim():
     """--l2 0.5 before a claim: the option is not mistaken for a claim that starts with '-'."""
     code, out, _ = run("--model", "linear", "--l2", "0.5", "(yhat - y)*x_i + lambda*w_i")
     assert code == 0, out
+
+
+def test_readme_shows_real_output():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("**Every model.**") : readme.index("## Your own loss")]
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
+    command, shown = block.split("\n", 1)
+    assert command == '$ derive check --model logistic "(y - sigma)*x_i"'
+    assert run("(y - sigma)*x_i", "--model", "logistic")[1] == shown

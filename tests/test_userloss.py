@@ -220,3 +220,36 @@ def test_userloss_is_in_the_symbolic_layer():
 def test_loss_error_is_an_input_error():
     with pytest.raises(LossError, match="the loss has 1001 characters"):
         parse_loss("w" * 1001, "w")
+
+
+def test_readme_shows_real_output():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Your own loss") :]
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
+    shown = block.split("$ derive gradient ")[1:]
+    assert len(shown) == 2
+    for example in shown:
+        command, output = example.split("\n", 1)
+        expr = command.split('--expr "', 1)[1].split('"', 1)[0]
+        wrt = command.rsplit("--wrt ", 1)[1]
+        assert run("--expr", expr, "--wrt", wrt)[1] == output
+
+
+# ---------------------------------------------------------------- fuzzing
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+TOKENS = ["w", "b", "x", "y", "z_k", "w_i", "(", ")", "+", "-", "*", "/", "**", "^", "2", "0", "1.5", "exp", "log",
+          "sigmoid", "cosh", "tanh", "sqrt", "softmax", ",", "sum_k(", "Sum(", "(k, 1, K)", " ", "[", "]", "=", "."]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=80), st.lists(st.sampled_from(TOKENS), max_size=20).map("".join)))
+def test_fuzz_parse_loss_reads_or_refuses(text):
+    try:
+        loss = parse_loss(text, "w")
+    except LossError as err:
+        assert "\n" not in str(err) and str(err)
+        return
+    assert loss.parameters == (sp.Symbol("w", real=True),)

@@ -15,6 +15,12 @@ labels, or when it equals it for labels that sum to 1 and that assumption is on;
 switched it off; ``incorrect`` otherwise, with the simplified difference
 claim - truth, the named mistake it matches, and a counterexample in the seed's
 own numbers.
+
+Every model is judged the same way: the claim's vocabulary comes from the model
+(:func:`derive.claims.vocabulary`), single-output models (logistic, linear) have
+K = 1 and no label assumption, the named mistakes include the L2 term missing or
+doubled and the 1/2 of the squared error forgotten, and the counterexample is taken
+at the model's own ``Model.example`` (with its lambda or epsilon).
 """
 
 from __future__ import annotations

@@ -291,3 +291,45 @@ def test_readme_shows_real_output():
     command, shown = block.split("\n", 1)
     assert command == '$ derive check --model logistic "(y - sigma)*x_i"'
     assert run("(y - sigma)*x_i", "--model", "logistic")[1] == shown
+
+
+# ---------------------------------------------------------------- hostile input and fuzzing per model
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+HOSTILE = [
+    "__import__('os').system('touch {marker}')",
+    "sigma.__class__",
+    "sigma(lambda: 1)",
+    "lambda: sigma",
+    "sigma(" * 30 + "z" + ")" * 30,
+    "sigmoid(-1000)",
+    "yhat" + "*yhat" * 300,
+    "\\hat{x}",
+    "\\sigma" * 400,
+]
+
+
+@pytest.mark.parametrize("model", [("--model", "logistic"), ("--model", "linear", "--l2", "0.1")])
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_input_per_model(model, text, tmp_path):
+    marker = tmp_path / "pwned"
+    code, out, err = run(text.replace("{marker}", str(marker)), *model)
+    assert code == 2 and out == ""
+    assert err.startswith("derive check: error: ") and err.count("\n") == 1 and len(err) < 500
+    assert not marker.exists()
+
+
+TOKENS = ["y", "sigma", "z", "b", "w_i", "x_i", "x_1", "w_2", "(", ")", "+", "-", "*", "/", "^", "2", "1", "exp", "log",
+          r"\sigma", "sigma(", "sigmoid(", "lambda", r"\lambda", "sum_l(", " ", "=", "dH/dw_i"]  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(TOKENS), max_size=16))
+def test_fuzz_logistic_claims(tokens):
+    code, out, err = run("".join(tokens), "--model", "logistic", "--l2", "0.1")
+    assert code in (0, 1, 2), err
+    assert "Traceback" not in err
+    if code == 2:
+        assert err.splitlines()[-1].startswith("derive check: error: ")

@@ -8,6 +8,11 @@ SymPy object is built from the engine's own symbols (:mod:`derive.symbols`), so
 is tokenised by a small recursive-descent front end that writes the same plain
 notation, which then goes through the same checks.
 
+The names follow the model (:func:`vocabulary`): P, a, z, b, x, W for softmax
+regression; y, sigma (or yhat), z, b, w_i, x_i for the single-output models;
+lambda and epsilon with the L2 and smoothing add-ons.  User-written losses
+(:mod:`derive.userloss`) use the same reader with :data:`LOSS_VOCABULARY`.
+
 Bounds, all checked before anything large is built (see :data:`BOUNDS`):
 
 ============  ===============================================================
@@ -29,7 +34,7 @@ from __future__ import annotations
 import ast
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import sympy as sp
@@ -61,7 +66,11 @@ BOUNDS = {
 }
 
 #: Unicode operators people paste, and their ASCII meaning
-TRANSLATIONS = {"\u2212": "-", "\u00b7": "*", "\u00d7": "*", "\u22c5": "*"}
+TRANSLATIONS = {
+    "\u2212": "-", "\u00b7": "*", "\u00d7": "*", "\u22c5": "*",
+    # Greek names people paste; spaced so that the LaTeX reader sees a separate factor
+    "\u03c3": " sigma ", "\u03bb": " lambda ", "\u03b5": " epsilon ", "\u0177": " yhat ",
+}  # fmt: skip
 ALLOWED_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 \t\n+-*/^()[]{},._=\\!;:")
 
 
@@ -97,7 +106,18 @@ INDICES: dict[str, tuple[sp.Symbol, str]] = {
     "m": (S.m, CLASS),
 }
 CONSTANTS: dict[str, sp.Symbol] = {"K": S.K, "d": S.d}
-FUNCTIONS = {"exp": sp.exp, "log": sp.log, "ln": sp.log}
+def _sigmoid(u: sp.Expr) -> sp.Expr:
+    return 1 / (1 + sp.exp(-u))
+
+
+#: function name -> (builder, the bound on a constant argument: "exp", "log", "sym" (|c| <= 27), "root" (c >= 0))
+FUNCTIONS = {"exp": sp.exp, "log": sp.log, "ln": sp.log, "sigmoid": _sigmoid}
+#: further functions a user-written loss may call (their derivatives print in the same terms)
+LOSS_FUNCTIONS = {**FUNCTIONS, "sigma": _sigmoid, "cosh": sp.cosh, "sinh": sp.sinh, "tanh": sp.tanh, "sqrt": sp.sqrt}
+CONSTANT_DOMAIN = {sp.exp: "exp", sp.log: "log", _sigmoid: "sigmoid", sp.cosh: "sym", sp.sinh: "sym", sp.sqrt: "root"}
+#: softmax(u, v, w) = exp(u)/(exp(u) + exp(v) + exp(w)); softmax(z_j) = exp(z_j)/Sum_m exp(z_m)
+SOFTMAX = "softmax"
+MAX_SOFTMAX_ARGS = 10
 #: sum_k(f) = Sum_{k=1..K} f; the index's role gives the range
 SUMS = {"sum_k": "k", "sum_m": "m", "sum_l": "l"}
 
@@ -105,6 +125,62 @@ KNOWN = (
     "P_j, a_j, z_j, b_j (class index j, k, m or 1..K), x_i (feature index i, l or 1..d), "
     "W_ij, delta_kj, K, d, exp, log, sum_k(...), Sum(..., (k, 1, K)); also P[j], W[i, j], W_i_j"
 )
+
+
+@dataclass(frozen=True, eq=False)
+class Vocabulary:
+    """The names a formula may use, which follow the model.
+
+    ``quantities``: base -> (IndexedBase, index roles); ``scalars``: name -> Symbol;
+    ``parameters``: the names --wrt accepts -> the parameter; ``free``: a user-written
+    loss, where any short name is a real scalar and any ``name_k`` an indexed quantity.
+    """
+
+    quantities: dict
+    scalars: dict
+    parameters: dict
+    known: str
+    functions: dict = field(default_factory=lambda: FUNCTIONS)
+    activation: sp.Symbol | None = None
+    free: bool = False
+
+    @property
+    def callable_names(self) -> str:
+        return ", ".join([*self.functions, *SUMS]) + " and Sum"
+
+
+SOFTMAX_VOCABULARY = Vocabulary(
+    QUANTITIES, dict(CONSTANTS), {"W": S.W[S.i, S.j], "b": S.b[S.j]}, KNOWN,
+)  # fmt: skip
+
+SCALAR_KNOWN = "y, {act}, z, b, w_i and x_i (feature index i, l or 1..d), d, exp, log, sigmoid, sum_l(...), Sum(..., (l, 1, d))"
+
+
+def vocabulary(model=None) -> Vocabulary:
+    """The vocabulary of claims about ``model`` (a :class:`derive.models.Model`; None: softmax regression)."""
+    if model is None:
+        return SOFTMAX_VOCABULARY
+    if model.output_index is not None:
+        quantities, scalars, parameters, known, act = QUANTITIES, dict(CONSTANTS), SOFTMAX_VOCABULARY.parameters, KNOWN, None
+    else:
+        act = model.activation
+        quantities = {"w": (S.w, (FEATURE,)), "x": (S.x, (FEATURE,))}
+        scalars = {"y": S.y, "z": S.logit, "b": S.bias, "d": S.d, str(act): act}
+        parameters, known = {"w": S.w[S.i], "b": S.bias}, SCALAR_KNOWN.format(act=act)
+    # "lambda" is a Python keyword: the claim's lambda is read as lam (see :func:`parse`)
+    extras = {"lam": S.lam} if model.penalty != 0 else {}
+    extras.update({"epsilon": S.eps} if model.label_definition is not None else {})
+    known += "".join(f", {n}" for n in extras).replace("lam", "lambda")
+    return Vocabulary(quantities, {**scalars, **extras}, parameters, known, activation=act)
+
+
+#: a user-written loss: any name of letters and digits is a real scalar, name_k an indexed quantity
+LOSS_VOCABULARY = Vocabulary(
+    {}, dict(CONSTANTS), {}, "names of letters and digits (w, b, x1), indexed names z_k, w_i, numbers, "
+    f"{', '.join(LOSS_FUNCTIONS)}, softmax(u, v, ...), softmax(z_j), sum_k(...), Sum(f, (k, 1, K))",
+    LOSS_FUNCTIONS, None, True,
+)  # fmt: skip
+FREE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}")
 
 
 @dataclass(frozen=True)
@@ -121,22 +197,27 @@ class Claim:
 # ---------------------------------------------------------------- the driver
 
 
-def parse(text: str, wrt: str | None = None, latex: bool | None = None, classes: int = 2, features: int = 2) -> Claim:
+def parse(
+    text: str, wrt: str | None = None, latex: bool | None = None, classes: int = 2, features: int = 2, model=None
+) -> Claim:
     """Read ``text`` (plain or LaTeX) as a claim for dH/d(wrt) at K = classes, d = features.
 
     ``latex=None`` detects LaTeX (a backslash or a brace, or plain notation
     failing where implicit multiplication would succeed).  Raises
     :class:`ClaimError` for anything that is not a bounded formula in the
-    vocabulary.
+    vocabulary of ``model`` (:func:`vocabulary`; None: softmax regression).
     """
+    words = vocabulary(model)
     sizes(classes, features)
     text = screen(text)
     lhs, body = split_equation(text)
+    if "lam" in words.scalars:
+        body = re.sub(r"(?<![A-Za-z\\])lambda(?![A-Za-z0-9_])", "lam", body)
     if latex or (latex is None and re.search(r"[\\{}]", text)):
         notation, plain = "latex", from_latex(body)
     else:
-        notation, plain = plain_or_latex(body)
-    reader = Reader(classes, features)
+        notation, plain = plain_or_latex(body, words)
+    reader = Reader(classes, features, words)
     expr = reader.read(plain)
     parameter = parameter_of(lhs, wrt, notation, reader)
     expr = bound_indices(expr, parameter)
@@ -199,11 +280,11 @@ def split_equation(text: str) -> tuple[str | None, str]:
     return lhs.strip(), rhs
 
 
-def plain_or_latex(text: str) -> tuple[str, str]:
+def plain_or_latex(text: str, words: Vocabulary = SOFTMAX_VOCABULARY) -> tuple[str, str]:
     """Plain notation, or LaTeX when plain fails on notation LaTeX reads (e.g. -P_j(1-a_j)x_i)."""
     plain = text.replace("^", "**")
     try:
-        Reader.check_calls(syntax_tree(plain))
+        Reader(1, 1, words).check_calls(syntax_tree(plain))
         return "plain", plain
     except NotationError as plain_error:
         try:
@@ -270,9 +351,10 @@ class Value:
 class Reader:
     """Builds SymPy objects from an allow-listed syntax tree, checking bounds before each operation."""
 
-    def __init__(self, classes: int, features: int):
-        self.ranges = {CLASS: classes, FEATURE: features}
+    def __init__(self, classes: int, features: int, words: Vocabulary = SOFTMAX_VOCABULARY):
+        self.ranges = {CLASS: classes, FEATURE: features, None: max(classes, features)}
         self.concrete = False
+        self.words = words
 
     def read(self, text: str) -> sp.Expr:
         tree = syntax_tree(text)
@@ -281,14 +363,14 @@ class Reader:
             raise ClaimError("the claim is undefined (a division by zero or the log of 0)")
         return result
 
-    @staticmethod
-    def check_calls(tree: ast.Expression) -> None:
+    def check_calls(self, tree: ast.Expression) -> None:
         """A call of something that is not a function reads as implicit multiplication: not plain."""
         for node in ast.walk(tree):
-            if not isinstance(node, ast.Call) or isinstance(node.func, ast.Name) and _callable(node.func.id):
+            if not isinstance(node, ast.Call) or isinstance(node.func, ast.Name) and self.callable(node.func.id):
                 continue
-            if isinstance(node.func, ast.Name) and node.func.id.partition("_")[0] not in QUANTITIES:
-                raise ClaimError(f"only the functions exp, log, sum_k, sum_m, sum_l and Sum can be called ({KNOWN})")
+            name = node.func.id if isinstance(node.func, ast.Name) else ""
+            if name not in self.words.scalars and name.partition("_")[0] not in self.words.quantities:
+                raise ClaimError(f"only the functions {self.words.callable_names} can be called ({self.words.known})")
             raise NotationError("write * between factors (or use LaTeX notation): a name is used as a function")
 
     def node(self, node: ast.AST) -> Value:
@@ -313,11 +395,13 @@ class Reader:
 
     def _Name(self, node: ast.Name) -> Value:
         name = node.id
-        if name in CONSTANTS:
-            return Value(CONSTANTS[name])
+        if name in self.words.scalars:
+            return Value(self.words.scalars[name])
         base, _, rest = name.partition("_")
+        if self.words.free and not rest and FREE_NAME.fullmatch(name) and not self.callable(name):
+            return Value(sp.Symbol(name, real=True))
         if not rest or "__" in name:
-            raise unknown(name)
+            raise unknown(name, self.words)
         return Value(self.quantity(name, base, rest.split("_") if "_" in rest else _split_joined(base, rest)))
 
     def _Subscript(self, node: ast.Subscript) -> Value:
@@ -331,26 +415,31 @@ class Reader:
         """P, [j] -> P[j]; W, [1, 2] -> W[1, 2]; delta, [k, j] -> KroneckerDelta(k, j)."""
         if base == DELTA:
             roles = (CLASS, CLASS)
-        elif base in QUANTITIES:
-            roles = QUANTITIES[base][1]
+        elif base in self.words.quantities:
+            roles = self.words.quantities[base][1]
+        elif self.words.free and FREE_NAME.fullmatch(base) and not self.callable(base) and len(tokens) <= 2:
+            roles = (None,) * len(tokens)
         else:
-            raise unknown(name)
+            raise unknown(name, self.words)
         if len(tokens) != len(roles):
             raise ClaimError(f"{name}: {base} takes {len(roles)} ind{'ex' if len(roles) == 1 else 'ices'}")
         indices = [self.index(name, t, role) for t, role in zip(tokens, roles)]
-        return sp.KroneckerDelta(*indices) if base == DELTA else QUANTITIES[base][0][tuple(indices)]
+        if base == DELTA:
+            return sp.KroneckerDelta(*indices)
+        indexed = self.words.quantities[base][0] if base in self.words.quantities else sp.IndexedBase(base)
+        return indexed[tuple(indices)]
 
     def index(self, name: str, token: str, role: str) -> sp.Expr:
         if token in INDICES:
             symbol, kind = INDICES[token]
-            if kind != role:
+            if role is not None and kind != role:
                 allowed = ", ".join(t for t, (_, r) in INDICES.items() if r == role)
                 raise ClaimError(f"{name}: the {role} index must be one of {allowed} or 1..{self.ranges[role]}, not {token}")
             return symbol
         if token.isdigit() and len(token) <= 3:
             number = int(token)
             if not 1 <= number <= self.ranges[role]:
-                option = "--classes" if role == CLASS else "--features"
+                option = {CLASS: "--classes", FEATURE: "--features"}.get(role, "the size")
                 raise ClaimError(f"{name}: {role} index {number} is out of range 1..{self.ranges[role]} ({option})")
             self.concrete = True
             return sp.Integer(number)
@@ -398,28 +487,66 @@ class Reader:
         return Value(sp.Pow(base.expr, exponent.expr), _terms(terms))
 
     def _Call(self, node: ast.Call) -> Value:
-        if not isinstance(node.func, ast.Name) or not _callable(node.func.id):
-            raise ClaimError(f"only the functions exp, log, sum_k, sum_m, sum_l and Sum can be called ({KNOWN})")
+        if isinstance(node.func, ast.Name) and node.func.id == "sigma" and self.words.activation == S.sigma:
+            return self.sigma_call(node)
+        if not isinstance(node.func, ast.Name) or not self.callable(node.func.id):
+            raise ClaimError(f"only the functions {self.words.callable_names} can be called ({self.words.known})")
         if node.keywords:
             raise ClaimError("keyword arguments are not allowed in a formula")
         name, args = node.func.id, node.args
         if name == "Sum":
             return self.sum_with_limits(args)
+        if name == SOFTMAX:
+            return self.softmax([self.node(a) for a in args[:MAX_SOFTMAX_ARGS + 1]])
         if len(args) != 1:
             raise ClaimError(f"{name} takes one argument")
         if name in SUMS:
             return self.sum(SUMS[name], self.node(args[0]))
         return self.function(name, self.node(args[0]))
 
+    def callable(self, name: str) -> bool:
+        sigma = name == "sigma" and self.words.activation == S.sigma
+        return name in self.words.functions or name in SUMS or name == "Sum" or (self.words.free and name == SOFTMAX) or sigma
+
     def function(self, name: str, argument: Value) -> Value:
-        """exp(f) or log(f); a constant argument is bounded (exp) or positive (log)."""
+        """exp(f), log(f), sigmoid(f) ...; a constant argument is bounded (exp) or in the domain (log)."""
+        builder = self.words.functions[name]
         if argument.expr.is_number:
             number = float(argument.expr.evalf(15))  # a bounded constant: exact parts are <= 1e12
-            if FUNCTIONS[name] is sp.exp and number > MAX_EXP_ARGUMENT:
-                raise ClaimError(f"exp({_short(number)}) is larger than the limit exp({MAX_EXP_ARGUMENT})")
-            if FUNCTIONS[name] is sp.log and not number > 0:
-                raise ClaimError(f"log({_short(number)}) is not a real number")
-        return Value(FUNCTIONS[name](argument.expr), 1)
+            domain = CONSTANT_DOMAIN.get(builder)
+            big = {"exp": number, "sigmoid": -number, "sym": abs(number)}.get(domain, 0)
+            if big > MAX_EXP_ARGUMENT:
+                raise ClaimError(f"{name}({_short(number)}) is larger than the limit exp({MAX_EXP_ARGUMENT})")
+            if (domain == "log" and not number > 0) or (domain == "root" and number < 0):
+                raise ClaimError(f"{name}({_short(number)}) is not a real number")
+        return Value(builder(argument.expr), 1)
+
+    def sigma_call(self, node: ast.Call) -> Value:
+        """sigma(z) is the sigmoid of z; sigma(1 - sigma) is a product, as people write it."""
+        if len(node.args) != 1 or node.keywords:
+            raise ClaimError("sigma(...) takes one argument")
+        argument = self.node(node.args[0])
+        if argument.expr.has(S.sigma):
+            return combine(ast.Mult, Value(S.sigma), argument)
+        return self.function("sigmoid", argument)
+
+    def softmax(self, args: list[Value]) -> Value:
+        """softmax(u, v, ...) = exp(u)/(exp(u) + exp(v) + ...); softmax(z_j) = exp(z_j)/Sum_m exp(z_m)."""
+        if not 1 <= len(args) <= MAX_SOFTMAX_ARGS:
+            raise ClaimError(f"softmax takes 1 to {MAX_SOFTMAX_ARGS} arguments")
+        for argument in args:
+            self.function("exp", argument)
+        if len(args) > 1:
+            return Value(sp.exp(args[0].expr) / sp.Add(*(sp.exp(a.expr) for a in args)), _terms(len(args)))
+        (one,) = args
+        if not (isinstance(one.expr, sp.Indexed) and len(one.expr.indices) == 1 and one.expr.indices[0].is_Symbol):
+            raise ClaimError("softmax takes the listed symbols, softmax(u, v, w), or one indexed logit, softmax(z_j)")
+        (q,) = one.expr.indices
+        dummy = S.m if q != S.m else S.k
+        upper = S.d if INDICES.get(str(q), (None, CLASS))[1] == FEATURE else S.K
+        dummy = S.l if upper == S.d and q != S.l else dummy
+        total = sp.Sum(sp.exp(one.expr.base[dummy]), (dummy, 1, upper))
+        return Value(sp.exp(one.expr) / total, _terms(MAX_SIZE))
 
     def sum(self, letter: str, summand: Value) -> Value:
         index, role = INDICES[letter]
@@ -474,10 +601,6 @@ def _terms(n: int) -> int:
     return n
 
 
-def _callable(name: str) -> bool:
-    return name in FUNCTIONS or name in SUMS or name == "Sum"
-
-
 def _is(node: ast.AST, number: int) -> bool:
     return isinstance(node, ast.Constant) and type(node.value) is int and node.value == number
 
@@ -521,18 +644,18 @@ def _short(value) -> str:
     return text if len(text) <= 24 else text[:20] + "..."
 
 
-def unknown(name: str) -> ClaimError:
-    return ClaimError(f"unknown name {_short(name)!r}; known: {KNOWN}")
+def unknown(name: str, words: Vocabulary = SOFTMAX_VOCABULARY) -> ClaimError:
+    return ClaimError(f"unknown name {_short(name)!r}; known: {words.known}")
 
 
 def bound_indices(expr: sp.Expr, parameter: sp.Indexed) -> sp.Expr:
     """Every index must be bound by a sum, or be a free index of the parameter (i, j for W_ij)."""
     free = {s for s in expr.free_symbols if s in {sym for sym, _ in INDICES.values()}}
-    extra = free - set(parameter.indices)
+    extra = free - set(getattr(parameter, "indices", ()))
     if extra:
         names = ", ".join(sorted(map(str, extra)))
-        allowed = " and ".join(map(str, parameter.indices))
-        raise ClaimError(f"index {names} is not bound by a sum (a formula for dH/d{parameter.base} may use only {allowed} freely)")
+        allowed = " and ".join(map(str, getattr(parameter, "indices", ()))) or "no index"
+        raise ClaimError(f"index {names} is not bound by a sum (a formula for dH/d{S.key(parameter)} may use only {allowed} freely)")
     return expr
 
 
@@ -541,19 +664,19 @@ def bound_indices(expr: sp.Expr, parameter: sp.Indexed) -> sp.Expr:
 
 def parameter_of(lhs: str | None, wrt: str | None, notation: str, reader: Reader) -> sp.Indexed:
     """The parameter the claim differentiates by: --wrt, checked against the left-hand side if given."""
-    chosen = _parameter(wrt) if wrt is not None else None
+    table = reader.words.parameters
+    chosen = _parameter(wrt, table) if wrt is not None else None
     if lhs is None:
-        return chosen if chosen is not None else _parameter("W")
+        return chosen if chosen is not None else next(iter(table.values()))
     named = lhs_parameter(lhs, notation, reader)
     if chosen is not None and chosen != named:
-        raise ClaimError(f"the left-hand side differentiates by {named.base} but --wrt is {wrt}")
+        raise ClaimError(f"the left-hand side differentiates by {S.key(named)} but --wrt is {wrt}")
     return named
 
 
-def _parameter(wrt: str) -> sp.Indexed:
-    table = {"W": S.W[S.i, S.j], "b": S.b[S.j]}
+def _parameter(wrt: str, table: dict) -> sp.Basic:
     if wrt not in table:
-        raise ClaimError(f"--wrt must be W or b, not {_short(wrt)!r}")
+        raise ClaimError(f"--wrt must be {' or '.join(table)} for this model, not {_short(wrt)!r}")
     return table[wrt]
 
 
@@ -568,24 +691,36 @@ def lhs_parameter(lhs: str, notation: str, reader: Reader) -> sp.Indexed:
     if not name:
         raise ClaimError("the left-hand side must be dH/dW_ij, dH/db_j or \\frac{\\partial H}{\\partial W_{i,j}}")
     plain = from_latex(name) if "\\" in name or "{" in name or notation == "latex" else name
-    value = Reader(reader.ranges[CLASS], reader.ranges[FEATURE]).read(plain)
-    for parameter in (S.W[S.i, S.j], S.b[S.j]):
+    value = Reader(reader.ranges[CLASS], reader.ranges[FEATURE], reader.words).read(plain)
+    for parameter in reader.words.parameters.values():
         if value == parameter:
             return parameter
-    raise ClaimError(f"the left-hand side must differentiate by W_ij or b_j, not {_short(name.strip())}")
+    shown = " or ".join(_text(p) for p in reader.words.parameters.values())
+    raise ClaimError(f"the left-hand side must differentiate by {shown}, not {_short(name.strip())}")
+
+
+def _text(parameter: sp.Basic) -> str:
+    if isinstance(parameter, sp.Indexed):
+        return f"{parameter.base}_{''.join(map(str, parameter.indices))}"
+    return str(parameter)
 
 
 # ---------------------------------------------------------------- LaTeX -> plain notation
 
 _TOKEN = re.compile(
-    r"(?P<command>\\[a-zA-Z]+|\\[,;:! ])|(?P<number>\d+(?:\.\d+)?|\.\d+)|(?P<word>exp|log|ln)(?![a-zA-Z])"
+    r"(?P<command>\\[a-zA-Z]+|\\[,;:! ])|(?P<number>\d+(?:\.\d+)?|\.\d+)|(?P<word>exp|log|ln|sigmoid|sigma|yhat|lambda|lam|epsilon)(?![a-zA-Z])"
     r"|(?P<letter>[a-zA-Z])|(?P<op>\*\*|[-+*/^_(){}\[\],=])|(?P<space>\s+)|(?P<other>.)"
 )
 SPACING = {"\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad"}
 TIMES = {"*", "\\cdot", "\\times"}
 LATEX_FUNCTIONS = {"\\exp": "exp", "\\log": "log", "\\ln": "log", "exp": "exp", "log": "log", "ln": "log"}
 OPENERS = {"(": ")", "[": "]", "{": "}"}
-COMMANDS = "\\frac, \\left, \\right, \\cdot, \\times, \\sum, \\exp, \\log, \\ln, \\delta, \\partial, spacing"
+#: names written as LaTeX commands or words, and their plain spelling (\hat{y} is read apart)
+LATEX_NAMES = {
+    "\\sigma": "sigma", "sigma": "sigma", "\\lambda": "lam", "lambda": "lam", "lam": "lam", "\\epsilon": "epsilon",
+    "\\varepsilon": "epsilon", "epsilon": "epsilon", "yhat": "yhat", "sigmoid": "sigmoid",
+}  # fmt: skip
+COMMANDS = "\\frac, \\left, \\right, \\cdot, \\times, \\sum, \\exp, \\log, \\ln, \\delta, \\partial, \\sigma, \\hat{y}, \\lambda, \\epsilon, spacing"
 
 
 @dataclass(frozen=True)
@@ -689,7 +824,7 @@ class LatexReader:
         return self.factor()
 
     def starts_factor(self, token: Token) -> bool:
-        return token.kind in ("number", "letter", "word") or token.text in ("(", "[", "{", "\\left", "\\frac", "\\sum", "\\delta") or token.text in LATEX_FUNCTIONS
+        return token.kind in ("number", "letter", "word") or token.text in ("(", "[", "{", "\\left", "\\frac", "\\sum", "\\delta") or token.text in LATEX_FUNCTIONS or token.text in LATEX_NAMES or token.text == "\\hat"
 
     @nested
     def factor(self) -> str:
@@ -724,6 +859,12 @@ class LatexReader:
             return f"{LATEX_FUNCTIONS[token.text]}({self.argument()})"
         if token.text == "\\delta":
             return self.name("delta", token)
+        if token.text in LATEX_NAMES:
+            return self.named(LATEX_NAMES[token.text])
+        if token.text == "\\hat":
+            if self.group() != "((y))":
+                raise ClaimError("\\hat is only read as \\hat{y}, the prediction")
+            return "yhat"
         if token.kind == "letter":
             if token.text == "e" and self.peek() is not None and self.peek().text == "^":
                 self.take()
@@ -732,6 +873,13 @@ class LatexReader:
         if token.kind == "command":
             raise ClaimError(f"unknown LaTeX command {token.text}; known: {COMMANDS}")
         raise NotationError(f"unexpected {token.text!r} at position {token.start + 1}")
+
+    def named(self, name: str) -> str:
+        """sigma, lambda ...; sigma(...) and sigmoid(...) stay calls: the plain reader decides what they mean."""
+        following = self.peek()
+        if name in ("sigma", "sigmoid") and following is not None and following.text in ("(", "\\left"):
+            return f"{name}({self.atom()})"
+        return name
 
     def group(self) -> str:
         self.take("{")

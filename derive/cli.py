@@ -183,6 +183,7 @@ def _gradient_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", action="store_true", help="print every step of the derivation")
     parser.add_argument("--classes", "-K", type=positive_int(1000), metavar="K", help="prove every entry for K classes")
     parser.add_argument("--features", "-d", type=positive_int(100_000), metavar="d", help="... and d features")
+    _loss_args(parser)
 
 
 @command("gradient", "the closed forms of the loss's derivatives, derived by the engine", _gradient_args)
@@ -191,6 +192,8 @@ def cmd_gradient(args: argparse.Namespace) -> int:
     from .textreport import assumption_line, steps_report
     from .textprinter import equation
 
+    if args.expr is not None or args.wrt is not None:
+        return _user_gradient(args)
     model, _ = model_from_args(args)
     derivations = gradients(model, assume=not args.exact)
     for derivation in derivations:
@@ -225,8 +228,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 def _check_args(parser: argparse.ArgumentParser) -> None:
     from .claims import MAX_SIZE
 
-    parser.add_argument("claim", metavar="CLAIM", help='the claimed dH/dW_ij, e.g. "-P_j*(1-a_j)*x_i" or LaTeX')
-    parser.add_argument("--wrt", choices=("W", "b"), help="the parameter: W (dH/dW_ij, default) or b (dH/db_j)")
+    parser.add_argument("claim", metavar="CLAIM", help='the claimed dH/dW_ij, e.g. "-P_j*(1-a_j)*x_i" or LaTeX; "-(y - sigma)*x_i" for --model logistic')
+    parser.add_argument("--wrt", choices=("W", "w", "b"), help="the parameter: W (dH/dW_ij, default) or b (dH/db_j); w (dH/dw_i) or b for logistic and linear")
     parser.add_argument("--latex", action="store_true", help="read the claim as LaTeX (detected when it has \\ or {})")
     parser.add_argument("--classes", type=positive_int(MAX_SIZE), default=2, metavar="K", help="K for concrete indices (default 2)")
     parser.add_argument("--features", type=positive_int(MAX_SIZE), default=2, metavar="d", help="d (default 2)")
@@ -252,22 +255,54 @@ def _claim_as_typed(args: list[str] | None) -> list[str] | None:
         arg = rest.pop(0)
         if arg == "--":
             return out + [arg] + rest
-        option = re.fullmatch(r"--?[A-Za-z][A-Za-z-]*(=.*)?", arg, re.DOTALL)
+        option = re.fullmatch(r"--?[A-Za-z][A-Za-z0-9-]*(=.*)?", arg, re.DOTALL)
         out.append(" " + arg if arg.startswith("-") and not option else arg)
     return out
 
 
-@command("check", "judge a hand derivation of dH/dW_ij or dH/db_j: verdict, difference, counterexample", _check_args)
+@command("check", "judge a hand derivation of dH/dW_ij or dH/db_j (dH/dw_i, dH/db for logistic and linear)", _check_args)
 def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 correct, 1 incorrect, 2 bad input, 3 correct only under Sum_k P_k = 1 (switched off by --exact)."""
     from .verdict import check
 
+    model, constants = model_from_args(args)
     result = check(
         args.claim, wrt=args.wrt, assume=not args.exact, latex=True if args.latex else None,
-        classes=args.classes, features=args.features,
+        classes=args.classes, features=args.features, model=model, constants=constants,
     )  # fmt: skip
     print(json.dumps(result.as_dict()) if args.format == "json" else result.report(), end="\n" if args.format == "json" else "")
     return result.exit_code
+
+
+def _loss_args(parser: argparse.ArgumentParser) -> None:
+    """derive gradient --expr "LOSS" --wrt w,b: a user-written loss instead of a model."""
+    group = parser.add_argument_group("your own loss (instead of --model)")
+    group.add_argument("--expr", metavar="LOSS", help='a loss such as "log(cosh(w*x + b - y))" (functions exp, log, sigmoid, softmax, cosh, ...)')
+    group.add_argument("--wrt", metavar="w,b", help="the parameters to differentiate by, comma-separated (w, b, w_i ...)")
+    parse = parser.parse_known_args
+    parser.parse_known_args = lambda args=None, namespace=None: parse(_claim_as_typed(args), namespace)
+
+
+def _user_gradient(args: argparse.Namespace) -> int:
+    """The derivatives of a user-written loss, with their steps and a finite-difference check."""
+    from .textprinter import equation, text
+    from .textreport import steps_report
+    from .userloss import gradients, numeric_check
+
+    if args.expr is None or args.wrt is None:
+        raise InputError("give the loss with --expr and the parameters with --wrt, e.g. --expr \"(w*x + b - y)^2/2\" --wrt w,b")
+    if args.model != "softmax" or args.l2 is not None or args.smoothing is not None or args.classes or args.features:
+        raise InputError("--expr is a loss of its own: leave out --model, --l2, --smoothing, --classes and --features")
+    results = gradients(args.expr, args.wrt)
+    print(f"loss: L = {text(results[0].loss.expr)}")
+    worst = 0.0
+    for result in results:
+        if args.steps:
+            print(steps_report(result))
+        print(equation(result.lhs, result.result))
+        worst = max(worst, numeric_check(result))
+    print(f"checked: central finite differences at 3 random points, largest relative error {worst:.1e}")
+    return 0
 
 
 #: artefacts that ``derive all`` writes into output/: file name -> function returning its content

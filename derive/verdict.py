@@ -15,6 +15,12 @@ labels, or when it equals it for labels that sum to 1 and that assumption is on;
 switched it off; ``incorrect`` otherwise, with the simplified difference
 claim - truth, the named mistake it matches, and a counterexample in the seed's
 own numbers.
+
+Every model is judged the same way: the claim's vocabulary comes from the model
+(:func:`derive.claims.vocabulary`), single-output models (logistic, linear) have
+K = 1 and no label assumption, the named mistakes include the L2 term missing or
+doubled and the 1/2 of the squared error forgotten, and the counterexample is taken
+at the model's own ``Model.example`` (with its lambda or epsilon).
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ SEED_CLAIMS = {
 def label_totals(model: Model, classes: int | None) -> list[rules.Rule]:
     """Sum_k P_k -> 1 (and P_1 + ... + P_K -> 1 at a concrete K): the assumption as rules."""
     found = [a.rule for a in model.assumptions]
-    if classes is not None:
+    if classes is not None and model.output_index is not None:
         concrete = sp.Add(*(model.label[q] for q in range(1, classes + 1)))
         found.append(rules.substitute("labels_sum_to_one", concrete, sp.Integer(1), "P_1 + ... + P_K = 1"))
     return found
@@ -73,7 +79,7 @@ def softmax_total(model: Model) -> rules.Rule:
 
 def normal_form(expr: sp.Expr, model: Model, assume: bool, classes: int | None = None) -> sp.Expr:
     """expr reduced by the engine's rules until nothing changes (at most three rounds)."""
-    chain = [*model.naming, softmax_total(model)]
+    chain = [*model.naming, *([softmax_total(model)] if model.output_index is not None else [])]
     chain += label_totals(model, classes) if assume else []
     chain += [rules.RULES[n] for n in rules.SIMPLIFICATION] + chain
     for _ in range(3):
@@ -96,6 +102,8 @@ def concrete_forms(expr: sp.Expr, model: Model, assume: bool, classes: int, feat
     The sizes are substituted once; each entry is then one substitution of i, j and an expansion.
     Stops early (fewer forms than cells) when the work bound :data:`WORK` is used up.
     """
+    if model.output_index is None:
+        return _scalar_forms(expr, model, features, cells)
     at_size = _name_softmax(S.instantiate(expr, classes, features), model, classes)
     last = {model.activation.base[classes]: 1 - sum(model.activation.base[q] for q in range(1, classes))}
     if assume:
@@ -110,6 +118,12 @@ def concrete_forms(expr: sp.Expr, model: Model, assume: bool, classes: int, feat
             break  # deterministic work bound: the remaining entries are decided by the numbers
         forms.append(sp.expand(concrete.xreplace(last)) if size <= ELIMINATED_TERMS else concrete)
     return forms
+
+
+def _scalar_forms(expr: sp.Expr, model: Model, features: int, cells: list[dict]) -> list[sp.Expr]:
+    """expr at each entry of a single-output model: sums written out, the activation named."""
+    at_size = S.instantiate(expr, 1, features)
+    return [sp.expand(_apply(model.naming, sp.expand(at_size.xreplace(entry).doit()))) for entry in cells]
 
 
 def _eliminated_size(expanded: sp.Expr, last: dict, classes: int) -> int:
@@ -142,13 +156,19 @@ def _name_softmax(expr: sp.Expr, model: Model, classes: int) -> sp.Expr:
 
 def entries(parameter: sp.Indexed, classes: int, features: int) -> list[dict]:
     """Every concrete index assignment of W_ij (or b_j): [{i: 1, j: 1}, {i: 1, j: 2}, ...]."""
-    shape = tuple(features if q == S.i else classes for q in parameter.indices)
-    return [{q: n + 1 for q, n in zip(parameter.indices, position)} for position in np.ndindex(shape)]
+    shape = tuple(features if q == S.i else classes for q in getattr(parameter, "indices", ()))
+    return [{q: n + 1 for q, n in zip(getattr(parameter, "indices", ()), position)} for position in np.ndindex(shape)]
 
 
 def keyed(values: dict) -> dict:
-    """A valuation {W[1, 2]: v} keyed by plain tuples {("W", (1, 2)): v}, for fast look-up."""
-    return {(q.base.label.name, tuple(int(n) for n in q.indices)): float(v) for q, v in values.items()}
+    """A valuation {W[1, 2]: v, y: v} keyed by plain tuples {("W", (1, 2)): v, ("y", ()): v}, for fast look-up."""
+    return {_key(q): float(v) for q, v in values.items()}
+
+
+def _key(q: sp.Basic) -> tuple:
+    if isinstance(q, sp.Indexed):
+        return (q.base.label.name, tuple(int(n) for n in q.indices))
+    return (q.name, ())
 
 
 def number(expr: sp.Expr, values: dict, env: dict | None = None) -> float:
@@ -185,7 +205,7 @@ def _walk(expr: sp.Basic, values: dict, env: dict):
         lo, hi = int(_walk(low, values, env)), int(_walk(high, values, env))
         return math.fsum(_walk(expr.function, values, {**env, index: float(n)}) for n in range(lo, hi + 1))
     if isinstance(expr, sp.Symbol):
-        return env[expr]
+        return env[expr] if expr in env else values[(expr.name, ())]
     return float(expr)
 
 
@@ -220,9 +240,20 @@ def points(model: Model, classes: int, features: int, normalised: bool, seed: in
     """POINTS random valuations (inputs from :func:`derive.checking.random_inputs`, z and a computed)."""
     rng = np.random.default_rng([seed, classes, features, normalised])
     return tuple(
-        keyed(checking.valuation(model, classes, features, checking.random_inputs(model, classes, features, rng, normalised=normalised)))
+        keyed(checking.valuation(model, classes, features, _random_point(model, classes, features, rng, normalised)))
         for _ in range(POINTS)
     )
+
+
+def _random_point(model: Model, classes: int, features: int, rng: np.random.Generator, normalised: bool) -> dict:
+    """Random inputs and, for a penalised model, a random strength lambda."""
+    return {**checking.random_inputs(model, classes, features, rng, normalised=normalised), **checking.penalty_strength(model, rng)}
+
+
+def sizes_of(model: Model, classes: int, features: int) -> list[tuple[int, int]]:
+    """The sizes a generic claim is checked at: (K, d) and (K + 1, d + 1); one output stays one."""
+    more = classes if model.output_index is None else classes + 1
+    return [(classes, features), (more, features + 1)]
 
 
 def numeric_mismatch(claim, truth, model, parameter, normalised, classes, features, seed=0, sample=None) -> Mismatch | None:
@@ -272,7 +303,7 @@ def compare(claim: claims.Claim, truth: sp.Expr, model: Model, normalised: bool,
     numeric one.  ``reduce=False`` skips the symbolic work for an unequal pair
     whose difference will not be shown.
     """
-    sizes = [(classes, features)] if claim.concrete else [(classes, features), (classes + 1, features + 1)]
+    sizes = [(classes, features)] if claim.concrete else sizes_of(model, classes, features)
     mismatch = None
     for (k_, d_), sample in zip(sizes, (None, SAMPLE)):
         mismatch = mismatch or numeric_mismatch(claim.expr, truth, model, claim.wrt, normalised, k_, d_, sample=sample)
@@ -302,27 +333,60 @@ def chain_summand(model: Model, parameter: sp.Indexed) -> tuple[sp.Expr, sp.Symb
     return rules.evaluate_product(product.function), index
 
 
-def diagonal_only(model: Model, parameter: sp.Indexed) -> sp.Expr:
+def _parts(model: Model, parameter: sp.Basic) -> tuple[sp.Expr, sp.Expr]:
+    """(dL/dtheta of the data term, dR/dtheta of the penalty; 0 without one)."""
+    derivation = derive(model, parameter, False)
+    return derivation.data_result, derivation.penalty_result
+
+
+def diagonal_only(model: Model, parameter: sp.Indexed) -> sp.Expr | None:
     """Only the k = j term of the chain rule: -P_j (1 - a_j) x_i."""
+    if model.output_index is None:
+        return None
     summand, index = chain_summand(model, parameter)
     return summand.subs(index, parameter.indices[-1])
 
 
-def delta_as_one(model: Model, parameter: sp.Indexed) -> sp.Expr:
+def delta_as_one(model: Model, parameter: sp.Indexed) -> sp.Expr | None:
     """da_k/dz_j taken as a_k (1 - a_j) for every k."""
+    if model.output_index is None:
+        return None
     summand, index = chain_summand(model, parameter)
     return sp.Sum(summand.replace(lambda e: isinstance(e, sp.KroneckerDelta), lambda e: sp.Integer(1)), (index, 1, S.K))
 
 
 def wrong_sign(model: Model, parameter: sp.Indexed) -> sp.Expr:
-    return -derive(model, parameter, False).result
+    """The data term with the wrong sign (the penalty as it is)."""
+    data, penalty = _parts(model, parameter)
+    return -data + penalty
 
 
 def missing_input(model: Model, parameter: sp.Indexed) -> sp.Expr | None:
-    """dH/dW_ij without its factor x_i = dz_j/dW_ij."""
-    if parameter.base != S.W:
+    """dH/dW_ij (or dH/dw_i) without its factor x_i = dz/dW_ij."""
+    if not isinstance(parameter, sp.Indexed) or S.i not in parameter.indices:
         return None
-    return derive(model, parameter, False).result / S.x[S.i]
+    data, penalty = _parts(model, parameter)
+    return data / S.x[S.i] + penalty
+
+
+def missing_penalty(model: Model, parameter: sp.Basic) -> sp.Expr | None:
+    """The data term alone: the L2 term lambda W_ij is missing."""
+    data, penalty = _parts(model, parameter)
+    return data if penalty != 0 else None
+
+
+def doubled_penalty(model: Model, parameter: sp.Basic) -> sp.Expr | None:
+    """2 lambda W_ij: the derivative of lambda Sum W^2, not of (lambda/2) Sum W^2."""
+    data, penalty = _parts(model, parameter)
+    return data + 2 * penalty if penalty != 0 else None
+
+
+def doubled_data(model: Model, parameter: sp.Basic) -> sp.Expr | None:
+    """2 (yhat - y) x_i: the derivative of (yhat - y)^2, without the convention's 1/2."""
+    if model.label_kind != "real":
+        return None
+    data, penalty = _parts(model, parameter)
+    return 2 * data + penalty
 
 
 #: (explanation, the wrong formula it describes): checked in order, the first match is reported
@@ -331,7 +395,17 @@ MISTAKES = (
     ("da_k/dz_j = a_k(delta_kj - a_j) was taken as a_k(1 - a_j) for every k: delta_kj is 1 only for k = j", delta_as_one),
     ("the sign is wrong (the claim is -truth): a step against it would climb the loss", wrong_sign),
     ("the factor dz_j/dW_ij = x_i is missing", missing_input),
+    ("the L2 term lambda W_ij (the derivative of the penalty (lambda/2) Sum W^2) is missing", missing_penalty),
+    ("the L2 term is 2 lambda W_ij: the penalty is (lambda/2) Sum W^2, whose derivative is lambda W_ij", doubled_penalty),
+    ("the claim is twice the truth: the loss is (1/2)(yhat - y)^2, the 1/2 cancels the 2 of the square", doubled_data),
 )
+
+
+def explanation_for(model: Model, text_: str) -> str:
+    """A mistake's words in the model's own notation (x_i = dz/dw_i, lambda w_i for a scalar model)."""
+    if model.output_index is not None:
+        return text_
+    return text_.replace("dz_j/dW_ij", "dz/dw_i").replace("W_ij", "w_i").replace("Sum W^2", "Sum w^2")
 
 
 def explain(claim: claims.Claim, model: Model, classes: int, features: int) -> str | None:
@@ -349,7 +423,7 @@ def explain(claim: claims.Claim, model: Model, classes: int, features: int) -> s
         difference = claim.expr - wrong
         difference = S.instantiate(difference, classes, features) if claim.concrete else difference
         if normal_form(difference, model, True, classes if claim.concrete else None) == 0:
-            return explanation
+            return explanation_for(model, explanation)
     return None
 
 
@@ -384,19 +458,35 @@ def _json_number(value: float):
     return value if np.isfinite(value) else None
 
 
-def seed_counterexample(claim: claims.Claim, model: Model, truth: sp.Expr) -> Counterexample | None:
-    """The entry with the largest error at the seed's sample (K = d = 2), or None if all agree.
+def example_size(model: Model) -> tuple[int, int]:
+    """(K, d) of the model's worked example: (2, 2) for the seed's sample, (1, 2) for a single output."""
+    W = np.asarray(model.example["W"], dtype=float)
+    return (W.shape[1] if W.ndim == 2 else 1), len(model.example["x"])
+
+
+def example_point(model: Model, constants: dict | None = None) -> dict:
+    """The valuation of the model's own example, with its strengths (lambda, epsilon) and smoothed labels."""
+    from .example import inputs
+
+    ex, classes = model.example, example_size(model)[0]
+    given = {**inputs(ex["x"], ex["W"], ex["b"], ex["P"], model), **model.constants, **(constants or {})}
+    if model.label_definition is not None:
+        given.update(checking.defined_labels(model, classes, given[S.eps], int(np.argmax(ex["P"])) + 1))
+    return given
+
+
+def seed_counterexample(claim: claims.Claim, model: Model, truth: sp.Expr, constants: dict | None = None) -> Counterexample | None:
+    """The entry with the largest error at the model's example (the seed's sample), or None if all agree.
 
     The truth is the engine's derivative at the sample, cross-checked by a
     central finite difference of the loss (:func:`derive.checking.finite_difference`).
     """
-    from .example import SEED, SEED_CLASSES, SEED_FEATURES, inputs
-
-    given = inputs(SEED["x"], SEED["W"], SEED["b"], SEED["P"], model)
-    values = keyed(checking.valuation(model, 2, 2, given))
+    classes, features = example_size(model)
+    given = example_point(model, constants)
+    values = keyed(checking.valuation(model, classes, features, given))
     worst = None
-    for entry in entries(claim.wrt, 2, 2):
-        env = {S.K: 2.0, S.d: 2.0, **{q: float(n) for q, n in entry.items()}}
+    for entry in entries(claim.wrt, classes, features):
+        env = {S.K: float(classes), S.d: float(features), **{q: float(n) for q, n in entry.items()}}
         got, want = number(claim.expr, values, env), number(truth, values, env)
         if not agree(got, want):
             gap = abs(got - want) if np.isfinite(got) else float("inf")
@@ -404,24 +494,42 @@ def seed_counterexample(claim: claims.Claim, model: Model, truth: sp.Expr) -> Co
     if worst is None:
         return None
     _, entry, got, want = worst
-    fd = checking.finite_difference(model, sp.Derivative(S.H, claim.wrt), 2, 2, given, entry)
+    fd = checking.finite_difference(model, sp.Derivative(S.H, claim.wrt), classes, features, given, entry)
     name = _entry_name(claim.wrt, entry)
-    words = [SEED_FEATURES[entry[S.i] - 1]] if S.i in entry else []
-    words.append(SEED_CLASSES[entry[S.j] - 1])
-    label = SEED_CLASSES[int(np.argmax(SEED["P"]))]
-    description = f"{name} ({', '.join(words)}) at the seed's sample x = {list(SEED['x'])}, label {label}"
-    return Counterexample("seed", name, _plain(entry), got, want, fd, description)
+    return Counterexample("seed", name, _plain(entry), got, want, fd, _example_words(model, name, entry, given))
+
+
+def _example_words(model: Model, name: str, entry: dict, given: dict) -> str:
+    """W_12 (petal length, Non-Setosa) at the seed's sample x = [1.9, 0.4], label Setosa."""
+    from .example import SEED_CLASSES, SEED_FEATURES
+
+    ex = model.example
+    words = [SEED_FEATURES[entry[S.i] - 1]] if S.i in entry and len(ex["x"]) == len(SEED_FEATURES) else []
+    if model.output_index is not None:
+        words.append(SEED_CLASSES[entry[S.j] - 1])
+        where = f"at the seed's sample x = {list(ex['x'])}, label {SEED_CLASSES[int(np.argmax(ex['P']))]}"
+    else:
+        where = f"at the {model.name} example x = {list(ex['x'])}, w = {list(ex['W'])}, b = {ex['b']}, target y = {ex['P']}"
+    strengths = ", ".join(f"{q} = {given[q]:g}" for q in (S.lam, S.eps) if q in given)
+    shown = f"{name} ({', '.join(words)})" if words else name
+    return " ".join([shown, where]) + (f", {strengths}" if strengths else "")
 
 
 def random_counterexample(claim: claims.Claim, mismatch: Mismatch) -> Counterexample:
     name = _entry_name(claim.wrt, mismatch.entry)
+    if (S.P.label.name, (1,)) not in mismatch.values:
+        point = ", ".join(f"{n} = {mismatch.values[(n, ())]:.6f}" for n in ("y", "lambda") if (n, ()) in mismatch.values)
+        where = f"{name} at a random point with d = {mismatch.features}, {point}"
+        return Counterexample("random", name, _plain(mismatch.entry), mismatch.claim, mismatch.truth, None, where)
     labels = [mismatch.values[(S.P.label.name, (q,))] for q in range(1, mismatch.classes + 1)]
     shown = ", ".join(f"{p:.6f}" for p in labels)
     where = f"{name} at a random point with K = {mismatch.classes}, d = {mismatch.features}, labels P = ({shown}), Sum_k P_k = {sum(labels):.6f}"
     return Counterexample("random", name, _plain(mismatch.entry), mismatch.claim, mismatch.truth, None, where)
 
 
-def _entry_name(parameter: sp.Indexed, entry: dict) -> str:
+def _entry_name(parameter: sp.Basic, entry: dict) -> str:
+    if not isinstance(parameter, sp.Indexed):
+        return text(parameter)
     return text(parameter.base[tuple(entry[q] for q in parameter.indices)])
 
 
@@ -480,6 +588,12 @@ class CheckResult:
     counterexample: Counterexample | None
     classes: int
     features: int
+    model: Model | None = None
+
+    @property
+    def single(self) -> bool:
+        """A single-output model (logistic, linear): no classes, no label assumption."""
+        return self.model is not None and self.model.output_index is None
 
     @property
     def exit_code(self) -> int:
@@ -492,6 +606,7 @@ class CheckResult:
     def report(self) -> str:
         """Plain text for the terminal."""
         assumption = "assuming Sum_k P_k = 1" if self.assume else "exact, for any labels (--exact)"
+        assumption = f"model {self.model.name}, no assumption needed" if self.single else assumption
         lines = [
             f"claim:      {self.claim.text}",
             f"read as:    {text(self.lhs)} = {text(self.claim.expr)}   ({self.claim.notation} notation)",
@@ -515,7 +630,11 @@ class CheckResult:
     def method(self) -> str:
         how = "symbolically and numerically" if self.symbolic else "numerically (not shown symbolically)"
         scope = f"every entry at K = {self.classes}, d = {self.features}"
-        if not self.claim.concrete:
+        if self.single:
+            scope = f"every entry at d = {self.features}"
+            if not self.claim.concrete:
+                scope += f", generic d, and every entry at d = {self.features + 1}"
+        elif not self.claim.concrete:
             count = min(SAMPLE, len(entries(self.claim.wrt, self.classes + 1, self.features + 1)))
             scope += f", generic K and d, and {count} entries at K = {self.classes + 1}, d = {self.features + 1}"
         return f"{how}: {scope}, at {POINTS} random points"
@@ -562,35 +681,41 @@ def check(
     classes: int = 2,
     features: int = 2,
     model: Model | str = "softmax",
+    constants: dict | None = None,
 ) -> CheckResult:
-    """Judge ``claim`` for dH/dW_ij (or dH/db_j) against the engine's derivative.
+    """Judge ``claim`` for dH/dW_ij (or dH/db_j, dH/dw_i, dH/db) of ``model`` against the engine's derivative.
 
-    Raises :class:`derive.claims.ClaimError` (an InputError) for a claim that cannot be read.
+    A single-output model (logistic, linear) has K = 1 whatever ``classes`` says.
+    ``constants`` fixes strengths (lambda, epsilon) for the counterexample at the
+    model's example; elsewhere they are random.  Raises
+    :class:`derive.claims.ClaimError` (an InputError) for a claim that cannot be read.
     """
     model = get_model(model) if isinstance(model, str) else model
+    classes = 1 if model.output_index is None else classes
     if isinstance(claim, str):
-        claim = claims.parse(claim, wrt, latex, classes, features)
+        claim = claims.parse(claim, wrt, latex, classes, features, model)
     exact_truth = derive(model, claim.wrt, False).result
     shown_truth = derive(model, claim.wrt, assume).result
-    exact = compare(claim, exact_truth, model, False, classes, features, reduce=not assume)
+    # labels defined by the model (label smoothing) sum to 1 by the derivation's own proof, not by assumption
+    exact = compare(claim, exact_truth, model, model.label_definition is not None, classes, features, reduce=not assume)
     if exact.equal:
-        return _result(claim, CORRECT, assume, shown_truth, exact, None, None, classes, features)
+        return _result(claim, CORRECT, assume, shown_truth, exact, None, None, classes, features, model)
     normalised = compare(claim, exact_truth, model, True, classes, features)
     if normalised.equal:
         if assume:
-            return _result(claim, CORRECT, assume, shown_truth, normalised, None, None, classes, features)
+            return _result(claim, CORRECT, assume, shown_truth, normalised, None, None, classes, features, model)
         counter = random_counterexample(claim, exact.mismatch)
-        return _result(claim, ASSUMED, assume, shown_truth, exact, None, counter, classes, features)
+        return _result(claim, ASSUMED, assume, shown_truth, exact, None, counter, classes, features, model)
     judged = normalised if assume else exact
     explanation = explain(claim, model, classes, features)
-    counter = seed_counterexample(claim, model, exact_truth) if (classes, features) == (2, 2) else None
+    counter = seed_counterexample(claim, model, exact_truth, constants) if (classes, features) == example_size(model) else None
     counter = counter or random_counterexample(claim, judged.mismatch)
-    return _result(claim, INCORRECT, assume, shown_truth, judged, explanation, counter, classes, features)
+    return _result(claim, INCORRECT, assume, shown_truth, judged, explanation, counter, classes, features, model)
 
 
-def _result(claim, verdict, assume, truth, comparison: Comparison, explanation, counter, classes, features) -> CheckResult:
+def _result(claim, verdict, assume, truth, comparison: Comparison, explanation, counter, classes, features, model=None) -> CheckResult:
     difference = sp.Integer(0) if comparison.equal else tidy(comparison.difference)
-    return CheckResult(claim, verdict, assume, truth, difference, comparison.symbolic, explanation, counter, classes, features)
+    return CheckResult(claim, verdict, assume, truth, difference, comparison.symbolic, explanation, counter, classes, features, model)
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:

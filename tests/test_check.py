@@ -313,7 +313,7 @@ def test_lhs_sets_wrt_and_notation_detection():
         ("x_i/(P_j-P_j)", "the claim is undefined"),
         ("(-8)**0.5", "not real"),
         ("(x_i+a_j+P_j+z_j+b_j)**10", "more than 120 terms"),
-        ("sum_j(P_j)", "only the functions exp, log, sum_k, sum_m, sum_l and Sum"),
+        ("sum_j(P_j)", "only the functions exp, log, ln, sigmoid, sum_k, sum_m, sum_l and Sum"),
         (r"\sum_j P_j", "sums run over k or m (classes) or l (features), not j"),
         (r"\sum_{k=1}^{d} P_k", "the sum over k runs from 1 to K"),
         (r"\input{x}", "unknown LaTeX command \\input"),

@@ -562,7 +562,10 @@ def outputs(model: Model, exact: bool) -> dict[str, sp.Expr]:
     A penalty (L2) is not part of a sample's loss; :func:`penalty` lowers it, to be added once.
     """
     loss = lower(batch_mean(model.loss)).expr
-    grads = {gradient_name(p): stored(lower(batch_mean(derive(model, p, assume=not exact).data_result)), p) for p in model.parameters}
+    grads = {
+        gradient_name(p): stored(lower(batch_mean(derive(model, p, assume=not exact).data_result)), p)
+        for p in model.parameters
+    }
     return {"loss": loss, **grads}
 
 
@@ -678,7 +681,10 @@ MEANINGS = {
     S.bias: "bias b: a number",
 }
 #: the meaning of a single-output model's label, by the model's label_kind
-LABEL_MEANINGS = {"probability": "labels y of each sample: 0 or 1, or a probability", "real": "targets y of each sample"}
+LABEL_MEANINGS = {
+    "probability": "labels y of each sample: 0 or 1, or a probability",
+    "real": "targets y of each sample",
+}
 
 
 @dataclass(frozen=True)
@@ -771,9 +777,7 @@ def _shape(sizes: tuple[str, ...]) -> str:
 def signature(model: Model) -> Signature:
     """The generated functions' arguments, read from the model's inputs (their shapes in d and K)."""
     shapes = dict(model.inputs)
-    parameters = tuple(
-        Argument(str(S.key(p)), _shape(shapes[S.key(p)]), MEANINGS[S.key(p)]) for p in model.parameters
-    )
+    parameters = tuple(Argument(str(S.key(p)), _shape(shapes[S.key(p)]), MEANINGS[S.key(p)]) for p in model.parameters)
     label_name = BATCHED.get(model.label) or BATCHED_SCALARS[model.label]
     label_meaning = MEANINGS.get(model.label) or LABEL_MEANINGS[model.label_kind]
     return Signature(
@@ -832,7 +836,12 @@ def penalty_context(prog: Program, sig: Signature, constants: dict) -> dict | No
     names = ("H", *sig.gradients)
     totals = [printer.doprint(sp.Symbol(name) + expr) for name, (_, expr) in zip(names, prog.penalty.outputs)]
     keyword = KEYWORDS[S.lam]
-    return {"keyword": str(keyword), "value": repr(float(constants[S.lam])), "lines": prog.penalty.lines(), "totals": totals}
+    return {
+        "keyword": str(keyword),
+        "value": repr(float(constants[S.lam])),
+        "lines": prog.penalty.lines(),
+        "totals": totals,
+    }
 
 
 def _version(package: str) -> str:

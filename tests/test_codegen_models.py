@@ -122,7 +122,12 @@ def test_logistic_code_is_the_stable_form():
     assert prog.loss.returns() == ("scale * (y * np.logaddexp(0, -Z) + (1 - y) * np.logaddexp(0, Z)).sum()",)
     assert prog.loss_and_grad.lines() == ("t0 = np.logaddexp(0, -Z)", "t1 = np.exp(-t0) - y")
     assert prog.loss_and_grad.returns()[1:] == ("X.T @ (t1 * scale)", "scale * t1.sum()")
-    assert [r.name for r in prog.rewrites] == ["name_sigmoid", "sigmoid_complement", "log_sigmoid", "sigmoid_by_softplus"]
+    assert [r.name for r in prog.rewrites] == [
+        "name_sigmoid",
+        "sigmoid_complement",
+        "log_sigmoid",
+        "sigmoid_by_softplus",
+    ]
     assert prog.forward == ((C.Z, b + C.Dot(X, w)),)  # no max-shifted logits without classes
 
 
@@ -132,7 +137,13 @@ def test_each_sigmoid_rule_keeps_the_value(rule):
     model = configure("logistic")
     _, (_, activation) = C.forward(model)
     rng = np.random.default_rng(5)
-    env = {"np": np, "X": rng.standard_normal((6, 2)), "y": rng.random(6), "Z": 3 * rng.standard_normal(6), "scale": 0.2}
+    env = {
+        "np": np,
+        "X": rng.standard_normal((6, 2)),
+        "y": rng.random(6),
+        "Z": 3 * rng.standard_normal(6),
+        "scale": 0.2,
+    }
     for expr in C.outputs(model, exact=True).values():
         before = C.stabilise(expr.xreplace({C.A: activation}), C.STABILISE[: C.STABILISE.index(rule)])
         after = rule(before)
@@ -169,7 +180,7 @@ def central_differences(f, value, h=1e-6):
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 @pytest.mark.parametrize("N, d", [(7, 3), (1, 4)])
 def test_finite_differences(config, N, d):
-    name, l2, smoothing = config
+    name, l2, _ = config
     gen = module(*config)
     W, b_, X_, Y = data(name, N, d, seed=N + d)
     kw = keywords(l2)
@@ -250,6 +261,7 @@ def test_penalty_once_and_reductions(config):
     Hm, dWm, dbm = plain.loss_and_grad(W, b_, X_, Y)
     assert H == pytest.approx(8 * Hm, rel=1e-12)
     np.testing.assert_allclose(dW, 8 * dWm, rtol=1e-12)
+    assert db == pytest.approx(8 * dbm, rel=1e-12)
     if l2 is None:
         return
     Hp, dWp, dbp = gen.loss_and_grad(W, b_, X_, Y, reduction="sum", l2=0.5)
@@ -323,7 +335,10 @@ def test_two_class_softmax_is_logistic_at_the_seed():
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda w_, b_, X_, y_: (w_[:2], b_, X_, y_), r"shapes w \(2,\), b \(\), X \(5, 3\), y \(5,\) do not fit w \(d,\)"),
+        (
+            lambda w_, b_, X_, y_: (w_[:2], b_, X_, y_),
+            r"shapes w \(2,\), b \(\), X \(5, 3\), y \(5,\) do not fit w \(d,\)",
+        ),
         (lambda w_, b_, X_, y_: (w_, np.zeros(2), X_, y_), r"b must be a real number, not ndarray of shape \(2,\)"),
         (lambda w_, b_, X_, y_: (w_, "0", X_, y_), r"b must be a real number, not str"),
         (lambda w_, b_, X_, y_: (w_, b_, X_, y_[:, None]), r"y \(5, 1\)"),

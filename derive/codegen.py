@@ -416,6 +416,17 @@ def _factor_row_constants(expr: sp.Expr) -> sp.Expr:
 
 _u = sp.Wild("u")
 
+
+def _reflect_softplus(expr: sp.Expr) -> sp.Expr:
+    """Softplus(u) -> u + Softplus(-u) where both occur, then the totals collected in u (the y*Softplus terms cancel)."""
+    atoms = expr.atoms(Softplus)
+    pairs = {s for s in atoms if Softplus(-s.args[0]) in atoms and not s.args[0].could_extract_minus_sign()}
+    if not pairs:
+        return expr
+    expr = expr.xreplace({s: s.args[0] + Softplus(-s.args[0]) for s in pairs})
+    arguments = [s.args[0] for s in pairs]
+    return expr.replace(lambda t: isinstance(t, Total), lambda t: Total(sp.collect(sp.expand(t.args[0]), arguments)))
+
 #: the rules, in order, that turn the naive sigmoid and softmax into forms finite for any logits: a rule
 #: whose pattern is absent changes nothing, so every model goes through the same chain
 STABILISE: tuple[Rewrite, ...] = (
@@ -433,6 +444,11 @@ STABILISE: tuple[Rewrite, ...] = (
         "log_sigmoid",
         "log sigma(u) = -log(1 + exp(-u)) = -logaddexp(0, -u): finite for any u, never the log of 0",
         lambda e: e.replace(sp.log(Sigmoid(_u)), -Softplus(-_u)),
+    ),
+    Rewrite(
+        "softplus_reflect",
+        "logaddexp(0, u) = u + logaddexp(0, -u): one logaddexp serves both log sigma and log(1 - sigma)",
+        lambda e: _reflect_softplus(e),
     ),
     Rewrite(
         "sigmoid_by_softplus",

@@ -65,10 +65,12 @@ def _shape_error(shapes: tuple[tuple[int, ...], ...]) -> ValueError:
 
 
 def _bias(b: float) -> np.floating:
-    """b as a scalar of DTYPE: a Python or NumPy real number, or a 0-d array."""
-    if np.ndim(b) != 0 or not np.issubdtype(np.asarray(b).dtype, np.number) or np.iscomplexobj(b):
-        raise ValueError(f"b must be a real number, not {type(b).__name__} of shape {np.shape(b)}")
-    return DTYPE.type(b)
+    """b as a scalar of DTYPE: a Python or NumPy real number, or a 0-d array of one."""
+    if isinstance(b, (int, float, np.integer, np.floating)) and not isinstance(b, bool):
+        return DTYPE.type(b)
+    if isinstance(b, np.ndarray) and b.shape == () and b.dtype.kind in "iuf":
+        return DTYPE.type(b)
+    raise ValueError(f"b must be a real number, not {type(b).__name__} of shape {np.shape(b)}")
 
 
 def _loss(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray, scale: float) -> float:

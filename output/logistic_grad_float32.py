@@ -29,6 +29,7 @@ The rewrites that keep the code finite for logits of any magnitude:
     name_sigmoid: 1/(1 + exp(-u)) = sigma(u).
     sigmoid_complement: 1 - sigma(u) = sigma(-u): no cancellation when sigma(u) is close to 1.
     log_sigmoid: log sigma(u) = -log(1 + exp(-u)) = -logaddexp(0, -u): finite for any u, never the log of 0.
+    softplus_reflect: logaddexp(0, u) = u + logaddexp(0, -u): one logaddexp serves both log sigma and log(1 - sigma).
     sigmoid_by_softplus: sigma(u) = exp(-logaddexp(0, -u)): exp of a number <= 0 never overflows, and shares logaddexp with the loss.
 """
 
@@ -71,16 +72,18 @@ def _shape_error(shapes: tuple[tuple[int, ...], ...]) -> ValueError:
 
 
 def _bias(b: float) -> np.floating:
-    """b as a scalar of DTYPE: a Python or NumPy real number, or a 0-d array."""
-    if np.ndim(b) != 0 or not np.issubdtype(np.asarray(b).dtype, np.number) or np.iscomplexobj(b):
-        raise ValueError(f"b must be a real number, not {type(b).__name__} of shape {np.shape(b)}")
-    return DTYPE.type(b)
+    """b as a scalar of DTYPE: a Python or NumPy real number, or a 0-d array of one."""
+    if isinstance(b, (int, float, np.integer, np.floating)) and not isinstance(b, bool):
+        return DTYPE.type(b)
+    if isinstance(b, np.ndarray) and b.shape == () and b.dtype.kind in "iuf":
+        return DTYPE.type(b)
+    raise ValueError(f"b must be a real number, not {type(b).__name__} of shape {np.shape(b)}")
 
 
 def _loss(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray, scale: float) -> float:
     """scale * Sum_n H_n for the rows of X and y."""
     Z = b + X @ w
-    return float(scale * (y * np.logaddexp(0, -Z) + (1 - y) * np.logaddexp(0, Z)).sum())
+    return float(scale * (Z * (1 - y) + np.logaddexp(0, -Z)).sum())
 
 
 def _loss_and_grad(
@@ -90,7 +93,7 @@ def _loss_and_grad(
     Z = b + X @ w
     t0 = np.logaddexp(0, -Z)
     t1 = np.exp(-t0) - y
-    return float(scale * (t0 * y + (1 - y) * np.logaddexp(0, Z)).sum()), X.T @ (t1 * scale), float(scale * t1.sum())
+    return float(scale * (Z * (1 - y) + t0).sum()), X.T @ (t1 * scale), float(scale * t1.sum())
 
 
 def loss(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray, reduction: str = "mean") -> float:

@@ -119,19 +119,20 @@ def test_penalty_comes_from_the_engine():
 
 def test_logistic_code_is_the_stable_form():
     prog = C.program(configure("logistic"))
-    assert prog.loss.returns() == ("scale * (y * np.logaddexp(0, -Z) + (1 - y) * np.logaddexp(0, Z)).sum()",)
+    assert prog.loss.returns() == ("scale * (Z * (1 - y) + np.logaddexp(0, -Z)).sum()",)
     assert prog.loss_and_grad.lines() == ("t0 = np.logaddexp(0, -Z)", "t1 = np.exp(-t0) - y")
     assert prog.loss_and_grad.returns()[1:] == ("X.T @ (t1 * scale)", "scale * t1.sum()")
     assert [r.name for r in prog.rewrites] == [
         "name_sigmoid",
         "sigmoid_complement",
         "log_sigmoid",
+        "softplus_reflect",
         "sigmoid_by_softplus",
     ]
     assert prog.forward == ((C.Z, b + C.Dot(X, w)),)  # no max-shifted logits without classes
 
 
-@pytest.mark.parametrize("rule", C.STABILISE[:4], ids=lambda r: r.name)
+@pytest.mark.parametrize("rule", C.STABILISE[:5], ids=lambda r: r.name)
 def test_each_sigmoid_rule_keeps_the_value(rule):
     """The logistic loss and gradients, evaluated before and after each rule at moderate logits."""
     model = configure("logistic")
@@ -410,3 +411,27 @@ def test_cli_code_rejects_smoothing_without_classes(capsys):
     assert capsys.readouterr().err == (
         "derive code: error: label smoothing needs class labels; model 'logistic' has none\n"
     )
+
+
+# --------------------------------------------------------------------------- the benchmark's logistic competitors
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(
+    "name",
+    ["hand-written NumPy", "generated, 1 thread, 1024", "HIPS autograd", "JAX jit(value_and_grad)", "PyTorch autograd"],
+)
+def test_benchmark_logistic_competitors_compute_the_same(name, dtype):
+    framework = {"JAX jit(value_and_grad)": "jax", "PyTorch autograd": "torch", "HIPS autograd": "autograd"}.get(name)
+    if framework:
+        pytest.importorskip(framework)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_gradient as bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    w_, b_, X_, y_ = bench.problem((40, 5, 3), dtype, model="logistic")
+    result = bench.implementation(name, dtype, "logistic")(w_, b_, X_, y_)
+    reference = bench.implementation("generated", dtype, "logistic")(w_, b_, X_, y_)
+    assert bench.agrees(result, reference, dtype)
+    assert not bench.agrees(result, (reference[0] + 0.1, *reference[1:]), dtype)

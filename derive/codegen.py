@@ -28,6 +28,17 @@ contiguous rows of length N.  The matrix products stay row-major,
 products with N as rows well and ``W.T @ X.T`` or ``(G @ X).T`` badly (see the
 benchmark figures in the README).
 
+Every model goes through the same stages.  A single-output model (logistic,
+linear) has scalar per-sample quantities (y, sigma, yhat, z) lifted to vectors
+y[n], A[n], Z[n]; sums of a matrix against a vector become ``X @ w`` and
+``X.T @ g``.  The sigmoid rewrites (``name_sigmoid`` ... ``sigmoid_by_softplus``)
+turn its loss and gradient into logaddexp forms finite at any logit, and do
+nothing to a softmax, just as the softmax rewrites do nothing to a sigmoid.  A
+penalty (L2) is not a per-sample loss: its term R and the engine's derivative of
+it (``Derivation.penalty_result``) are lowered on their own and added once per
+batch, the data term (``Derivation.data_result``) is lifted to the batch mean.
+The template reads the generated functions' arguments from ``Model.inputs``.
+
 Labels that do not sum to one: the generated module uses the engine's *exact*
 form (``derive(..., assume=False)``), a_j Sum_k P_k - P_j, right for any labels at
 the price of one reduction; ``program(exact=False)`` lowers the assumed form.
@@ -426,6 +437,7 @@ def _reflect_softplus(expr: sp.Expr) -> sp.Expr:
     expr = expr.xreplace({s: s.args[0] + Softplus(-s.args[0]) for s in pairs})
     arguments = [s.args[0] for s in pairs]
     return expr.replace(lambda t: isinstance(t, Total), lambda t: Total(sp.collect(sp.expand(t.args[0]), arguments)))
+
 
 #: the rules, in order, that turn the naive sigmoid and softmax into forms finite for any logits: a rule
 #: whose pattern is absent changes nothing, so every model goes through the same chain

@@ -7,6 +7,7 @@ in float32, at N = 1, by ruff, against output/, and the 2-class softmax against 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from functools import cache
@@ -389,6 +390,15 @@ def test_output_modules_are_what_derive_code_writes(name, tmp_path, capsys):
     assert capsys.readouterr().out == f"{tmp_path / name}\n"
     written = (tmp_path / name).read_text()
     assert (ROOT / "output" / name).read_text() == written, "stale: regenerate with python -m derive all"
+
+
+def test_deterministic_across_processes(tmp_path):
+    """Another process with another hash seed writes the same bytes for an L2-regularised logistic model."""
+    env = {**os.environ, "PYTHONHASHSEED": "777"}
+    run = [sys.executable, "-m", "derive", "code", "--model", "logistic", "--l2", "0.5", "-o", str(tmp_path)]
+    subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    expected = C.module_source("float64", configure("logistic", 0.5), {S.lam: 0.5})
+    assert (tmp_path / "logistic_l2_grad.py").read_text() == expected
 
 
 def test_module_names():

@@ -4,9 +4,12 @@ Run from the repository root::
 
     python benchmarks/bench_gradient.py                 # every size, float64 and float32
     python benchmarks/bench_gradient.py --sizes iris --repeats 200
+    python benchmarks/bench_gradient.py --model logistic   # binary logistic regression (K is ignored)
 
 Every implementation computes the same thing, the mean cross-entropy of
-softmax(X W + b) against one-hot P and its gradients with respect to W and b,
+softmax(X W + b) against one-hot P and its gradients with respect to W and b
+(with ``--model logistic``: the mean binary cross-entropy of sigmoid(X w + b)
+against 0/1 labels y and its gradients with respect to w and the scalar b),
 and is checked against the generated module before it is timed.  Each timing is
 the median of up to ``--repeats`` calls (fewer when ``--budget`` seconds run
 out), after warm-up calls (which also compile JAX).  Frameworks that are not
@@ -33,9 +36,9 @@ SIZES = {"iris": (150, 4, 3), "mnist10k": (10_000, 784, 10), "mnist100k": (100_0
 Impl = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple]
 
 
-def generated(dtype: str, block_rows: int | None = None) -> types.ModuleType:
-    """The generated module for ``dtype``, built in memory from derive's own code generator."""
-    module = load_module(module_source(dtype), f"softmax_grad_{dtype}")
+def generated(dtype: str, block_rows: int | None = None, model: str = "softmax") -> types.ModuleType:
+    """The generated module for ``dtype`` and ``model``, built in memory from derive's own code generator."""
+    module = load_module(module_source(dtype, model), f"{model}_grad_{dtype}")
     if block_rows is not None:
         module.BLOCK_ROWS = block_rows
     return module
@@ -145,9 +148,118 @@ IMPLEMENTATIONS: dict[str, tuple[str, Callable[[str], Impl | None]]] = {
 PHASES = ("numpy", "one thread", "jax", "torch")
 
 
-def implementation(name: str, dtype: str) -> Impl | None:
-    """The callable called ``name`` for ``dtype``; None when its framework is not installed."""
-    return IMPLEMENTATIONS[name][1](dtype)
+# --------------------------------------------------------------------------- binary logistic regression
+
+
+def hand_written_logistic(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray) -> tuple:
+    """A careful hand-written NumPy version: one exp and one log1p of e = exp(-|z|), in place.
+
+    loss = max(z, 0) - y z + log1p(e); sigma = 1/(1 + e) for z >= 0 and e/(1 + e) otherwise.
+    """
+    z = X @ w
+    z += b
+    e = np.exp(-np.abs(z))
+    n = X.shape[0]
+    loss = (np.maximum(z, 0).sum() - np.dot(y, z) + np.log1p(e).sum()) / n
+    g = np.where(z >= 0, 1.0, e)
+    g /= 1 + e
+    g -= y
+    g *= 1.0 / n
+    return float(loss), X.T @ g, float(g.sum())
+
+
+def gemv_pair(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray) -> tuple:
+    """The floor: X @ w and X.T @ g with g given (y stands in for it)."""
+    return X @ w, X.T @ y
+
+
+def torch_logistic(dtype: str) -> Impl | None:
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+
+    def run(w, b, X, y):
+        wt = torch.from_numpy(w).requires_grad_()
+        bt = torch.tensor(b, dtype=wt.dtype, requires_grad=True)
+        loss = F.binary_cross_entropy_with_logits(torch.from_numpy(X) @ wt + bt, torch.from_numpy(y))
+        loss.backward()
+        return loss.item(), wt.grad.numpy(), bt.grad.item()
+
+    return run
+
+
+def jax_logistic(dtype: str) -> Impl | None:
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def loss(w, b, X, y):
+        z = X @ w + b
+        return jnp.mean(y * jax.nn.softplus(-z) + (1 - y) * jax.nn.softplus(z))
+
+    step = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+    cache: dict[int, tuple] = {}
+
+    def run(w, b, X, y):
+        key = id(X)
+        if key not in cache:
+            cache.clear()
+            cache[key] = (jnp.asarray(X), jnp.asarray(y))
+        Xj, yj = cache[key]
+        value, (dw, db) = step(jnp.asarray(w), jnp.asarray(b, dtype=w.dtype), Xj, yj)
+        dw.block_until_ready()
+        return float(value), np.asarray(dw), float(db)
+
+    return run
+
+
+def autograd_logistic(dtype: str) -> Impl | None:
+    try:
+        import autograd
+        import autograd.numpy as anp
+    except ImportError:
+        return None
+
+    def loss(w, b, X, y):
+        z = anp.dot(X, w) + b
+        return anp.mean(y * anp.logaddexp(0, -z) + (1 - y) * anp.logaddexp(0, z))
+
+    value_and_grad = autograd.value_and_grad(loss, argnum=(0, 1))
+
+    def run(w, b, X, y):
+        value, (dw, db) = value_and_grad(w, b, X, y)
+        return float(value), dw, float(db)
+
+    return run
+
+
+#: the competitors for --model logistic, as IMPLEMENTATIONS
+LOGISTIC: dict[str, tuple[str, Callable[[str], Impl | None]]] = {
+    "generated": ("numpy", lambda dtype: generated(dtype, model="logistic").loss_and_grad),
+    "hand-written NumPy": ("numpy", lambda dtype: hand_written_logistic),
+    "GEMV pair X@w, X.T@g": ("numpy", lambda dtype: gemv_pair),
+    "HIPS autograd": ("numpy", autograd_logistic),
+    "generated, 1 thread, 1024": (
+        "one thread",
+        lambda dtype: generated(dtype, block_rows=1024, model="logistic").loss_and_grad,
+    ),
+    "hand-written, 1 thread": ("one thread", lambda dtype: hand_written_logistic),
+    "JAX jit(value_and_grad)": ("jax", jax_logistic),
+    "PyTorch autograd": ("torch", torch_logistic),
+}
+#: the competitors of each model
+MODELS = {"softmax": IMPLEMENTATIONS, "logistic": LOGISTIC}
+
+
+def implementation(name: str, dtype: str, model: str = "softmax") -> Impl | None:
+    """The callable called ``name`` for ``dtype`` and ``model``; None when its framework is not installed."""
+    return MODELS[model][name][1](dtype)
 
 
 def blas_limit(phase: str):
@@ -172,11 +284,14 @@ def phase_available(phase: str) -> bool:
     return True
 
 
-def problem(size: tuple[int, int, int], dtype: str, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """Random standard-normal features, small weights, one-hot labels."""
+def problem(size: tuple[int, int, int], dtype: str, seed: int = 0, model: str = "softmax") -> tuple[np.ndarray, ...]:
+    """Random standard-normal features, small weights, one-hot labels (0/1 labels and a float bias for logistic)."""
     N, d, K = size
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((N, d), dtype=np.float64).astype(dtype)
+    if model == "logistic":
+        w = (0.01 * rng.standard_normal(d)).astype(dtype)
+        return w, float(0.01 * rng.standard_normal()), X, rng.integers(0, 2, N).astype(dtype)
     W = (0.01 * rng.standard_normal((d, K))).astype(dtype)
     b = (0.01 * rng.standard_normal(K)).astype(dtype)
     P = np.eye(K, dtype=dtype)[rng.integers(0, K, N)]
@@ -205,23 +320,25 @@ def agrees(result: tuple, reference: tuple, dtype: str) -> bool:
     return all(np.allclose(np.asarray(r), np.asarray(q), rtol=rtol, atol=rtol) for r, q in zip(result, reference))
 
 
-def bench(cases: list[tuple[str, str]], repeats: int, budget: float) -> dict[tuple[str, str], dict[str, float]]:
+def bench(
+    cases: list[tuple[str, str]], repeats: int, budget: float, model: str = "softmax"
+) -> dict[tuple[str, str], dict[str, float]]:
     """Median seconds per case (size name, dtype) and implementation, phase by phase."""
-    problems = {case: problem(SIZES[case[0]], case[1]) for case in cases}
-    references = {case: implementation("generated", case[1])(*problems[case]) for case in cases}
+    problems = {case: problem(SIZES[case[0]], case[1], model=model) for case in cases}
+    references = {case: implementation("generated", case[1], model)(*problems[case]) for case in cases}
     timings: dict[tuple[str, str], dict[str, float]] = {case: {} for case in cases}
     for phase in PHASES:
-        names = [name for name, (p, _) in IMPLEMENTATIONS.items() if p == phase]
+        names = [name for name, (p, _) in MODELS[model].items() if p == phase]
         if not phase_available(phase):
             continue
         for case in cases:
-            impls = {name: implementation(name, case[1]) for name in names}
+            impls = {name: implementation(name, case[1], model) for name in names}
             impls = {name: impl for name, impl in impls.items() if impl is not None}
             if not impls:
                 continue
             W, b, X, P = problems[case]
             for name, impl in impls.items():
-                if not name.startswith("GEMM") and not agrees(impl(W, b, X, P), references[case], case[1]):
+                if not name.startswith(("GEMM", "GEMV")) and not agrees(impl(W, b, X, P), references[case], case[1]):
                     raise SystemExit(f"{name} disagrees with the generated code at {case}")
             runs = [lambda impl=impl, args=(W, b, X, P): impl(*args) for impl in impls.values()]
             with blas_limit(phase):
@@ -229,11 +346,12 @@ def bench(cases: list[tuple[str, str]], repeats: int, budget: float) -> dict[tup
     return timings
 
 
-def report(size_name: str, dtype: str, timed: dict[str, float]) -> str:
+def report(size_name: str, dtype: str, timed: dict[str, float], model: str = "softmax") -> str:
     N, d, K = SIZES[size_name]
-    rows = [(name, timed.get(name)) for name in IMPLEMENTATIONS]
+    rows = [(name, timed.get(name)) for name in MODELS[model]]
     ref = rows[0][1]
-    lines = [f"\n{N}x{d}x{K} {dtype}", f"  {'implementation':<28}{'median':>12}  {'time / generated':>16}"]
+    shape = f"{N}x{d}" if model == "logistic" else f"{N}x{d}x{K}"
+    lines = [f"\n{model} {shape} {dtype}", f"  {'implementation':<28}{'median':>12}  {'time / generated':>16}"]
     for name, seconds in rows:
         if seconds is None:
             lines.append(f"  {name:<28}{'not installed':>12}")
@@ -252,13 +370,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtypes", nargs="+", choices=("float64", "float32"), default=["float64", "float32"])
     parser.add_argument("--repeats", type=int, default=50, help="at most this many timed calls per entry")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timed calls per entry")
+    parser.add_argument("--model", choices=MODELS, default="softmax", help="softmax (default) or logistic")
     args = parser.parse_args(argv)
     print(f"numpy {np.__version__}; medians; ratio = time / generated (below 1: faster than generated)")
     print("'1 thread, 1024': BLAS limited to one thread (threadpoolctl), generated with BLOCK_ROWS = 1024")
     cases = [(size_name, dtype) for dtype in args.dtypes for size_name in args.sizes]
-    timings = bench(cases, args.repeats, args.budget)
+    timings = bench(cases, args.repeats, args.budget, args.model)
     for case in cases:
-        print(report(*case, timings[case]))
+        print(report(*case, timings[case], args.model))
     return 0
 
 

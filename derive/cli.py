@@ -543,13 +543,19 @@ _register_model_documents()
 def _code_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=OUTPUT, help=f"directory (default {OUTPUT})")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype of the arrays (default float64)")
+    add_model_options(parser)
+    parser.epilog = (
+        "The module always lowers the exact closed forms (--exact changes nothing). With --l2 the strength is the default "
+        "of the generated functions' keyword argument l2; with --smoothing the module takes the smoothed labels P."
+    )
 
 
 @command("code", "write the generated NumPy module with loss, grad and loss_and_grad; print its path", _code_args)
 def cmd_code(args: argparse.Namespace) -> int:
     from .codegen import module_name, module_source
 
-    print(write_atomic(args.output / module_name(args.dtype), module_source(args.dtype)))
+    model, constants = model_from_args(args)
+    print(write_atomic(args.output / module_name(args.dtype, model), module_source(args.dtype, model, constants)))
     return 0
 
 
@@ -586,6 +592,29 @@ def _softmax_grad_float32() -> str:
     from .codegen import module_source
 
     return module_source("float32")
+
+
+#: generated modules of the other models in output/: (file name) -> the options of derive code
+MODEL_MODULES = {
+    "logistic_grad.py": ["--model", "logistic"],
+    "logistic_grad_float32.py": ["--model", "logistic", "--dtype", "float32"],
+    "linear_grad.py": ["--model", "linear"],
+    "softmax_l2_grad.py": ["--l2", "0.01"],
+    "logistic_l2_grad.py": ["--model", "logistic", "--l2", "0.01"],
+}
+
+
+def _model_module(name: str) -> str:
+    """output/<name>: what ``derive code`` writes with the options of MODEL_MODULES[name]."""
+    from .codegen import module_source
+
+    args = parser().parse_args(["code", *MODEL_MODULES[name]])
+    model, constants = model_from_args(args)
+    return module_source(args.dtype, model, constants)
+
+
+for _name in MODEL_MODULES:
+    artefact(_name)(functools.partial(_model_module, _name))
 
 
 @artefact("train_setosa.png")

@@ -28,6 +28,17 @@ contiguous rows of length N.  The matrix products stay row-major,
 products with N as rows well and ``W.T @ X.T`` or ``(G @ X).T`` badly (see the
 benchmark figures in the README).
 
+Every model goes through the same stages.  A single-output model (logistic,
+linear) has scalar per-sample quantities (y, sigma, yhat, z) lifted to vectors
+y[n], A[n], Z[n]; sums of a matrix against a vector become ``X @ w`` and
+``X.T @ g``.  The sigmoid rewrites (``name_sigmoid`` ... ``sigmoid_by_softplus``)
+turn its loss and gradient into logaddexp forms finite at any logit, and do
+nothing to a softmax, just as the softmax rewrites do nothing to a sigmoid.  A
+penalty (L2) is not a per-sample loss: its term R and the engine's derivative of
+it (``Derivation.penalty_result``) are lowered on their own and added once per
+batch, the data term (``Derivation.data_result``) is lifted to the batch mean.
+The template reads the generated functions' arguments from ``Model.inputs``.
+
 Labels that do not sum to one: the generated module uses the engine's *exact*
 form (``derive(..., assume=False)``), a_j Sum_k P_k - P_j, right for any labels at
 the price of one reduction; ``program(exact=False)`` lowers the assumed form.
@@ -106,6 +117,18 @@ class Inner(sp.Function):
     nargs = 2
 
 
+class Sigmoid(sp.Function):
+    """The logistic function 1/(1 + exp(-u)), named by a rewrite so that the rules below can see it."""
+
+    nargs = 1
+
+
+class Softplus(sp.Function):
+    """log(1 + exp(u)) = ``np.logaddexp(0, u)``: finite for every u (u for large u, exp(u) for very negative u)."""
+
+    nargs = 1
+
+
 # --------------------------------------------------------------------------- indices and layouts
 
 #: the batch index, the batch size and the factor of the batch mean (1/N, or 1 for a sum)
@@ -120,9 +143,11 @@ SIZES = {BATCH: N, FEATURE: S.d, CLASS: S.K}
 
 #: per-sample quantities and the batched arrays whose row n they become
 BATCHED = {S.x: "X", S.P: "P", S.a: "A", S.z: "Z"}
+#: the scalar per-sample quantities of single-output models (logistic, linear) and their batched vectors
+BATCHED_SCALARS = {S.y: "y", S.sigma: "A", S.yhat: "A", S.logit: "Z"}
 #: arrays of the generated code: batched ones, the parameters, the shifted logits
-X, P, A, Z, W, b, Sh = sp.symbols("X P A Z W b S")
-ARRAYS = frozenset({X, P, A, Z, W, b, Sh})
+X, P, A, Z, W, b, Sh, w, y = sp.symbols("X P A Z W b S w y")
+ARRAYS = frozenset({X, P, A, Z, W, b, Sh, w, y})
 #: arrays the code computes (in layout order) rather than receives (in the engine's index order)
 COMPUTED = frozenset({A, Z, Sh})
 #: the axis order of matrix products: the batch axis first, so that BLAS works on the long
@@ -170,11 +195,12 @@ def broadcast(part: Lowered, whole: tuple) -> sp.Expr:
 
 
 def lift(expr: sp.Expr) -> sp.Expr:
-    """x_i -> X[n, i], P_j -> P[n, j], ...: a per-sample expression as row n of the batch."""
+    """x_i -> X[n, i], P_j -> P[n, j], y -> y[n], sigma -> A[n]: a per-sample expression as row n of the batch."""
+    rows = {s: sp.IndexedBase(name)[n] for s, name in BATCHED_SCALARS.items()}
     return expr.replace(
         lambda e: isinstance(e, sp.Indexed) and e.base in BATCHED,
         lambda e: sp.IndexedBase(BATCHED[e.base])[(n, *e.indices)],
-    )
+    ).xreplace(rows)
 
 
 def batch_mean(expr: sp.Expr) -> sp.Sum:
@@ -227,7 +253,9 @@ def _pow(expr: sp.Pow) -> Lowered:
 def _sum(expr: sp.Sum) -> Lowered:
     """Sum over q: a contraction of two factor groups sharing q, or a reduction of one."""
     (q, low, high), *rest = expr.limits
-    if rest or low != 1 or high != SIZES[ROLES[q]]:
+    if rest:
+        return _sum_of_all(expr)
+    if low != 1 or high != SIZES[ROLES[q]]:
         raise NotImplementedError(f"{expr}: only one index summed over its whole range")
     parts = [lower(f) for f in sp.Mul.make_args(expr.function)]
     groups: dict[tuple, list[sp.Expr]] = {}
@@ -249,6 +277,15 @@ def _sum(expr: sp.Sum) -> Lowered:
     return _elementwise([inner, *rest_parts], sp.Mul) if rest_parts else inner
 
 
+def _sum_of_all(expr: sp.Sum) -> Lowered:
+    """A sum over every index of its summand (the L2 penalty Sum_l Sum_m W_lm^2): the total of the array."""
+    part = lower(expr.function)
+    summed = {q for q, low, high in expr.limits if low == 1 and high == SIZES.get(ROLES.get(q))}
+    if set(part.indices) != summed or len(summed) != len(expr.limits):
+        raise NotImplementedError(f"{expr}: several indices summed, but not every index over its whole range")
+    return _total([part.expr])
+
+
 def scaled(constants: list[sp.Expr], factors: list[sp.Expr]) -> sp.Expr:
     """The product, with a numeric sign taken into the factors first: -scale*(P - A) -> scale*(A - P)."""
     numbers = [c for c in constants if c.is_number]
@@ -261,6 +298,8 @@ def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[s
     Constants scale the operand that is not a stored input (the gradient G rather than X).
     A product with a batch axis is copied into the class-major layout for the elementwise code.
     """
+    if sorted(map(len, groups)) == [1, 2]:
+        return contract_vector(q, groups, constants)
     if any(len(axes) != 2 for axes in groups):
         raise NotImplementedError(f"contraction over {q} of axes {tuple(groups)}")
     u, v = sorted({r for axes in groups for r in axes} - {q}, key=lambda r: PRODUCT_ORDER.index(ROLES[r]))
@@ -273,6 +312,21 @@ def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[s
     product = Dot(arrange(left_expr, left_axes, (u, q)), arrange(right_expr, right_axes, (q, v)))
     arranged = arrange(product, (u, v), layout((u, v)))
     return Lowered(Contiguous(arranged) if arranged != product and n in (u, v) else arranged, layout((u, v)))
+
+
+def contract_vector(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[sp.Expr]) -> Lowered:
+    """Sum_q M[u, q] v[q] -> M @ v (the logits X @ w, the gradient X.T @ g of a single-output model).
+
+    Constants scale the operand that is not a stored input, as in :func:`contract`.
+    """
+    (_, vector), (matrix_axes, matrix) = sorted(groups.items(), key=lambda g: len(g[0]))
+    (u,) = set(matrix_axes) - {q}
+    matrix_expr, vector_expr = sp.Mul(*matrix), sp.Mul(*vector)
+    if _is_input(vector_expr):
+        matrix_expr = scaled(constants, matrix)
+    else:
+        vector_expr = scaled(constants, vector)
+    return Lowered(Dot(arrange(matrix_expr, matrix_axes, (u, q)), vector_expr), (u,))
 
 
 def _is_input(expr: sp.Expr) -> bool:
@@ -288,13 +342,25 @@ def reduce(q: sp.Symbol, axes: tuple, factors: list[sp.Expr], constants: list[sp
 
 
 def _total(factors: list[sp.Expr]) -> Lowered:
-    """Sum of every entry: of a sum over one axis, of an entrywise product of two arrays (vdot), or plain."""
+    """Sum of every entry: of a sum over one axis, of an entrywise product of two arrays (vdot), of a
+    square (vdot with itself), or plain.  The total does not depend on the layout: when every array
+    of the summand is transposed, the transposes go."""
     body = sp.Mul(*factors)
     if isinstance(body, SumOver):
         body = body.args[0]
+    body = body.xreplace(_untransposing(body))
+    if isinstance(body, sp.Pow) and body.exp == 2:
+        return Lowered(Inner(body.base, body.base), ())
     if isinstance(body, sp.Mul) and len(body.args) == 2 and not any(f.is_number for f in body.args):
         return Lowered(Inner(*body.args), ())
     return Lowered(Total(body), ())
+
+
+def _untransposing(expr: sp.Expr) -> dict:
+    """{A.T: A} when every array in ``expr`` appears transposed only, else {}."""
+    arrays = expr.free_symbols & ARRAYS
+    bare = expr.xreplace({t: sp.Dummy() for t in expr.atoms(Transposed)}).free_symbols & ARRAYS
+    return {} if bare or not arrays else {t: t.args[0] for t in expr.atoms(Transposed)}
 
 
 LOWERINGS: tuple[tuple[type, Callable[..., Lowered]], ...] = (
@@ -307,9 +373,18 @@ LOWERINGS: tuple[tuple[type, Callable[..., Lowered]], ...] = (
 )
 
 
-def stored(lowered: Lowered, parameter: sp.Indexed) -> sp.Expr:
-    """A gradient in the layout of its parameter as stored (dW is (d, K) like W)."""
-    return arrange(lowered.expr, lowered.indices, tuple(parameter.indices))
+def stored(lowered: Lowered, parameter: sp.Basic) -> sp.Expr:
+    """A gradient in the layout of its parameter as stored (dW is (d, K) like W; db of a scalar b is a scalar).
+
+    The transpose of scalars times one transposed input is the product with the input: (lambda W.T).T = lambda W.
+    """
+    want = tuple(getattr(parameter, "indices", ()))
+    if lowered.expr == 0:
+        return sp.Integer(0)
+    mapping = _untransposing(lowered.expr)
+    if lowered.indices == want[::-1] != want and mapping and len(mapping) == 1:
+        return lowered.expr.xreplace(mapping)
+    return arrange(lowered.expr, lowered.indices, want)
 
 
 # --------------------------------------------------------------------------- stabilise
@@ -350,8 +425,48 @@ def _factor_row_constants(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, SumOver) and e.args[1] == CLASS_AXIS and e.args[0].is_Mul, out)
 
 
-#: the rules, in order, that turn the naive softmax into the max-shifted, log-sum-exp form
+_u = sp.Wild("u")
+
+
+def _reflect_softplus(expr: sp.Expr) -> sp.Expr:
+    """Softplus(u) -> u + Softplus(-u) where both occur, then the totals collected in u (the y*Softplus terms cancel)."""
+    atoms = expr.atoms(Softplus)
+    pairs = {s for s in atoms if Softplus(-s.args[0]) in atoms and not s.args[0].could_extract_minus_sign()}
+    if not pairs:
+        return expr
+    expr = expr.xreplace({s: s.args[0] + Softplus(-s.args[0]) for s in pairs})
+    arguments = [s.args[0] for s in pairs]
+    return expr.replace(lambda t: isinstance(t, Total), lambda t: Total(sp.collect(sp.expand(t.args[0]), arguments)))
+
+
+#: the rules, in order, that turn the naive sigmoid and softmax into forms finite for any logits: a rule
+#: whose pattern is absent changes nothing, so every model goes through the same chain
 STABILISE: tuple[Rewrite, ...] = (
+    Rewrite(
+        "name_sigmoid",
+        "1/(1 + exp(-u)) = sigma(u)",
+        lambda e: e.replace(1 / (1 + sp.exp(_u)), Sigmoid(-_u)),
+    ),
+    Rewrite(
+        "sigmoid_complement",
+        "1 - sigma(u) = sigma(-u): no cancellation when sigma(u) is close to 1",
+        lambda e: e.replace(1 - Sigmoid(_u), Sigmoid(-_u)),
+    ),
+    Rewrite(
+        "log_sigmoid",
+        "log sigma(u) = -log(1 + exp(-u)) = -logaddexp(0, -u): finite for any u, never the log of 0",
+        lambda e: e.replace(sp.log(Sigmoid(_u)), -Softplus(-_u)),
+    ),
+    Rewrite(
+        "softplus_reflect",
+        "logaddexp(0, u) = u + logaddexp(0, -u): one logaddexp serves both log sigma and log(1 - sigma)",
+        lambda e: _reflect_softplus(e),
+    ),
+    Rewrite(
+        "sigmoid_by_softplus",
+        "sigma(u) = exp(-logaddexp(0, -u)): exp of a number <= 0 never overflows, and shares logaddexp with the loss",
+        lambda e: e.replace(Sigmoid(_u), sp.exp(-Softplus(-_u))),
+    ),
     Rewrite(
         "shift_by_max",
         "exp(Z) = exp(M) exp(S) with M = max_k Z_k, S = Z - M <= 0, so exp(S) cannot overflow",
@@ -391,6 +506,22 @@ def stabilise(expr: sp.Expr, rules: tuple[Rewrite, ...] = STABILISE) -> sp.Expr:
     return expr
 
 
+def fired(expr: sp.Expr, rules: tuple[Rewrite, ...] = STABILISE) -> tuple[Rewrite, ...]:
+    """The rules that changed ``expr`` on its way through ``stabilise``."""
+    changed = []
+    for rule in rules:
+        new = rule(expr)
+        if new != expr:
+            changed.append(rule)
+        expr = new
+    return tuple(changed)
+
+
+def bounded_exponent(arg: sp.Expr) -> bool:
+    """Whether exp(arg) cannot overflow: arg is the shifted logits S <= 0 or -logaddexp(0, u) <= 0."""
+    return arg == Sh or (arg.could_extract_minus_sign() and isinstance(-arg, Softplus))
+
+
 # --------------------------------------------------------------------------- the kernel
 
 
@@ -420,6 +551,10 @@ class Program:
     forward: tuple[tuple[sp.Symbol, sp.Expr], ...]
     loss: Kernel
     loss_and_grad: Kernel
+    #: the penalty R and its derivatives, added once to the batch's data term; None without a penalty
+    penalty: Kernel | None = None
+    #: the stabilising rewrites that changed the code (each one's ``says`` goes into the module's docstring)
+    rewrites: tuple[Rewrite, ...] = ()
 
 
 def add_before_copy(expr: sp.Expr) -> sp.Expr:
@@ -440,20 +575,41 @@ def forward(model: Model) -> tuple[tuple[sp.Symbol, sp.Expr], tuple[sp.Symbol, s
     return (Z, logits), (A, activation)
 
 
+#: symbolic strengths of the add-ons -> the keyword argument of the generated functions that carries them
+KEYWORDS = {S.lam: sp.Symbol("l2", positive=True)}
+
+
+def gradient_name(parameter: sp.Basic) -> str:
+    """dW for W_ij, db for b_j or a scalar b."""
+    return f"d{S.key(parameter)}"
+
+
 def outputs(model: Model, exact: bool) -> dict[str, sp.Expr]:
-    """Loss and gradients as batch means of the model's loss and the engine's closed forms, lowered."""
+    """The data term: the batch mean of the model's loss and of the engine's closed forms, lowered.
+
+    A penalty (L2) is not part of a sample's loss; :func:`penalty` lowers it, to be added once.
+    """
     loss = lower(batch_mean(model.loss)).expr
     grads = {
-        f"d{p.base}": stored(lower(batch_mean(derive(model, p, assume=not exact).result)), p) for p in model.parameters
+        gradient_name(p): stored(lower(batch_mean(derive(model, p, assume=not exact).data_result)), p)
+        for p in model.parameters
     }
     return {"loss": loss, **grads}
+
+
+def penalty(model: Model, exact: bool) -> dict[str, sp.Expr]:
+    """The penalty R and the engine's derivative of it for each parameter (0 where R does not depend on it)."""
+    terms = {"loss": lower(model.penalty).expr}
+    for p in model.parameters:
+        terms[gradient_name(p)] = stored(lower(derive(model, p, assume=not exact).penalty_result), p)
+    return {name: term.xreplace(KEYWORDS) for name, term in terms.items()}
 
 
 def kernel(named: dict[str, sp.Expr], activation: sp.Expr) -> Kernel:
     """Substitute the activation, stabilise, and eliminate common subexpressions."""
     exprs = [contiguous(stabilise(e.xreplace({A: activation}))) for e in named.values()]
-    if any(Z in e.free_symbols for e in exprs):
-        raise NotImplementedError("the logits survive outside the shifted form")
+    if any(not bounded_exponent(g.args[0]) for e in exprs for g in e.atoms(sp.exp)):
+        raise NotImplementedError("an exponential of the logits survives outside a stable form")
     replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), order="none")
     return Kernel(tuple(replacements), tuple(zip(named, reduced)))
 
@@ -464,13 +620,17 @@ def program(model: Model | str = "softmax", exact: bool = True) -> Program:
     logits, (_, activation) = forward(model)
     named = outputs(model, exact)
     derivations = [derive(model, p, assume=not exact) for p in model.parameters]
+    loss_and_grad = kernel(named, activation)
+    shifted = any(Sh in e.free_symbols for _, e in loss_and_grad.assignments + loss_and_grad.outputs)
     return Program(
         model=model,
         exact=exact,
         closed_forms=tuple(equation(d.lhs, d.result) for d in derivations),
-        forward=(logits, SHIFTED),
+        forward=(logits, SHIFTED) if shifted else (logits,),
         loss=kernel({"loss": named["loss"]}, activation),
-        loss_and_grad=kernel(named, activation),
+        loss_and_grad=loss_and_grad,
+        penalty=kernel(penalty(model, exact), activation) if model.penalty != 0 else None,
+        rewrites=fired(sp.Add(*(e.xreplace({A: activation}) for e in named.values()))),
     )
 
 
@@ -484,42 +644,232 @@ BLOCK_ROWS = 32768
 DTYPES = ("float64", "float32")
 
 
-def module_name(dtype: str) -> str:
-    """softmax_grad.py for float64, softmax_grad_float32.py for float32."""
-    return "softmax_grad.py" if dtype == "float64" else f"softmax_grad_{dtype}.py"
+def module_name(dtype: str = "float64", model: Model | str = "softmax") -> str:
+    """softmax_grad.py for float64, softmax_grad_float32.py for float32; logistic_l2_grad.py for logistic+l2."""
+    stem = f"{_model(model).name.replace('+', '_')}_grad"
+    return f"{stem}.py" if dtype == "float64" else f"{stem}_{dtype}.py"
 
 
-def module_source(dtype: str = "float64") -> str:
+def _model(model: Model | str) -> Model:
+    return get_model(model) if isinstance(model, str) else model
+
+
+def module_source(dtype: str = "float64", model: Model | str = "softmax", constants: dict | None = None) -> str:
     """The generated module's text: the program's printed kernels laid out by the template.
 
     Always the exact form: a module that assumed Sum_k P_k = 1 would be silently wrong for other labels.
+    ``constants`` gives the add-ons' strengths ({lambda: 0.01}); the model's defaults otherwise.
     """
     from . import __name__ as package
     from .rendering import render
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    prog = program(exact=True)
+    model = _model(model)
+    constants = {**model.constants, **(constants or {})}
+    prog = program(model, exact=True)
     printer = ArrayPrinter()
+    sig = signature(model)
     return render(
         "numpy",
-        "softmax_grad.py.jinja",
+        "model_grad.py.jinja",
         title=prog.model.title,
         version=_version(package),
-        command=f"derive code --dtype {dtype}",
+        command=command(model, dtype, constants),
         model=prog.model.name,
         closed_forms=prog.closed_forms,
-        labels=LABELS,
+        labels=labels_note(model),
         dtype=dtype,
         block_rows=BLOCK_ROWS,
+        sig=sig,
+        headers=headers(sig, str(KEYWORDS[S.lam]) if prog.penalty is not None else None),
+        math=definitions(model),
+        rewrites=[f"{rule.name}: {rule.says}." for rule in prog.rewrites],
+        layout=LAYOUT if model.output_index is not None else "",
+        penalty=penalty_context(prog, sig, constants),
         forward=[f"{s} = {printer.doprint(e)}" for s, e in prog.forward],
         loss={"lines": prog.loss.lines(), "returns": prog.loss.returns()},
         loss_and_grad={"lines": prog.loss_and_grad.lines(), "returns": prog.loss_and_grad.returns()},
-        gradient_doc="Per sample: " + "; ".join(prog.closed_forms) + ".",
+        gradient_doc=("Per sample" if prog.penalty is None else "Per sample, with the penalty's term once per batch")
+        + ": "
+        + "; ".join(prog.closed_forms)
+        + ".",
     )
 
 
 LABELS = "Exact for any labels: no assumption that Sum_k P_k = 1 (soft or unnormalised labels are fine)."
+
+#: what each input of the generated functions holds, for the module's docstring
+MEANINGS = {
+    S.x: "features x_i of each sample",
+    S.P: "labels P_j of each sample (one-hot or soft)",
+    S.W: "weights: rows = features i, columns = classes j",
+    S.b: "biases b_j",
+    S.w: "weights w_i",
+    S.bias: "bias b: a number",
+}
+#: the meaning of a single-output model's label, by the model's label_kind
+LABEL_MEANINGS = {
+    "probability": "labels y of each sample: 0 or 1, or a probability",
+    "real": "targets y of each sample",
+}
+
+
+@dataclass(frozen=True)
+class Argument:
+    """An argument of the generated functions: its name in the code, shape (as Python text) and meaning."""
+
+    name: str
+    shape: str
+    meaning: str
+
+    @property
+    def scalar(self) -> bool:
+        return self.shape == "()"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The arguments of the generated functions, in order: the parameters, X, the labels."""
+
+    parameters: tuple[Argument, ...]
+    features: Argument
+    label: Argument
+
+    @property
+    def arguments(self) -> tuple[Argument, ...]:
+        return (*self.parameters, self.features, self.label)
+
+    @property
+    def names(self) -> str:
+        return ", ".join(a.name for a in self.arguments)
+
+    @property
+    def typed(self) -> str:
+        return ", ".join(f"{a.name}: {'float' if a.scalar else 'np.ndarray'}" for a in self.arguments)
+
+    @property
+    def gradients(self) -> tuple[str, ...]:
+        return tuple(f"d{p.name}" for p in self.parameters)
+
+    @property
+    def results(self) -> tuple[str, ...]:
+        """The names of loss_and_grad's results: H and the gradients."""
+        return ("H", *self.gradients)
+
+    @property
+    def documented(self) -> tuple[Argument, ...]:
+        """The arguments in the order the module's docstring lists them: the data first."""
+        return (self.features, self.label, *self.parameters)
+
+    @property
+    def bias(self) -> Argument:
+        return self.parameters[-1]
+
+
+#: the line length of the generated code (the project's ruff setting)
+LINE_LENGTH = 120
+
+
+def def_line(name: str, parameters: list[str], returns: str) -> str:
+    """A function's header laid out as ruff format lays it out: one line when it fits, else the
+    parameters on one indented line, else one parameter per line with a trailing comma."""
+    joined = ", ".join(parameters)
+    one = f"def {name}({joined}) -> {returns}:"
+    if len(one) <= LINE_LENGTH:
+        return one
+    if len(joined) + 4 <= LINE_LENGTH:
+        return f"def {name}(\n    {joined}\n) -> {returns}:"
+    return f"def {name}(\n" + "".join(f"    {p},\n" for p in parameters) + f") -> {returns}:"
+
+
+def headers(sig: Signature, keyword: str | None) -> dict[str, str]:
+    """The headers of the generated functions; ``keyword`` is the penalty's strength argument, if any."""
+    typed = [f"{a.name}: {'float' if a.scalar else 'np.ndarray'}" for a in sig.arguments]
+    public = [*typed, 'reduction: str = "mean"', *([f"{keyword}: float = {keyword.upper()}"] if keyword else [])]
+    grads = ", ".join("float" if a.scalar else "np.ndarray" for a in sig.parameters)
+    return {
+        "_scale": def_line("_scale", [*typed, "reduction: str"], "float"),
+        "_loss": def_line("_loss", [*typed, "scale: float"], "float"),
+        "_loss_and_grad": def_line("_loss_and_grad", [*typed, "scale: float"], f"tuple[float, {grads}]"),
+        "loss": def_line("loss", public, "float"),
+        "loss_and_grad": def_line("loss_and_grad", public, f"tuple[float, {grads}]"),
+        "grad": def_line("grad", public, f"tuple[{grads}]"),
+    }
+
+
+def _shape(sizes: tuple[str, ...]) -> str:
+    return f"({sizes[0]},)" if len(sizes) == 1 else f"({', '.join(sizes)})"
+
+
+def signature(model: Model) -> Signature:
+    """The generated functions' arguments, read from the model's inputs (their shapes in d and K)."""
+    shapes = dict(model.inputs)
+    parameters = tuple(Argument(str(S.key(p)), _shape(shapes[S.key(p)]), MEANINGS[S.key(p)]) for p in model.parameters)
+    label_name = BATCHED.get(model.label) or BATCHED_SCALARS[model.label]
+    label_meaning = MEANINGS.get(model.label) or LABEL_MEANINGS[model.label_kind]
+    return Signature(
+        parameters,
+        Argument(BATCHED[S.x], _shape(("N", *shapes[S.x])), MEANINGS[S.x]),
+        Argument(label_name, _shape(("N", *shapes[model.label])), label_meaning),
+    )
+
+
+def command(model: Model, dtype: str, constants: dict) -> str:
+    """The command line that writes this module."""
+    words = ["derive code"]
+    base = model.name.split("+")[0]
+    if base != "softmax":
+        words.append(f"--model {base}")
+    if model.penalty != 0:
+        words.append(f"--l2 {constants[S.lam]:g}")
+    if model.label_definition is not None:
+        words.append(f"--smoothing {constants[S.eps]:g}")
+    return " ".join([*words, f"--dtype {dtype}"])
+
+
+def labels_note(model: Model) -> str:
+    if model.label_definition is not None:
+        return (
+            f"{LABELS}\nP must be the smoothed labels, (1 - epsilon) onehot + epsilon/K: with them the gradient is"
+            " a_j - P_j\n(they sum to one), and the code, exact for any labels, computes just that."
+        )
+    if model.assumptions:
+        return LABELS
+    return f"Exact for any labels: the closed forms assume nothing about {signature(model).label.name}."
+
+
+def definitions(model: Model) -> tuple[str, ...]:
+    """The model's definitions, printed by the engine's text printer: logits, activation, loss, penalty."""
+    lines = [equation(model.logit, model.logit_definition), equation(model.activation, model.activation_definition)]
+    loss = S.L if model.penalty != 0 else S.H
+    lines.append(equation(loss, model.loss))
+    if model.penalty != 0:
+        lines.append(equation(S.R, model.penalty))
+    return tuple(lines)
+
+
+#: how the arrays of a model with classes are laid out, for the module's docstring
+LAYOUT = (
+    "Inside, arrays over the batch are class-major, (K, N), so that the reductions over the\n"
+    "classes run along axis 0; the matrix products keep the samples as rows."
+)
+
+
+def penalty_context(prog: Program, sig: Signature, constants: dict) -> dict | None:
+    """The penalty, added once to the batch's loss and gradients, with its strength as a keyword argument."""
+    if prog.penalty is None:
+        return None
+    printer = ArrayPrinter()
+    names = ("H", *sig.gradients)
+    totals = [printer.doprint(sp.Symbol(name) + expr) for name, (_, expr) in zip(names, prog.penalty.outputs)]
+    keyword = KEYWORDS[S.lam]
+    return {
+        "keyword": str(keyword),
+        "value": repr(float(constants[S.lam])),
+        "lines": prog.penalty.lines(),
+        "totals": totals,
+    }
 
 
 def _version(package: str) -> str:

@@ -47,9 +47,13 @@ class ArrayPrinter(NumPyPrinter):
 
     def _print_Mul(self, expr: sp.Mul) -> str:
         # factors joined by " * " and " / " with spaces, as ruff format writes them
+        # a rational coefficient p/q prints as "p * ... / q" (ruff writes 1 / 2, never 1/2)
         coeff, factors = expr.as_coeff_mul()
         numerator = [f for f in factors if not (f.is_Pow and f.exp == -1)]
         denominator = [f.base for f in factors if f.is_Pow and f.exp == -1]
+        if coeff.is_Rational and coeff.q != 1:
+            denominator.append(sp.Integer(coeff.q))
+            coeff = sp.Integer(coeff.p)
         if abs(coeff) != 1 or not numerator:
             numerator.insert(0, abs(coeff))
         level = PRECEDENCE["Mul"]
@@ -90,6 +94,13 @@ class ArrayPrinter(NumPyPrinter):
 
     def _print_Total(self, expr: sp.Expr) -> str:
         return f"{self._operand(expr.args[0])}.sum()"
+
+    def _print_Softplus(self, expr: sp.Expr) -> str:
+        return f"{self._module_format('numpy.logaddexp')}(0, {self._print(expr.args[0])})"
+
+    def _print_Sigmoid(self, expr: sp.Expr) -> str:
+        # the naive form, for checking the rewrites at moderate logits; generated code never contains it
+        return f"(1 / (1 + {self._module_format('numpy.exp')}({self._print(-expr.args[0])})))"
 
 
 def numpy_code(expr: sp.Expr) -> str:

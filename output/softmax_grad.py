@@ -17,11 +17,21 @@ Shapes (rows of X and P are samples n = 1..N; float64 throughout):
     W (d, K)   weights: rows = features i, columns = classes j
     b (K,)     biases b_j
 
-Math, per sample: z = x W + b, a = softmax(z), H = -Sum_j P_j log a_j.  The loss
-and the gradients are means over the batch (``reduction="sum"`` for sums).  The
-code takes the max-shifted log-sum-exp form, so logits of any magnitude are finite.
-Inside, arrays over the batch are class-major, (K, N), so that the reductions over
-the classes run along axis 0; the matrix products keep the samples as rows.
+Math, per sample (the model's definitions, as derive's engine prints them):
+
+    z_j = b_j + Sum(x_l*W_lj, (l, 1, d))
+    a_k = exp(z_k)/Sum(exp(z_m), (m, 1, K))
+    H = -Sum(P_m*log(a_m), (m, 1, K))
+
+The loss and the gradients are means over the batch (``reduction="sum"`` for sums).
+The rewrites that keep the code finite for logits of any magnitude:
+
+    shift_by_max: exp(Z) = exp(M) exp(S) with M = max_k Z_k, S = Z - M <= 0, so exp(S) cannot overflow.
+    max_out_of_class_sum: Sum_k c F_k = c Sum_k F_k for c the same for every class; exp(M) then cancels in a_j.
+    log_of_quotient: log(exp(S)/T) = S - log T: the log-softmax never takes the log of an underflowed a_j.
+
+Inside, arrays over the batch are class-major, (K, N), so that the reductions over the
+classes run along axis 0; the matrix products keep the samples as rows.
 """
 
 from __future__ import annotations
@@ -83,7 +93,7 @@ def _loss_and_grad(
 
 
 def loss(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, reduction: str = "mean") -> float:
-    """The cross-entropy H of softmax(X W + b) against P: mean (or sum) over the N rows."""
+    """The loss H: mean (or sum) over the N rows."""
     scale = _scale(W, b, X, P, reduction)
     return sum(_loss(W, b, X[s : s + BLOCK_ROWS], P[s : s + BLOCK_ROWS], scale) for s in range(0, len(X), BLOCK_ROWS))
 

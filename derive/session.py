@@ -59,8 +59,6 @@ from .textreport import assumption_line, example_report
 from .verdict import CheckResult
 
 #: the models whose gradient code derive.codegen.module_source generates
-GENERATED_MODELS = frozenset({"softmax"})
-
 #: the learning rate of the documents' gradient-descent step (as ``derive latex``'s default)
 DOCUMENT_LR = 0.1
 
@@ -281,25 +279,21 @@ class Session:
         return render("markdown", "derivation.md.jinja", **self.context(lr))
 
     def check(self, claim: str, wrt: str | None = None, latex: bool | None = None) -> CheckResult:
-        """``derive check``: the verdict on a claimed formula for dH/dW_ij (``wrt="b"``: dH/db_j).
+        """``derive check``: the verdict on a claimed formula for the first parameter's derivative
+        (``wrt="b"``: the bias's).
 
-        Judged with this session's assumption (``exact=True`` drops Sum_k P_k = 1); ``latex``
-        reads the claim as LaTeX (None: detected).  Raises ValueError for a claim that cannot be
-        read, and for a model that derive check does not judge.
+        Judged for this session's model and add-ons, with its assumption (``exact=True`` drops
+        Sum_k P_k = 1); ``latex`` reads the claim as LaTeX (None: detected).  Raises ValueError for
+        a claim that cannot be read.
         """
-        if self.model.name not in document.CHECKED_MODELS:
-            raise ValueError(f"derive check judges claims about the softmax model only, not {self.model.name!r}")
-        return verdict.check(claim, wrt=wrt, assume=self.assume, latex=latex, model=self.model)
+        return verdict.check(claim, wrt=wrt, assume=self.assume, latex=latex, model=self.model, constants=self.constants)
 
     def code(self, dtype: str = "float64") -> Code:
         """The generated NumPy module (``derive code``): the exact form, for any labels.
 
-        Raises ValueError for a dtype other than float64 and float32, and for a model the code
-        generator does not support yet.
+        Raises ValueError for a dtype other than float64 and float32.
         """
-        if self.model.name not in GENERATED_MODELS:
-            raise ValueError(f"derive code generates code for the softmax model only, not {self.model.name!r}")
-        return Code(codegen.module_source(dtype), dtype)
+        return Code(codegen.module_source(dtype, self.model, self.constants), dtype)
 
     @cached_property
     def definitions(self) -> tuple[Formula, ...]:

@@ -603,6 +603,10 @@ class CheckResult:
     def lhs(self) -> sp.Derivative:
         return sp.Derivative(S.H, self.claim.wrt)
 
+    def __repr__(self) -> str:
+        # what a terminal, IPython and a notebook's text/plain show: the report, not a dataclass dump
+        return self.report().rstrip("\n")
+
     def report(self) -> str:
         """Plain text for the terminal."""
         assumption = "assuming Sum_k P_k = 1" if self.assume else "exact, for any labels (--exact)"

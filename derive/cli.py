@@ -568,13 +568,18 @@ def _train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int(1_000_000), metavar="N", help="epochs of gradient descent (default per task)")
     parser.add_argument("--lr", type=learning_rate, metavar="ETA", help="learning rate (default per task)")
     parser.add_argument("--plot", type=Path, metavar="PATH", help="loss-curve PNG (default output/train_<task>.png)")
+    add_model_options(parser)
 
 
 @command("train", "train softmax regression on iris with the generated gradient; compare with scikit-learn", _train_args)
 def cmd_train(args: argparse.Namespace) -> int:
     from .training import loss_plot, train
 
-    result = train(args.task, args.epochs, args.lr, progress=True)
+    model, constants = model_from_args(args)
+    try:
+        result = train(args.task, args.epochs, args.lr, progress=True, model=model, constants=constants)
+    except ValueError as err:
+        raise InputError(str(err)) from None
     print(result.summary())
     print(f"loss curve: {write_atomic(args.plot or OUTPUT / f'train_{args.task}.png', loss_plot(result))}")
     return 0

@@ -26,6 +26,7 @@ import numpy as np
 
 from .codegen import load_module, module_source
 from .example import SEED
+from .models import SOFTMAX, Model
 
 #: the split and everything else random is fixed, so ``derive all`` is reproducible
 SPLIT_SEED = 0
@@ -152,13 +153,31 @@ def sklearn_accuracy(data: Data) -> float:
     return float(model.score(data.X_test, data.y_test))
 
 
-def train(task: str = "species", epochs: int | None = None, lr: float | None = None, progress: bool = False) -> Result:
-    """Train on iris with the generated gradient and compare with scikit-learn."""
+def train(
+    task: str = "species",
+    epochs: int | None = None,
+    lr: float | None = None,
+    progress: bool = False,
+    model: Model | None = None,
+    constants: dict | None = None,
+) -> Result:
+    """Train on iris with the generated gradient and compare with scikit-learn.
+
+    ``model`` is softmax regression (default, with any add-ons) or binary logistic
+    regression, which takes the seed's task as Setosa (y = 1) against the rest,
+    starting from w = W_.1 - W_.2, b = b_1 - b_2: the same classifier as the
+    2-class softmax.  ``constants`` gives the add-ons' strengths.
+    """
     spec = TASKS[task]
+    model = model or SOFTMAX
+    if model.output_index is None and (model.label_kind != "probability" or task != "setosa"):
+        raise ValueError(f"derive train trains classifiers: model {model.name!r} needs --model softmax, or logistic with --task setosa")
     epochs, lr = epochs or spec.epochs, lr or spec.lr
     data = load(spec)
-    module = load_module(module_source("float64"), "softmax_grad")
-    W, b, losses = descend(module, data, spec, epochs, lr, progress)
+    module = load_module(module_source("float64", model, constants), "model_grad")
+    binary = model.output_index is None
+    W, b, losses = (descend_binary if binary else descend)(module, data, spec, epochs, lr, progress)
+    score = binary_accuracy if binary else accuracy
     return Result(
         task=spec,
         epochs=epochs,
@@ -166,11 +185,31 @@ def train(task: str = "species", epochs: int | None = None, lr: float | None = N
         losses=losses,
         W=W,
         b=b,
-        train_accuracy=accuracy(W, b, data.X_train, data.y_train),
-        test_accuracy=accuracy(W, b, data.X_test, data.y_test),
+        train_accuracy=score(W, b, data.X_train, data.y_train),
+        test_accuracy=score(W, b, data.X_test, data.y_test),
         sklearn_accuracy=sklearn_accuracy(data),
         data=data,
     )
+
+
+def descend_binary(module: types.ModuleType, data: Data, task: Task, epochs: int, lr: float, progress: bool) -> tuple:
+    """Gradient descent for the logistic model: y = 1 for Setosa (class 0), from the seed's start."""
+    from tqdm import tqdm
+
+    W, b = task.start()
+    w, bias = W[:, 0] - W[:, 1], float(b[0] - b[1])
+    y = (data.y_train == 0).astype(float)
+    losses = []
+    for _ in tqdm(range(epochs), desc=f"train {task.name}", unit="epoch", disable=not progress, leave=False):
+        H, dw, db = module.loss_and_grad(w, bias, data.X_train, y)
+        w, bias = w - lr * dw, bias - lr * db
+        losses.append(H)
+    return w, bias, tuple(losses)
+
+
+def binary_accuracy(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray) -> float:
+    """Share of samples classified right: Setosa (class 0) exactly when sigma(z) > 1/2, i.e. z > 0."""
+    return float(np.mean((X @ w + b > 0) == (y == 0)))
 
 
 def loss_plot(result: Result) -> bytes:

@@ -80,3 +80,23 @@ def test_cli_lists_the_tasks():
 @pytest.mark.parametrize("name", ["train_setosa.png", "train_species.png"])
 def test_plots_in_output(name):
     assert (ROOT / "output" / name).read_bytes().startswith(PNG)
+
+
+def test_logistic_training_on_the_seeds_task():
+    from derive.models import LOGISTIC
+    from derive.training import train
+
+    result = train("setosa", model=LOGISTIC)
+    assert result.W.shape == (2,)
+    assert result.test_accuracy >= 0.95 and result.train_accuracy >= 0.95
+    assert result.losses[-1] < result.losses[0]
+    # the first step starts from the seed: w = W_.1 - W_.2, b = 0, the 2-class softmax's classifier
+    softmax = train("setosa", epochs=1)
+    assert result.losses[0] == pytest.approx(softmax.losses[0], rel=1e-12)
+
+
+def test_train_refuses_a_regression_model(capsys):
+    from derive import cli
+
+    assert cli.main(["train", "--model", "linear", "--task", "setosa"]) == 2
+    assert "derive train trains classifiers" in capsys.readouterr().err

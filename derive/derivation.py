@@ -80,12 +80,9 @@ class Derivation:
     @property
     def data_result(self) -> sp.Expr:
         """The closed form of the data term dL/d(wrt) (the result itself when there is no penalty)."""
-        penalty = [s for s in self.steps if s.rule == "add_penalty"]
-        return (
-            self.steps[self.steps.index(penalty[0]) - len(self._penalty_factor_steps()) - 1].rhs
-            if penalty
-            else self.result
-        )
+        last = self.steps[-1]
+        # add_penalty writes data term + penalty term, in that order (a WrittenSum keeps it)
+        return last.rhs.args[0] if last.rule == "add_penalty" else self.result
 
     @property
     def penalty_result(self) -> sp.Expr:

@@ -87,6 +87,13 @@ class _Setting:
         a = self.model.activation
         return self.explicit.symbol(a.base, (q,)) if q is not None else a
 
+    def activations(self) -> dict:
+        """a_q -> its definition in the explicit logits, for every output q."""
+        definition = self.model.activation_definition
+        return {
+            self.activation(q): self.explicit(definition, **({"k": q} if q is not None else {})) for q in self.outputs
+        }
+
     def at(self, expr: sp.Expr, q) -> sp.Expr:
         """expr (with free class index j) in explicit symbols at class q."""
         return self.explicit(expr, **({"j": q} if q is not None else {}))
@@ -175,12 +182,7 @@ def _indices(generic: sp.Basic, position: tuple, q) -> dict[str, int]:
 
 def _loss_in_logits(setting: _Setting) -> sp.Expr:
     """The data loss L as a function of the explicit logits."""
-    model, explicit = setting.model, setting.explicit
-    activation = {
-        setting.activation(q): explicit(model.activation_definition, **({"k": q} if q is not None else {}))
-        for q in setting.outputs
-    }
-    return explicit(model.loss).xreplace(activation)
+    return setting.explicit(setting.model.loss).xreplace(setting.activations())
 
 
 def _logit_derivatives(setting: _Setting) -> dict:
@@ -191,11 +193,7 @@ def _logit_derivatives(setting: _Setting) -> dict:
 
 def _prove_logit_identities(setting: _Setting, dLdz: dict, class_parts: set) -> int:
     """dL/dz_q == class part at j = q, as rational functions (labels normalised if assumed)."""
-    model, explicit = setting.model, setting.explicit
-    activation = {
-        setting.activation(q): explicit(model.activation_definition, **({"k": q} if q is not None else {}))
-        for q in setting.outputs
-    }
+    activation = setting.activations()
     normalise = _normalisation(setting)
     count = 0
     for class_part in class_parts:

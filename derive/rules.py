@@ -95,12 +95,6 @@ def factor_out_of_sum(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Sum), _factor_sum)
 
 
-@rule("identity", "nothing to rewrite")
-def identity(expr: sp.Expr) -> sp.Expr:
-    """f -> f."""
-    return expr
-
-
 @rule("cancel", "cancel common factors of numerator and denominator")
 def cancel(expr: sp.Expr) -> sp.Expr:
     """p/q -> the reduced fraction, for expressions without sums (SymPy's ``cancel``)."""

@@ -12,7 +12,8 @@ softmax(X W + b) against one-hot P and its gradients with respect to W and b
 against 0/1 labels y and its gradients with respect to w and the scalar b),
 and is checked against the generated module before it is timed.  Each timing is
 the median of up to ``--repeats`` calls (fewer when ``--budget`` seconds run
-out), after warm-up calls (which also compile JAX).  Frameworks that are not
+out), after warm-up calls (which also compile JAX); small problems are timed in batches of
+consecutive calls (see ``median_times``).  Frameworks that are not
 installed are skipped.  Timings are printed, never asserted.
 """
 
@@ -299,20 +300,36 @@ def problem(size: tuple[int, int, int], dtype: str, seed: int = 0, model: str = 
 
 
 def median_times(runs: list[Callable[[], object]], repeats: int, budget: float) -> list[float]:
-    """Median wall time of each of ``runs``, called in turn (round robin, so that load from other
-    processes hits all alike) up to ``repeats`` times or until ``budget`` seconds (at least 3 rounds)."""
-    for run in runs:
-        run(), run()
+    """Median wall time per call of each of ``runs``.
+
+    A sample is a batch of consecutive calls of one run (as many as fill ~2 ms, at least one),
+    timed together, as in a training loop that calls the same function again and again; the
+    runs take turns sample by sample (round robin, so that load from other processes hits all
+    alike) up to ``repeats`` samples each or until ``budget`` seconds (at least 3 rounds).
+    Single interleaved calls would measure each run just after another one has filled the
+    caches with its own data: at iris size that costs a run more than its own work.
+    """
+    batches = [_calls_per_sample(run) for run in runs]
     times: list[list[float]] = [[] for _ in runs]
     stop = time.perf_counter() + budget * len(runs)
     rounds = 0
     while rounds < repeats and (rounds < 3 or time.perf_counter() < stop):
-        for run, spent in zip(runs, times):
+        for run, calls, spent in zip(runs, batches, times):
             start = time.perf_counter()
-            run()
-            spent.append(time.perf_counter() - start)
+            for _ in range(calls):
+                run()
+            spent.append((time.perf_counter() - start) / calls)
         rounds += 1
     return [float(np.median(t)) for t in times]
+
+
+def _calls_per_sample(run: Callable[[], object], target: float = 2e-3) -> int:
+    """How many consecutive calls of ``run`` take about ``target`` seconds (after two warm-up calls)."""
+    run(), run()
+    start = time.perf_counter()
+    run()
+    once = time.perf_counter() - start
+    return max(1, min(1000, round(target / max(once, 1e-7))))
 
 
 def agrees(result: tuple, reference: tuple, dtype: str) -> bool:

@@ -4,8 +4,9 @@ The driver is a short chain of stages, each returning a SymPy value that is kept
 
     derive(...).result            -(P_j - a_j)*x_i                        the engine's closed form
       lift  (batch mean)          Sum(-scale*(P[n,j] - A[n,j])*X[n,i], (n, 1, N))
-      lower (index -> array)      Dot(Transposed(X), Transposed(scale*(A - P.T)))   X.T @ G.T
+      lower (index -> array)      scale*Dot(A - P.T, X)                  scale * (G @ X), G class-major
       stabilise (named rules)     A -> exp(S)/SumOver(exp(S), 0), S = Z - MaxOver(Z, 0)
+      economise (cost rules)      t1 * (s / T): per-sample factors first
       cse                         t0 = exp(S), t1 = ..., the outputs in terms of t*
       print (ArrayPrinter)        lines of NumPy code for the template
 
@@ -23,10 +24,15 @@ changes with it.
 Why class-major: the softmax reduces over the K classes of every sample.  On
 (N, K) arrays with small K NumPy's ``axis=1`` reductions loop K times per row and
 are slow; on (K, N) arrays ``axis=0`` reductions are K - 1 vectorised passes over
-contiguous rows of length N.  The matrix products stay row-major,
-``(X @ W).T`` copied once into that layout and ``X.T @ G.T``: OpenBLAS threads the
-products with N as rows well and ``W.T @ X.T`` or ``(G @ X).T`` badly (see the
-benchmark figures in the README).
+contiguous rows of length N.  The matrix products follow the same layout
+(``PRODUCT_ORDER``): the logits come out class-major as ``W.T @ X.T`` and the
+gradient as ``(G @ X).T``, with no transposing copy of a (K, N) array; OpenBLAS
+runs these orientations as fast as ``X @ W`` and ``X.T @ G.T`` or faster (the
+README's benchmark prints both GEMM pairs).  Symbolic constants (the 1/N of the
+mean) multiply the small results, not the (K, N) operands, and two cost rewrites
+(``ECONOMISE``) save passes: per-sample factors are multiplied together before they
+meet the classes, and the loss's ``Sum_k P_k log T`` becomes one dot product of
+per-sample vectors.
 
 Every model goes through the same stages.  A single-output model (logistic,
 linear) has scalar per-sample quantities (y, sigma, yhat, z) lifted to vectors
@@ -117,6 +123,13 @@ class Inner(sp.Function):
     nargs = 2
 
 
+class Grouped(sp.Function):
+    """A product computed on its own before it meets the rest (prints ``(u * v)``): the row
+    vectors of a softmax multiplied together, then once with the (K, N) array."""
+
+    nargs = 1
+
+
 class Sigmoid(sp.Function):
     """The logistic function 1/(1 + exp(-u)), named by a rewrite so that the rules below can see it."""
 
@@ -150,9 +163,9 @@ X, P, A, Z, W, b, Sh, w, y = sp.symbols("X P A Z W b S w y")
 ARRAYS = frozenset({X, P, A, Z, W, b, Sh, w, y})
 #: arrays the code computes (in layout order) rather than receives (in the engine's index order)
 COMPUTED = frozenset({A, Z, Sh})
-#: the axis order of matrix products: the batch axis first, so that BLAS works on the long
-#: dimension as rows (X @ W and X.T @ G.T; W.T @ X.T and G @ X thread badly in OpenBLAS, see the README)
-PRODUCT_ORDER = (BATCH, FEATURE, CLASS)
+#: the axis order of matrix products: the layout's own, so that a product over the batch comes out
+#: class-major with no copy (W.T @ X.T is (K, N); G @ X is (K, d), whose transpose is dW)
+PRODUCT_ORDER = ORDER
 #: where the class axis is in a computed (K, N) array
 CLASS_AXIS = sorted((CLASS, BATCH), key=ORDER.index).index(CLASS)
 
@@ -292,11 +305,26 @@ def scaled(constants: list[sp.Expr], factors: list[sp.Expr]) -> sp.Expr:
     return sp.Mul(*(c for c in constants if not c.is_number), sp.Mul(*numbers, *factors))
 
 
+def outside(constants: list[sp.Expr], operation: sp.Expr) -> sp.Expr:
+    """Symbolic constants (the 1/N of the mean) times the result of a product or a reduction.
+
+    The result is the small array (dW is (d, K), the gradient G is (K, N)): scaling it
+    instead of an operand saves a pass over the batch.  Numeric signs go into an operand
+    (see :func:`scaled`), where they fold into the subtraction.
+    """
+    return sp.Mul(*(c for c in constants if not c.is_number), operation)
+
+
+def _numbers(constants: list[sp.Expr]) -> list[sp.Expr]:
+    return [c for c in constants if c.is_number]
+
+
 def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[sp.Expr]) -> Lowered:
     """Sum_q L[u, q] R[q, v] -> L @ R, oriented by PRODUCT_ORDER, each operand transposed as needed.
 
-    Constants scale the operand that is not a stored input (the gradient G rather than X).
-    A product with a batch axis is copied into the class-major layout for the elementwise code.
+    A numeric sign goes into the operand that is not a stored input (the gradient G rather
+    than X), symbolic constants multiply the product (see :func:`outside`).  The product's
+    axes are in layout order already (PRODUCT_ORDER is ORDER): no transposing copy.
     """
     if sorted(map(len, groups)) == [1, 2]:
         return contract_vector(q, groups, constants)
@@ -306,27 +334,26 @@ def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[s
     (left_axes, left), (right_axes, right) = sorted(groups.items(), key=lambda g: v in g[0])
     left_expr, right_expr = sp.Mul(*left), sp.Mul(*right)
     if _is_input(right_expr):
-        left_expr = scaled(constants, left)
+        left_expr = scaled(_numbers(constants), left)
     else:
-        right_expr = scaled(constants, right)
+        right_expr = scaled(_numbers(constants), right)
     product = Dot(arrange(left_expr, left_axes, (u, q)), arrange(right_expr, right_axes, (q, v)))
-    arranged = arrange(product, (u, v), layout((u, v)))
-    return Lowered(Contiguous(arranged) if arranged != product and n in (u, v) else arranged, layout((u, v)))
+    return Lowered(outside(constants, product), (u, v))
 
 
 def contract_vector(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[sp.Expr]) -> Lowered:
     """Sum_q M[u, q] v[q] -> M @ v (the logits X @ w, the gradient X.T @ g of a single-output model).
 
-    Constants scale the operand that is not a stored input, as in :func:`contract`.
+    Constants go as in :func:`contract`.
     """
     (_, vector), (matrix_axes, matrix) = sorted(groups.items(), key=lambda g: len(g[0]))
     (u,) = set(matrix_axes) - {q}
     matrix_expr, vector_expr = sp.Mul(*matrix), sp.Mul(*vector)
     if _is_input(vector_expr):
-        matrix_expr = scaled(constants, matrix)
+        matrix_expr = scaled(_numbers(constants), matrix)
     else:
-        vector_expr = scaled(constants, vector)
-    return Lowered(Dot(arrange(matrix_expr, matrix_axes, (u, q)), vector_expr), (u,))
+        vector_expr = scaled(_numbers(constants), vector)
+    return Lowered(outside(constants, Dot(arrange(matrix_expr, matrix_axes, (u, q)), vector_expr)), (u,))
 
 
 def _is_input(expr: sp.Expr) -> bool:
@@ -338,7 +365,7 @@ def reduce(q: sp.Symbol, axes: tuple, factors: list[sp.Expr], constants: list[sp
     rest = tuple(r for r in axes if r != q)
     if not rest:
         return _total(factors)
-    return Lowered(SumOver(scaled(constants, factors), axes.index(q)), rest)
+    return Lowered(outside(constants, SumOver(scaled(_numbers(constants), factors), axes.index(q))), rest)
 
 
 def _total(factors: list[sp.Expr]) -> Lowered:
@@ -411,8 +438,10 @@ M = MaxOver(Z, CLASS_AXIS)
 
 
 def row_constant(expr: sp.Expr) -> bool:
-    """Whether ``expr`` is the same for every class of a sample: no array outside a class reduction."""
-    hidden = expr.xreplace({r: sp.Dummy() for r in expr.atoms(SumOver, MaxOver) if r.args[1] == CLASS_AXIS})
+    """Whether ``expr`` is the same for every class of a sample: no array outside a class reduction
+    (or a total, which is one number)."""
+    reduced = [r for r in expr.atoms(SumOver, MaxOver) if r.args[1] == CLASS_AXIS] + list(expr.atoms(Total, Inner))
+    hidden = expr.xreplace({r: sp.Dummy() for r in reduced})
     return not (hidden.free_symbols & ARRAYS)
 
 
@@ -506,6 +535,51 @@ def stabilise(expr: sp.Expr, rules: tuple[Rewrite, ...] = STABILISE) -> sp.Expr:
     return expr
 
 
+def _row_constants_first(expr: sp.Expr) -> sp.Expr:
+    """t1 * s * c / T -> t1 * (s * c / T): the factors that are the same for every class multiplied first."""
+
+    def group(product: sp.Mul) -> sp.Expr:
+        constant = [f for f in product.args if row_constant(f)]
+        varying = [f for f in product.args if not row_constant(f)]
+        if len(constant) < 2 or not varying:
+            return product
+        return sp.Mul(*varying, Grouped(sp.Mul(*constant)))
+
+    return expr.replace(lambda e: e.is_Mul, group)
+
+
+def _split_inner(expr: sp.Expr) -> sp.Expr:
+    """Inner(U, V + r) -> Inner(U, V) + Inner(Sum_k U, r) for r the same for every class of a sample."""
+
+    def split(inner: Inner) -> sp.Expr:
+        for u, v in (inner.args, inner.args[::-1]):
+            terms = sp.Add.make_args(v)
+            per_row = [t for t in terms if row_constant(t) and t.free_symbols & ARRAYS]
+            rest = [t for t in terms if t not in per_row]
+            if per_row and rest and not row_constant(u):
+                r = sp.Add(*per_row)
+                sign = -1 if r.could_extract_minus_sign() else 1
+                return Inner(u, sp.Add(*rest)) + sign * Inner(class_sum(u), sign * r)
+        return inner
+
+    return expr.replace(lambda e: isinstance(e, Inner), split)
+
+
+#: rewrites that change no value but the work: each saves a pass over a (K, N) array
+ECONOMISE: tuple[Rewrite, ...] = (
+    Rewrite(
+        "row_constants_first",
+        "a_j s / T = a_j (s / T): the per-sample factors are multiplied together before they meet the classes",
+        _row_constants_first,
+    ),
+    Rewrite(
+        "split_inner",
+        "Sum_k P_k (S_k - log T) = Sum_k P_k S_k - (Sum_k P_k) log T: no (K, N) array for S - log T",
+        _split_inner,
+    ),
+)
+
+
 def fired(expr: sp.Expr, rules: tuple[Rewrite, ...] = STABILISE) -> tuple[Rewrite, ...]:
     """The rules that changed ``expr`` on its way through ``stabilise``."""
     changed = []
@@ -557,20 +631,9 @@ class Program:
     rewrites: tuple[Rewrite, ...] = ()
 
 
-def add_before_copy(expr: sp.Expr) -> sp.Expr:
-    """c[:, None] + contiguous(D.T) -> contiguous((D + c).T): the vector is added in D's own layout,
-    before the one transposing copy, which saves a pass over the (K, N) array."""
-    columns = [t for t in sp.Add.make_args(expr) if isinstance(t, Column)]
-    copies = [t for t in sp.Add.make_args(expr) if isinstance(t, Contiguous) and isinstance(t.args[0], Transposed)]
-    if len(copies) != 1 or len(columns) + 1 != len(sp.Add.make_args(expr)):
-        return expr
-    inner = copies[0].args[0].args[0]
-    return Contiguous(Transposed(sp.Add(inner, *(c.args[0] for c in columns))))
-
-
 def forward(model: Model) -> tuple[tuple[sp.Symbol, sp.Expr], tuple[sp.Symbol, sp.Expr]]:
     """Z = the lowered logits, A = the lowered activation (both from the model's definitions)."""
-    logits = add_before_copy(lower(lift(model.logit_definition)).expr)
+    logits = lower(lift(model.logit_definition)).expr
     activation = lower(lift(model.activation_definition)).expr
     return (Z, logits), (A, activation)
 
@@ -607,7 +670,7 @@ def penalty(model: Model, exact: bool) -> dict[str, sp.Expr]:
 
 def kernel(named: dict[str, sp.Expr], activation: sp.Expr) -> Kernel:
     """Substitute the activation, stabilise, and eliminate common subexpressions."""
-    exprs = [contiguous(stabilise(e.xreplace({A: activation}))) for e in named.values()]
+    exprs = [stabilise(contiguous(stabilise(e.xreplace({A: activation}))), ECONOMISE) for e in named.values()]
     if any(not bounded_exponent(g.args[0]) for e in exprs for g in e.atoms(sp.exp)):
         raise NotImplementedError("an exponential of the logits survives outside a stable form")
     replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), order="none")
@@ -636,11 +699,12 @@ def program(model: Model | str = "softmax", exact: bool = True) -> Program:
 
 # --------------------------------------------------------------------------- the module
 
-#: rows per block of the batch sum.  Small blocks (1024 rows: X's block stays in cache between
-#: X @ W and X.T @ G) are fastest with single-threaded BLAS, but with OpenBLAS's threads on a
-#: busy machine every small product pays a thread hand-off; 32768 rows keeps the products large
-#: and the (K, rows) temporaries bounded.  The generated module exposes it as BLOCK_ROWS.
-BLOCK_ROWS = 32768
+#: rows per block of the batch sum.  2048 rows of X (12.8 MB in float64, 6.4 MB in float32) stay
+#: in the 32 MB L3 cache between W.T @ X.T and G @ X, the (K, 2048) temporaries stay in L2, and
+#: each product is still large enough for OpenBLAS's threads (measured over 1024 ... 32768 rows
+#: at 10000 and 100000 x 784 x 10: 2048 is within noise of the best in both dtypes; see the
+#: README).  The generated module exposes it as BLOCK_ROWS.
+BLOCK_ROWS = 2048
 DTYPES = ("float64", "float32")
 
 
@@ -852,7 +916,7 @@ def definitions(model: Model) -> tuple[str, ...]:
 #: how the arrays of a model with classes are laid out, for the module's docstring
 LAYOUT = (
     "Inside, arrays over the batch are class-major, (K, N), so that the reductions over the\n"
-    "classes run along axis 0; the matrix products keep the samples as rows."
+    "classes run along axis 0; the matrix products come out in that layout (W.T @ X.T is (K, N))."
 )
 
 

@@ -95,6 +95,9 @@ class ArrayPrinter(NumPyPrinter):
     def _print_Total(self, expr: sp.Expr) -> str:
         return f"{self._operand(expr.args[0])}.sum()"
 
+    def _print_Grouped(self, expr: sp.Expr) -> str:
+        return f"({self._print(expr.args[0])})"
+
     def _print_Softplus(self, expr: sp.Expr) -> str:
         return f"{self._module_format('numpy.logaddexp')}(0, {self._print(expr.args[0])})"
 

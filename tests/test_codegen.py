@@ -76,6 +76,7 @@ scale = C.scale
         (t0 / t1 - P, "t0 / t1 - P"),
         (scale * (t0 * C.SumOver(P, 0) / t1 - P), "scale * (t0 * P.sum(axis=0) / t1 - P)"),
         (2 * X / (t0 * t1), "2 * X / t0 / t1"),
+        (t0 * C.Grouped(C.SumOver(P, 0) / t1) - P, "t0 * (P.sum(axis=0) / t1) - P"),
     ],
 )
 def test_printer(expr, code):
@@ -99,35 +100,36 @@ Pt = C.Transposed(P)  # P is stored (N, K); computed arrays are (K, N)
 
 
 def test_gradient_lowers_to_a_matrix_product():
-    """Sum_n scale*(-(P_nj - A_jn) X_ni) is X.T @ G.T with G = scale*(A - P.T) class-major (K, N)."""
+    """Sum_n scale*(-(P_nj - A_jn) X_ni) is scale * (G @ X) with G = A - P.T class-major (K, N); dW is its transpose."""
     grad_W = C.lower(C.batch_mean(derive("softmax", "W", assume=True).result))
-    G = scale * (A - Pt)
-    assert grad_W == C.Lowered(C.Transposed(C.Dot(C.Transposed(X), C.Transposed(G))), (S.j, S.i))
-    assert C.stored(grad_W, S.W[S.i, S.j]) == C.Dot(C.Transposed(X), C.Transposed(G))
-    assert lowered(derive("softmax", "b", assume=True).result) == C.SumOver(scale * (A - Pt), 1)
+    G = A - Pt
+    assert grad_W == C.Lowered(scale * C.Dot(G, X), (S.j, S.i))
+    assert C.stored(grad_W, S.W[S.i, S.j]) == C.Transposed(scale * C.Dot(G, X))
+    assert lowered(derive("softmax", "b", assume=True).result) == scale * C.SumOver(A - Pt, 1)
 
 
 def test_exact_form_lowers_the_label_total_to_a_class_sum():
     grad_W = derive("softmax", "W", assume=False).result
-    G = scale * (A * C.SumOver(Pt, 0) - Pt)
-    assert C.stored(C.lower(C.batch_mean(grad_W)), S.W[S.i, S.j]) == C.Dot(C.Transposed(X), C.Transposed(G))
+    G = A * C.SumOver(Pt, 0) - Pt
+    assert C.stored(C.lower(C.batch_mean(grad_W)), S.W[S.i, S.j]) == C.Transposed(scale * C.Dot(G, X))
 
 
 def test_logits_and_loss_lower_from_the_model():
+    """The logits come out class-major from the product itself, W.T @ X.T: no transposing copy."""
     from derive.models import SOFTMAX
 
     logits = C.lower(C.lift(SOFTMAX.logit_definition)).expr
-    assert logits == C.Column(b) + C.Contiguous(C.Transposed(C.Dot(X, W)))
-    assert C.add_before_copy(logits) == C.Contiguous(C.Transposed(C.Dot(X, W) + b))
-    assert C.forward(SOFTMAX)[0] == (C.Z, C.Contiguous(C.Transposed(C.Dot(X, W) + b)))
+    assert logits == C.Column(b) + C.Dot(C.Transposed(W), C.Transposed(X))
+    assert C.forward(SOFTMAX)[0] == (C.Z, logits)
+    assert numpy_code(logits) == "b[:, None] + W.T @ X.T"
     assert lowered(SOFTMAX.loss) == -scale * C.Inner(Pt, sp.log(A))
 
 
 def test_the_code_follows_the_closed_form():
     """The student's wrong answer -P_j(1 - a_j)x_i lowers to different code: nothing is a fixed template."""
     wrong = -S.P[S.j] * (1 - S.a[S.j]) * S.x[S.i]
-    assert C.stored(C.lower(C.batch_mean(wrong)), S.W[S.i, S.j]) == C.Dot(
-        C.Transposed(X), C.Transposed(-scale * Pt * (1 - A))
+    assert C.stored(C.lower(C.batch_mean(wrong)), S.W[S.i, S.j]) == C.Transposed(
+        scale * C.Dot(-Pt * (1 - A), X)
     )
 
 
@@ -151,6 +153,35 @@ def test_each_stabilising_rule_keeps_the_value(rule):
             before = earlier(before)
         after = rule(before)
         np.testing.assert_allclose(eval(numpy_code(after), env), eval(numpy_code(before), env), rtol=1e-12)
+
+
+@pytest.mark.parametrize("rule", C.ECONOMISE, ids=lambda r: r.name)
+def test_each_economising_rule_keeps_the_value_and_fires(rule):
+    """The cost rewrites change the work, not the value: evaluated before and after on random arrays."""
+    _, (_, activation) = C.forward(C.get_model("softmax"))
+    rng = np.random.default_rng(4)
+    Z = rng.standard_normal((3, 5))  # (K, N), class-major
+    env = {"np": np, "X": rng.standard_normal((5, 2)), "P": rng.random((5, 3)), "Z": Z, "scale": 0.2}
+    env["S"] = Z - Z.max(axis=0)
+    changed = 0
+    for expr in C.outputs(C.get_model("softmax"), exact=True).values():
+        before = C.contiguous(C.stabilise(expr.xreplace({C.A: activation})))
+        after = rule(before)
+        changed += after != before
+        np.testing.assert_allclose(eval(numpy_code(after), env), eval(numpy_code(before), env), rtol=1e-12)
+    assert changed
+
+
+def test_economised_kernel_scales_the_small_results():
+    """1/N multiplies dW (d, K) and db (K,), not the (K, N) gradient of the logits; s / T is one row vector."""
+    lines = C.program().loss_and_grad.lines()
+    returns = C.program().loss_and_grad.returns()
+    assert "t4 = t2 * (t1 / t3) - t0" in lines
+    assert returns == (
+        "-scale * (np.vdot(t0, S) - np.vdot(t1, np.log(t3)))",
+        "(scale * (t4 @ X)).T",
+        "scale * t4.sum(axis=1)",
+    )
 
 
 def test_only_shifted_logits_are_exponentiated():

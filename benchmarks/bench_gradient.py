@@ -37,11 +37,15 @@ SIZES = {"iris": (150, 4, 3), "mnist10k": (10_000, 784, 10), "mnist100k": (100_0
 Impl = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple]
 
 
-def generated(dtype: str, block_rows: int | None = None, model: str = "softmax") -> types.ModuleType:
+#: --block-rows: the generated modules' BLOCK_ROWS for this run (None: as generated)
+BLOCK_ROWS: int | None = None
+
+
+def generated(dtype: str, model: str = "softmax") -> types.ModuleType:
     """The generated module for ``dtype`` and ``model``, built in memory from derive's own code generator."""
     module = load_module(module_source(dtype, model), f"{model}_grad_{dtype}")
-    if block_rows is not None:
-        module.BLOCK_ROWS = block_rows
+    if BLOCK_ROWS is not None:
+        module.BLOCK_ROWS = BLOCK_ROWS
     return module
 
 
@@ -63,6 +67,11 @@ def hand_written(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray) -> 
 def gemm_pair(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray) -> tuple:
     """The floor of the unfused form: X @ W and X.T @ G with G given (P stands in for it)."""
     return X @ W, X.T @ P
+
+
+def gemm_pair_class_major(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray) -> tuple:
+    """The same two products in the generated code's orientation: W.T @ X.T (K, N) and G @ X with G (K, N)."""
+    return W.T @ X.T, P.T @ X
 
 
 def torch_impl(dtype: str) -> Impl | None:
@@ -140,8 +149,9 @@ IMPLEMENTATIONS: dict[str, tuple[str, Callable[[str], Impl | None]]] = {
     "generated": ("numpy", lambda dtype: generated(dtype).loss_and_grad),
     "hand-written NumPy": ("numpy", lambda dtype: hand_written),
     "GEMM pair X@W, X.T@G": ("numpy", lambda dtype: gemm_pair),
+    "GEMM pair W.T@X.T, G@X": ("numpy", lambda dtype: gemm_pair_class_major),
     "HIPS autograd": ("numpy", autograd_impl),
-    "generated, 1 thread, 1024": ("one thread", lambda dtype: generated(dtype, block_rows=1024).loss_and_grad),
+    "generated, 1 thread": ("one thread", lambda dtype: generated(dtype).loss_and_grad),
     "hand-written, 1 thread": ("one thread", lambda dtype: hand_written),
     "JAX jit(value_and_grad)": ("jax", jax_impl),
     "PyTorch autograd": ("torch", torch_impl),
@@ -246,9 +256,9 @@ LOGISTIC: dict[str, tuple[str, Callable[[str], Impl | None]]] = {
     "hand-written NumPy": ("numpy", lambda dtype: hand_written_logistic),
     "GEMV pair X@w, X.T@g": ("numpy", lambda dtype: gemv_pair),
     "HIPS autograd": ("numpy", autograd_logistic),
-    "generated, 1 thread, 1024": (
+    "generated, 1 thread": (
         "one thread",
-        lambda dtype: generated(dtype, block_rows=1024, model="logistic").loss_and_grad,
+        lambda dtype: generated(dtype, model="logistic").loss_and_grad,
     ),
     "hand-written, 1 thread": ("one thread", lambda dtype: hand_written_logistic),
     "JAX jit(value_and_grad)": ("jax", jax_logistic),
@@ -388,9 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=50, help="at most this many timed calls per entry")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timed calls per entry")
     parser.add_argument("--model", choices=MODELS, default="softmax", help="softmax (default) or logistic")
+    parser.add_argument("--block-rows", type=int, help="BLOCK_ROWS of the generated modules (default: as generated)")
     args = parser.parse_args(argv)
+    if args.block_rows is not None and args.block_rows < 1:
+        parser.error("--block-rows must be at least 1")
+    global BLOCK_ROWS
+    BLOCK_ROWS = args.block_rows
     print(f"numpy {np.__version__}; medians; ratio = time / generated (below 1: faster than generated)")
-    print("'1 thread, 1024': BLAS limited to one thread (threadpoolctl), generated with BLOCK_ROWS = 1024")
+    print("'1 thread': BLAS limited to one thread (threadpoolctl)")
     cases = [(size_name, dtype) for dtype in args.dtypes for size_name in args.sizes]
     timings = bench(cases, args.repeats, args.budget, args.model)
     for case in cases:

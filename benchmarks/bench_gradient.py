@@ -37,15 +37,12 @@ SIZES = {"iris": (150, 4, 3), "mnist10k": (10_000, 784, 10), "mnist100k": (100_0
 Impl = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple]
 
 
-#: --block-rows: the generated modules' BLOCK_ROWS for this run (None: as generated)
-BLOCK_ROWS: int | None = None
-
-
-def generated(dtype: str, model: str = "softmax") -> types.ModuleType:
-    """The generated module for ``dtype`` and ``model``, built in memory from derive's own code generator."""
+def generated(dtype: str, model: str = "softmax", block_rows: int | None = None) -> types.ModuleType:
+    """The generated module for ``dtype`` and ``model``, built in memory from derive's own code generator
+    (with ``BLOCK_ROWS = block_rows`` when given)."""
     module = load_module(module_source(dtype, model), f"{model}_grad_{dtype}")
-    if BLOCK_ROWS is not None:
-        module.BLOCK_ROWS = BLOCK_ROWS
+    if block_rows is not None:
+        module.BLOCK_ROWS = block_rows
     return module
 
 
@@ -398,12 +395,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=50, help="at most this many timed calls per entry")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timed calls per entry")
     parser.add_argument("--model", choices=MODELS, default="softmax", help="softmax (default) or logistic")
-    parser.add_argument("--block-rows", type=int, help="BLOCK_ROWS of the generated modules (default: as generated)")
+    parser.add_argument(
+        "--block-rows",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="ROWS",
+        help="also time the generated code with BLOCK_ROWS = ROWS (a sweep; the default is as generated)",
+    )
     args = parser.parse_args(argv)
-    if args.block_rows is not None and args.block_rows < 1:
+    if any(rows < 1 for rows in args.block_rows):
         parser.error("--block-rows must be at least 1")
-    global BLOCK_ROWS
-    BLOCK_ROWS = args.block_rows
+    for rows in args.block_rows:
+        MODELS[args.model][f"generated, {rows} rows"] = (
+            "numpy",
+            lambda dtype, rows=rows: generated(dtype, args.model, rows).loss_and_grad,
+        )
     print(f"numpy {np.__version__}; medians; ratio = time / generated (below 1: faster than generated)")
     print("'1 thread': BLAS limited to one thread (threadpoolctl)")
     cases = [(size_name, dtype) for dtype in args.dtypes for size_name in args.sizes]

@@ -1,7 +1,7 @@
-"""NumPy printing of the array expressions that :mod:`derive.codegen` lowers the gradient to.
+"""NumPy printing of the array expressions that :mod:`derive.lowering` lowers the gradient to.
 
 A subclass of SymPy's ``NumPyPrinter``: elementwise arithmetic, ``exp`` and ``log``
-print as SymPy prints them, and each array operation of :mod:`derive.codegen` (a
+print as SymPy prints them, and each array operation of :mod:`derive.arrays` (a
 SymPy ``Function`` such as ``Dot`` or ``SumOver``) gets its own ``_print_<Class>``
 method.  Printed code never goes through string edits afterwards.
 
@@ -24,7 +24,7 @@ INFIX = frozenset({"Dot"})
 
 
 class ArrayPrinter(NumPyPrinter):
-    """NumPy code for :mod:`derive.codegen`'s array expressions: ``X.T @ G``, ``E.sum(axis=1, keepdims=True)``."""
+    """NumPy code for :mod:`derive.arrays`' array expressions: ``X.T @ G``, ``E.sum(axis=1, keepdims=True)``."""
 
     printmethod = "_derive_numpy"
 

@@ -15,7 +15,10 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from derive import arrays as AR
 from derive import codegen as C
+from derive import lowering as LO
+from derive import rewrites as RW
 from derive import symbols as S
 from derive.cli import main
 from derive.derivation import derive
@@ -56,27 +59,27 @@ def problem(N, d, K, seed=0, soft=False, dtype=np.float64):
 # --------------------------------------------------------------------------- the printer
 
 X, G, W, b, P, Sh, t0, t1 = sp.symbols("X G W b P S t0 t1")
-scale = C.scale
+scale = AR.scale
 
 
 @pytest.mark.parametrize(
     "expr, code",
     [
-        (C.Dot(C.Transposed(X), G), "X.T @ G"),
-        (C.Transposed(C.Dot(G, X)), "(G @ X).T"),
-        (C.Transposed(C.Transposed(X)), "X"),
-        (C.Column(b) + C.Dot(C.Transposed(W), C.Transposed(X)), "b[:, None] + W.T @ X.T"),
-        (scale * C.Dot(C.Transposed(X), G), "scale * (X.T @ G)"),
-        (C.SumOver(sp.exp(Sh), 0), "np.exp(S).sum(axis=0)"),
-        (C.MaxOver(X + W, 0), "(W + X).max(axis=0)"),
-        (C.SumOver(G, 1), "G.sum(axis=1)"),
-        (C.Total(G), "G.sum()"),
-        (C.Contiguous(C.Transposed(P)), "np.ascontiguousarray(P.T)"),
-        (-scale * C.Inner(P, Sh - sp.log(t1)), "-scale * np.vdot(P, S - np.log(t1))"),
+        (AR.Dot(AR.Transposed(X), G), "X.T @ G"),
+        (AR.Transposed(AR.Dot(G, X)), "(G @ X).T"),
+        (AR.Transposed(AR.Transposed(X)), "X"),
+        (AR.Column(b) + AR.Dot(AR.Transposed(W), AR.Transposed(X)), "b[:, None] + W.T @ X.T"),
+        (scale * AR.Dot(AR.Transposed(X), G), "scale * (X.T @ G)"),
+        (AR.SumOver(sp.exp(Sh), 0), "np.exp(S).sum(axis=0)"),
+        (AR.MaxOver(X + W, 0), "(W + X).max(axis=0)"),
+        (AR.SumOver(G, 1), "G.sum(axis=1)"),
+        (AR.Total(G), "G.sum()"),
+        (AR.Contiguous(AR.Transposed(P)), "np.ascontiguousarray(P.T)"),
+        (-scale * AR.Inner(P, Sh - sp.log(t1)), "-scale * np.vdot(P, S - np.log(t1))"),
         (t0 / t1 - P, "t0 / t1 - P"),
-        (scale * (t0 * C.SumOver(P, 0) / t1 - P), "scale * (t0 * P.sum(axis=0) / t1 - P)"),
+        (scale * (t0 * AR.SumOver(P, 0) / t1 - P), "scale * (t0 * P.sum(axis=0) / t1 - P)"),
         (2 * X / (t0 * t1), "2 * X / t0 / t1"),
-        (t0 * C.Grouped(C.SumOver(P, 0) / t1) - P, "t0 * (P.sum(axis=0) / t1) - P"),
+        (t0 * AR.Grouped(AR.SumOver(P, 0) / t1) - P, "t0 * (P.sum(axis=0) / t1) - P"),
     ],
 )
 def test_printer(expr, code):
@@ -92,53 +95,51 @@ def test_printer_refuses_bare_names_that_shadow_builtins():
 
 
 def lowered(expr):
-    return C.lower(C.batch_mean(expr)).expr
+    return LO.lower(LO.batch_mean(expr)).expr
 
 
 A = sp.Symbol("A")
-Pt = C.Transposed(P)  # P is stored (N, K); computed arrays are (K, N)
+Pt = AR.Transposed(P)  # P is stored (N, K); computed arrays are (K, N)
 
 
 def test_gradient_lowers_to_a_matrix_product():
     """Sum_n scale*(-(P_nj - A_jn) X_ni) is scale * (G @ X) with G = A - P.T class-major (K, N); dW is its transpose."""
-    grad_W = C.lower(C.batch_mean(derive("softmax", "W", assume=True).result))
+    grad_W = LO.lower(LO.batch_mean(derive("softmax", "W", assume=True).result))
     G = A - Pt
-    assert grad_W == C.Lowered(scale * C.Dot(G, X), (S.j, S.i))
-    assert C.stored(grad_W, S.W[S.i, S.j]) == C.Transposed(scale * C.Dot(G, X))
-    assert lowered(derive("softmax", "b", assume=True).result) == scale * C.SumOver(A - Pt, 1)
+    assert grad_W == AR.Lowered(scale * AR.Dot(G, X), (S.j, S.i))
+    assert LO.stored(grad_W, S.W[S.i, S.j]) == AR.Transposed(scale * AR.Dot(G, X))
+    assert lowered(derive("softmax", "b", assume=True).result) == scale * AR.SumOver(A - Pt, 1)
 
 
 def test_exact_form_lowers_the_label_total_to_a_class_sum():
     grad_W = derive("softmax", "W", assume=False).result
-    G = A * C.SumOver(Pt, 0) - Pt
-    assert C.stored(C.lower(C.batch_mean(grad_W)), S.W[S.i, S.j]) == C.Transposed(scale * C.Dot(G, X))
+    G = A * AR.SumOver(Pt, 0) - Pt
+    assert LO.stored(LO.lower(LO.batch_mean(grad_W)), S.W[S.i, S.j]) == AR.Transposed(scale * AR.Dot(G, X))
 
 
 def test_logits_and_loss_lower_from_the_model():
     """The logits come out class-major from the product itself, W.T @ X.T: no transposing copy."""
     from derive.models import SOFTMAX
 
-    logits = C.lower(C.lift(SOFTMAX.logit_definition)).expr
-    assert logits == C.Column(b) + C.Dot(C.Transposed(W), C.Transposed(X))
-    assert C.forward(SOFTMAX)[0] == (C.Z, logits)
+    logits = LO.lower(LO.lift(SOFTMAX.logit_definition)).expr
+    assert logits == AR.Column(b) + AR.Dot(AR.Transposed(W), AR.Transposed(X))
+    assert C.forward(SOFTMAX)[0] == (AR.Z, logits)
     assert numpy_code(logits) == "b[:, None] + W.T @ X.T"
-    assert lowered(SOFTMAX.loss) == -scale * C.Inner(Pt, sp.log(A))
+    assert lowered(SOFTMAX.loss) == -scale * AR.Inner(Pt, sp.log(A))
 
 
 def test_the_code_follows_the_closed_form():
     """The student's wrong answer -P_j(1 - a_j)x_i lowers to different code: nothing is a fixed template."""
     wrong = -S.P[S.j] * (1 - S.a[S.j]) * S.x[S.i]
-    assert C.stored(C.lower(C.batch_mean(wrong)), S.W[S.i, S.j]) == C.Transposed(
-        scale * C.Dot(-Pt * (1 - A), X)
-    )
+    assert LO.stored(LO.lower(LO.batch_mean(wrong)), S.W[S.i, S.j]) == AR.Transposed(scale * AR.Dot(-Pt * (1 - A), X))
 
 
 def test_outer_products_have_no_layout():
     with pytest.raises(NotImplementedError, match="outer product"):
-        C.lower(S.a[S.j] * S.P[S.k])
+        LO.lower(S.a[S.j] * S.P[S.k])
 
 
-@pytest.mark.parametrize("rule", C.STABILISE, ids=lambda r: r.name)
+@pytest.mark.parametrize("rule", RW.STABILISE, ids=lambda r: r.name)
 def test_each_stabilising_rule_keeps_the_value(rule):
     """Evaluate the loss and gradient expressions before and after each rule at moderate logits."""
     _, (_, activation) = C.forward(C.get_model("softmax"))
@@ -148,14 +149,14 @@ def test_each_stabilising_rule_keeps_the_value(rule):
     env = {"np": np, "X": rng.standard_normal((5, 2)), "P": rng.random((5, 3)), "Z": Z, "scale": 0.2}
     env["S"] = Z - Z.max(axis=0)
     for expr in named.values():
-        before = expr.xreplace({C.A: activation})
-        for earlier in C.STABILISE[: C.STABILISE.index(rule)]:
+        before = expr.xreplace({AR.A: activation})
+        for earlier in RW.STABILISE[: RW.STABILISE.index(rule)]:
             before = earlier(before)
         after = rule(before)
         np.testing.assert_allclose(eval(numpy_code(after), env), eval(numpy_code(before), env), rtol=1e-12)
 
 
-@pytest.mark.parametrize("rule", C.ECONOMISE, ids=lambda r: r.name)
+@pytest.mark.parametrize("rule", RW.ECONOMISE, ids=lambda r: r.name)
 def test_each_economising_rule_keeps_the_value_and_fires(rule):
     """The cost rewrites change the work, not the value: evaluated before and after on random arrays."""
     _, (_, activation) = C.forward(C.get_model("softmax"))
@@ -165,7 +166,7 @@ def test_each_economising_rule_keeps_the_value_and_fires(rule):
     env["S"] = Z - Z.max(axis=0)
     changed = 0
     for expr in C.outputs(C.get_model("softmax"), exact=True).values():
-        before = C.contiguous(C.stabilise(expr.xreplace({C.A: activation})))
+        before = RW.contiguous(RW.stabilise(expr.xreplace({AR.A: activation})))
         after = rule(before)
         changed += after != before
         np.testing.assert_allclose(eval(numpy_code(after), env), eval(numpy_code(before), env), rtol=1e-12)
@@ -192,8 +193,8 @@ def test_only_shifted_logits_are_exponentiated():
         exps = set().union(*(e.atoms(sp.exp) for e in exprs))
         logs = set().union(*(e.atoms(sp.log) for e in exprs))
         assert exps == {sp.exp(Sh)}
-        assert logs and all(isinstance(g.args[0], (sp.Symbol, C.SumOver)) for g in logs)
-    assert prog.forward[1] == (Sh, C.Z - C.MaxOver(C.Z, 0))
+        assert logs and all(isinstance(g.args[0], (sp.Symbol, AR.SumOver)) for g in logs)
+    assert prog.forward[1] == (Sh, AR.Z - AR.MaxOver(AR.Z, 0))
 
 
 # --------------------------------------------------------------------------- numerics

@@ -17,8 +17,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from derive import arrays as AR
 from derive import cli
 from derive import codegen as C
+from derive import lowering as LO
+from derive import rewrites as RW
 from derive import symbols as S
 from derive.derivation import derive
 from derive.models import configure
@@ -95,16 +98,16 @@ X, y, w, b, A, Z = sp.symbols("X y w b A Z")
 def test_logistic_lowers_to_a_matrix_vector_product():
     """Sum_n scale*(A_n - y_n) X[n, i] is X.T @ g; the logits Sum_l w_l X[n, l] + b are X @ w + b."""
     model = configure("logistic")
-    grad_w = C.lower(C.batch_mean(derive(model, "w").result))
-    assert C.stored(grad_w, S.w[S.i]) == C.scale * C.Dot(C.Transposed(X), A - y)
-    assert C.lower(C.batch_mean(derive(model, "b").result)).expr == C.scale * C.Total(A - y)
-    assert C.forward(model)[0] == (C.Z, b + C.Dot(X, w))
+    grad_w = LO.lower(LO.batch_mean(derive(model, "w").result))
+    assert LO.stored(grad_w, S.w[S.i]) == AR.scale * AR.Dot(AR.Transposed(X), A - y)
+    assert LO.lower(LO.batch_mean(derive(model, "b").result)).expr == AR.scale * AR.Total(A - y)
+    assert C.forward(model)[0] == (AR.Z, b + AR.Dot(X, w))
 
 
 def test_linear_loss_lowers_to_an_inner_product():
     """Sum_n scale*(A_n - y_n)^2/2 is scale * vdot(A - y, A - y) / 2."""
-    loss = C.lower(C.batch_mean(configure("linear").loss)).expr
-    assert loss == C.scale * C.Inner(A - y, A - y) / 2
+    loss = LO.lower(LO.batch_mean(configure("linear").loss)).expr
+    assert loss == AR.scale * AR.Inner(A - y, A - y) / 2
     assert numpy_code(loss) == "scale * np.vdot(A - y, A - y) / 2"
 
 
@@ -130,10 +133,10 @@ def test_logistic_code_is_the_stable_form():
         "softplus_reflect",
         "sigmoid_by_softplus",
     ]
-    assert prog.forward == ((C.Z, b + C.Dot(X, w)),)  # no max-shifted logits without classes
+    assert prog.forward == ((AR.Z, b + AR.Dot(X, w)),)  # no max-shifted logits without classes
 
 
-@pytest.mark.parametrize("rule", C.STABILISE[:5], ids=lambda r: r.name)
+@pytest.mark.parametrize("rule", RW.STABILISE[:5], ids=lambda r: r.name)
 def test_each_sigmoid_rule_keeps_the_value(rule):
     """The logistic loss and gradients, evaluated before and after each rule at moderate logits."""
     model = configure("logistic")
@@ -147,14 +150,14 @@ def test_each_sigmoid_rule_keeps_the_value(rule):
         "scale": 0.2,
     }
     for expr in C.outputs(model, exact=True).values():
-        before = C.stabilise(expr.xreplace({C.A: activation}), C.STABILISE[: C.STABILISE.index(rule)])
+        before = RW.stabilise(expr.xreplace({AR.A: activation}), RW.STABILISE[: RW.STABILISE.index(rule)])
         after = rule(before)
         np.testing.assert_allclose(eval(numpy_code(after), env), eval(numpy_code(before), env), rtol=1e-12)
 
 
 def test_an_unbounded_exponential_is_refused():
     with pytest.raises(NotImplementedError, match="exponential"):
-        C.kernel({"loss": sp.exp(Z)}, C.A)
+        C.kernel({"loss": sp.exp(Z)}, AR.A)
 
 
 def test_the_code_follows_the_model():
@@ -162,7 +165,7 @@ def test_the_code_follows_the_model():
     from dataclasses import replace
 
     model = replace(configure("linear"), loss=sp.Abs(S.yhat - S.y))
-    assert numpy_code(C.lower(C.batch_mean(model.loss)).expr) == "scale * abs(A - y).sum()"
+    assert numpy_code(LO.lower(LO.batch_mean(model.loss)).expr) == "scale * abs(A - y).sum()"
 
 
 # --------------------------------------------------------------------------- numerics

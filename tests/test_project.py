@@ -19,6 +19,20 @@ def test_symbolic_layer_never_imports_renderers():
     assert out.strip() == "[]"
 
 
+#: the stages of code generation below the driver: they know arrays, not the printer or the template
+CODEGEN_STAGES = ["arrays", "lowering", "rewrites"]
+
+
+def test_codegen_stages_never_import_the_printer_or_the_renderers():
+    code = (
+        "import sys\n"
+        + "".join(f"import derive.{m}\n" for m in CODEGEN_STAGES)
+        + f"print([m for m in {[*RENDERERS, 'derive.codegen', 'derive.numpyprinter']!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def readme_commands():
     text = (ROOT / "README.md").read_text()
     block = text.split("```bash\n", 1)[1].split("```", 1)[0]

@@ -1,0 +1,215 @@
+"""Named rewrites of array expressions: the stabilising ones (finite at any logit) and the economising ones.
+
+Rewrites are data (:class:`Rewrite`: a name, the identity it uses, a function),
+grouped in tuples that :func:`stabilise` applies in order.  A rule whose pattern
+is absent changes nothing, so every model goes through the same chains: the
+sigmoid rules do nothing to a softmax, and the softmax rules nothing to a sigmoid.
+``STABILISE`` turns the naive softmax and sigmoid into max-shifted log-sum-exp
+and logaddexp forms; ``ECONOMISE`` changes no value but the work (each rule
+saves a pass over a (K, N) array).  Each rule is checked numerically in the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .arrays import (
+    ARRAYS,
+    CLASS_AXIS,
+    Contiguous,
+    Dot,
+    Grouped,
+    Inner,
+    MaxOver,
+    Sh,
+    Sigmoid,
+    Softplus,
+    SumOver,
+    Total,
+    Transposed,
+    Z,
+)
+
+# --------------------------------------------------------------------------- stabilise
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A named rewrite of an array expression; ``says`` is the identity it uses."""
+
+    name: str
+    says: str
+    apply: Callable[[sp.Expr], sp.Expr]
+
+    def __call__(self, expr: sp.Expr) -> sp.Expr:
+        return self.apply(expr)
+
+
+def class_sum(expr: sp.Expr) -> SumOver:
+    return SumOver(expr, CLASS_AXIS)
+
+
+#: the largest logit of each sample
+M = MaxOver(Z, CLASS_AXIS)
+
+
+def row_constant(expr: sp.Expr) -> bool:
+    """Whether ``expr`` is the same for every class of a sample: no array outside a class reduction
+    (or a total, which is one number)."""
+    reduced = [r for r in expr.atoms(SumOver, MaxOver) if r.args[1] == CLASS_AXIS] + list(expr.atoms(Total, Inner))
+    hidden = expr.xreplace({r: sp.Dummy() for r in reduced})
+    return not (hidden.free_symbols & ARRAYS)
+
+
+def _factor_row_constants(expr: sp.Expr) -> sp.Expr:
+    def out(total: SumOver) -> sp.Expr:
+        inside = sp.Mul.make_args(total.args[0])
+        constant = [f for f in inside if row_constant(f)]
+        return sp.Mul(*constant) * class_sum(sp.Mul(*(f for f in inside if f not in constant)))
+
+    return expr.replace(lambda e: isinstance(e, SumOver) and e.args[1] == CLASS_AXIS and e.args[0].is_Mul, out)
+
+
+_u = sp.Wild("u")
+
+
+def _reflect_softplus(expr: sp.Expr) -> sp.Expr:
+    """Softplus(u) -> u + Softplus(-u) where both occur, then the totals collected in u (the y*Softplus terms cancel)."""
+    atoms = expr.atoms(Softplus)
+    pairs = {s for s in atoms if Softplus(-s.args[0]) in atoms and not s.args[0].could_extract_minus_sign()}
+    if not pairs:
+        return expr
+    expr = expr.xreplace({s: s.args[0] + Softplus(-s.args[0]) for s in pairs})
+    arguments = [s.args[0] for s in pairs]
+    return expr.replace(lambda t: isinstance(t, Total), lambda t: Total(sp.collect(sp.expand(t.args[0]), arguments)))
+
+
+#: the rules, in order, that turn the naive sigmoid and softmax into forms finite for any logits: a rule
+#: whose pattern is absent changes nothing, so every model goes through the same chain
+STABILISE: tuple[Rewrite, ...] = (
+    Rewrite(
+        "name_sigmoid",
+        "1/(1 + exp(-u)) = sigma(u)",
+        lambda e: e.replace(1 / (1 + sp.exp(_u)), Sigmoid(-_u)),
+    ),
+    Rewrite(
+        "sigmoid_complement",
+        "1 - sigma(u) = sigma(-u): no cancellation when sigma(u) is close to 1",
+        lambda e: e.replace(1 - Sigmoid(_u), Sigmoid(-_u)),
+    ),
+    Rewrite(
+        "log_sigmoid",
+        "log sigma(u) = -log(1 + exp(-u)) = -logaddexp(0, -u): finite for any u, never the log of 0",
+        lambda e: e.replace(sp.log(Sigmoid(_u)), -Softplus(-_u)),
+    ),
+    Rewrite(
+        "softplus_reflect",
+        "logaddexp(0, u) = u + logaddexp(0, -u): one logaddexp serves both log sigma and log(1 - sigma)",
+        lambda e: _reflect_softplus(e),
+    ),
+    Rewrite(
+        "sigmoid_by_softplus",
+        "sigma(u) = exp(-logaddexp(0, -u)): exp of a number <= 0 never overflows, and shares logaddexp with the loss",
+        lambda e: e.replace(Sigmoid(_u), sp.exp(-Softplus(-_u))),
+    ),
+    Rewrite(
+        "shift_by_max",
+        "exp(Z) = exp(M) exp(S) with M = max_k Z_k, S = Z - M <= 0, so exp(S) cannot overflow",
+        lambda e: e.xreplace({sp.exp(Z): sp.exp(M) * sp.exp(Sh)}),
+    ),
+    Rewrite(
+        "max_out_of_class_sum",
+        "Sum_k c F_k = c Sum_k F_k for c the same for every class; exp(M) then cancels in a_j",
+        _factor_row_constants,
+    ),
+    Rewrite(
+        "log_of_quotient",
+        "log(exp(S)/T) = S - log T: the log-softmax never takes the log of an underflowed a_j",
+        lambda e: sp.expand_log(e, force=True),
+    ),
+)
+
+
+def contiguous(expr: sp.Expr) -> sp.Expr:
+    """Transposed inputs used outside a matrix product become one contiguous copy.
+
+    ``P.T`` is a strided view: BLAS takes it for free, but elementwise arithmetic, the
+    class reductions and ``np.vdot`` on it are slow (or copy on every use).
+    """
+    in_products = {arg for dot in expr.atoms(Dot) for arg in dot.args}
+    loose = {t for t in expr.atoms(Transposed) if t.args[0] in ARRAYS and t not in in_products}
+    return expr.xreplace({t: Contiguous(t) for t in loose})
+
+
+#: the definition of the shifted logits that the rules above introduce
+SHIFTED = (Sh, Z - M)
+
+
+def stabilise(expr: sp.Expr, rules: tuple[Rewrite, ...] = STABILISE) -> sp.Expr:
+    for rule in rules:
+        expr = rule(expr)
+    return expr
+
+
+def _row_constants_first(expr: sp.Expr) -> sp.Expr:
+    """t1 * s * c / T -> t1 * (s * c / T): the factors that are the same for every class multiplied first."""
+
+    def group(product: sp.Mul) -> sp.Expr:
+        constant = [f for f in product.args if row_constant(f)]
+        varying = [f for f in product.args if not row_constant(f)]
+        if len(constant) < 2 or not varying:
+            return product
+        return sp.Mul(*varying, Grouped(sp.Mul(*constant)))
+
+    return expr.replace(lambda e: e.is_Mul, group)
+
+
+def _split_inner(expr: sp.Expr) -> sp.Expr:
+    """Inner(U, V + r) -> Inner(U, V) + Inner(Sum_k U, r) for r the same for every class of a sample."""
+
+    def split(inner: Inner) -> sp.Expr:
+        for u, v in (inner.args, inner.args[::-1]):
+            terms = sp.Add.make_args(v)
+            per_row = [t for t in terms if row_constant(t) and t.free_symbols & ARRAYS]
+            rest = [t for t in terms if t not in per_row]
+            if per_row and rest and not row_constant(u):
+                r = sp.Add(*per_row)
+                sign = -1 if r.could_extract_minus_sign() else 1
+                return Inner(u, sp.Add(*rest)) + sign * Inner(class_sum(u), sign * r)
+        return inner
+
+    return expr.replace(lambda e: isinstance(e, Inner), split)
+
+
+#: rewrites that change no value but the work: each saves a pass over a (K, N) array
+ECONOMISE: tuple[Rewrite, ...] = (
+    Rewrite(
+        "row_constants_first",
+        "a_j s / T = a_j (s / T): the per-sample factors are multiplied together before they meet the classes",
+        _row_constants_first,
+    ),
+    Rewrite(
+        "split_inner",
+        "Sum_k P_k (S_k - log T) = Sum_k P_k S_k - (Sum_k P_k) log T: no (K, N) array for S - log T",
+        _split_inner,
+    ),
+)
+
+
+def fired(expr: sp.Expr, rules: tuple[Rewrite, ...] = STABILISE) -> tuple[Rewrite, ...]:
+    """The rules that changed ``expr`` on its way through ``stabilise``."""
+    changed = []
+    for rule in rules:
+        new = rule(expr)
+        if new != expr:
+            changed.append(rule)
+        expr = new
+    return tuple(changed)
+
+
+def bounded_exponent(arg: sp.Expr) -> bool:
+    """Whether exp(arg) cannot overflow: arg is the shifted logits S <= 0 or -logaddexp(0, u) <= 0."""
+    return arg == Sh or (arg.could_extract_minus_sign() and isinstance(-arg, Softplus))

@@ -4,30 +4,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLIC = ["symbols", "models", "rules", "derivation", "checking", "elementwise", "example"]
 RENDERERS = ["jinja2", "derive.rendering", "derive.cli", "derive.textreport"]
-
-
-def test_symbolic_layer_never_imports_renderers():
-    code = (
-        "import sys\n"
-        + "".join(f"import derive.{m}\n" for m in SYMBOLIC)
-        + f"print([m for m in {RENDERERS!r} if m in sys.modules])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
 
 
 #: the stages of code generation below the driver: they know arrays, not the printer or the template
 CODEGEN_STAGES = ["arrays", "lowering", "rewrites"]
 
 
-def test_codegen_stages_never_import_the_printer_or_the_renderers():
+@pytest.mark.parametrize(
+    "layer, forbidden",
+    [(SYMBOLIC, RENDERERS), (CODEGEN_STAGES, [*RENDERERS, "derive.codegen", "derive.numpyprinter"])],
+    ids=["symbolic layer", "codegen stages"],
+)
+def test_layers_never_import_what_sits_above_them(layer, forbidden):
     code = (
         "import sys\n"
-        + "".join(f"import derive.{m}\n" for m in CODEGEN_STAGES)
-        + f"print([m for m in {[*RENDERERS, 'derive.codegen', 'derive.numpyprinter']!r} if m in sys.modules])"
+        + "".join(f"import derive.{m}\n" for m in layer)
+        + f"print([m for m in {forbidden!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

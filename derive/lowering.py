@@ -134,24 +134,19 @@ def _sum_of_all(expr: sp.Sum) -> Lowered:
     return _total([part.expr])
 
 
-def scaled(constants: list[sp.Expr], factors: list[sp.Expr]) -> sp.Expr:
-    """The product, with a numeric sign taken into the factors first: -scale*(P - A) -> scale*(A - P)."""
-    numbers = [c for c in constants if c.is_number]
-    return sp.Mul(*(c for c in constants if not c.is_number), sp.Mul(*numbers, *factors))
+def signed(constants: list[sp.Expr], factors: list[sp.Expr]) -> sp.Expr:
+    """The product of ``factors`` with the numeric constants (a sign) taken in: -(P - A) -> A - P."""
+    return sp.Mul(*(c for c in constants if c.is_number), *factors)
 
 
 def outside(constants: list[sp.Expr], operation: sp.Expr) -> sp.Expr:
     """Symbolic constants (the 1/N of the mean) times the result of a product or a reduction.
 
-    The result is the small array (dW is (d, K), the gradient G is (K, N)): scaling it
-    instead of an operand saves a pass over the batch.  Numeric signs go into an operand
-    (see :func:`scaled`), where they fold into the subtraction.
+    The result is the small array (dW is (d, K), db is (K,)): scaling it instead of an
+    operand such as the (K, N) gradient of the logits saves a pass over the batch.  Numeric
+    signs go into an operand (:func:`signed`), where they fold into the subtraction.
     """
     return sp.Mul(*(c for c in constants if not c.is_number), operation)
-
-
-def _numbers(constants: list[sp.Expr]) -> list[sp.Expr]:
-    return [c for c in constants if c.is_number]
 
 
 def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[sp.Expr]) -> Lowered:
@@ -169,9 +164,9 @@ def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[s
     (left_axes, left), (right_axes, right) = sorted(groups.items(), key=lambda g: v in g[0])
     left_expr, right_expr = sp.Mul(*left), sp.Mul(*right)
     if _is_input(right_expr):
-        left_expr = scaled(_numbers(constants), left)
+        left_expr = signed(constants, left)
     else:
-        right_expr = scaled(_numbers(constants), right)
+        right_expr = signed(constants, right)
     product = Dot(arrange(left_expr, left_axes, (u, q)), arrange(right_expr, right_axes, (q, v)))
     return Lowered(outside(constants, product), (u, v))
 
@@ -185,9 +180,9 @@ def contract_vector(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants:
     (u,) = set(matrix_axes) - {q}
     matrix_expr, vector_expr = sp.Mul(*matrix), sp.Mul(*vector)
     if _is_input(vector_expr):
-        matrix_expr = scaled(_numbers(constants), matrix)
+        matrix_expr = signed(constants, matrix)
     else:
-        vector_expr = scaled(_numbers(constants), vector)
+        vector_expr = signed(constants, vector)
     return Lowered(outside(constants, Dot(arrange(matrix_expr, matrix_axes, (u, q)), vector_expr)), (u,))
 
 
@@ -200,7 +195,7 @@ def reduce(q: sp.Symbol, axes: tuple, factors: list[sp.Expr], constants: list[sp
     rest = tuple(r for r in axes if r != q)
     if not rest:
         return _total(factors)
-    return Lowered(outside(constants, SumOver(scaled(_numbers(constants), factors), axes.index(q))), rest)
+    return Lowered(outside(constants, SumOver(signed(constants, factors), axes.index(q))), rest)
 
 
 def _total(factors: list[sp.Expr]) -> Lowered:

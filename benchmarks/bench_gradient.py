@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import subprocess
 import sys
 import time
 import types
@@ -384,6 +385,18 @@ def report(size_name: str, dtype: str, timed: dict[str, float], model: str = "so
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def busy_processes(count: int):
+    """``count`` Python processes spinning in a loop for the duration: the load of a shared machine."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def _format(seconds: float) -> str:
     return f"{seconds * 1e6:.1f} us" if seconds < 1e-3 else f"{seconds * 1e3:.2f} ms"
 
@@ -395,6 +408,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=50, help="at most this many timed calls per entry")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timed calls per entry")
     parser.add_argument("--model", choices=MODELS, default="softmax", help="softmax (default) or logistic")
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N busy-looping processes while timing, as on a shared machine (default 0)",
+    )
     parser.add_argument(
         "--block-rows",
         type=int,
@@ -411,10 +431,13 @@ def main(argv: list[str] | None = None) -> int:
             "numpy",
             lambda dtype, rows=rows: generated(dtype, args.model, rows).loss_and_grad,
         )
+    if args.busy < 0:
+        parser.error("--busy must be at least 0")
     print(f"numpy {np.__version__}; medians; ratio = time / generated (below 1: faster than generated)")
     print("'1 thread': BLAS limited to one thread (threadpoolctl)")
     cases = [(size_name, dtype) for dtype in args.dtypes for size_name in args.sizes]
-    timings = bench(cases, args.repeats, args.budget, args.model)
+    with busy_processes(args.busy):
+        timings = bench(cases, args.repeats, args.budget, args.model)
     for case in cases:
         print(report(*case, timings[case], args.model))
     return 0

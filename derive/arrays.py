@@ -13,11 +13,10 @@ Z, A and the gradient of the logits are (K, N).
 Why class-major: the softmax reduces over the K classes of every sample.  On
 (N, K) arrays with small K NumPy's ``axis=1`` reductions loop K times per row and
 are slow; on (K, N) arrays ``axis=0`` reductions are K - 1 vectorised passes over
-contiguous rows of length N.  The matrix products follow the same layout
-(``PRODUCT_ORDER``): the logits come out class-major as ``W.T @ X.T`` and the
-gradient as ``(G @ X).T``, with no transposing copy of a (K, N) array; OpenBLAS
-runs these orientations as fast as ``X @ W`` and ``X.T @ G.T`` or faster (the
-README's benchmark prints both GEMM pairs).
+contiguous rows of length N.  The matrix products are oriented by
+``PRODUCT_ORDER``: the logits come out class-major as ``W.T @ X.T``, with no
+transposing copy of a (K, N) array, and the gradient as ``X.T @ G.T``, (d, K)
+like W (the README's benchmark prints the GEMM pairs in both orientations).
 """
 
 from __future__ import annotations
@@ -127,9 +126,12 @@ X, P, A, Z, W, b, Sh, w, y = sp.symbols("X P A Z W b S w y")
 ARRAYS = frozenset({X, P, A, Z, W, b, Sh, w, y})
 #: arrays the code computes (in layout order) rather than receives (in the engine's index order)
 COMPUTED = frozenset({A, Z, Sh})
-#: the axis order of matrix products: the layout's own, so that a product over the batch comes out
-#: class-major with no copy (W.T @ X.T is (K, N); G @ X is (K, d), whose transpose is dW)
-PRODUCT_ORDER = ORDER
+#: the axis order of matrix products.  The batch last, so that the logits come out class-major with
+#: no copy (W.T @ X.T is (K, N)); features before classes, so that the gradient over the batch is
+#: X.T @ G.T, (d, K) like W.  The other orientation of that product, G @ X, is as fast on an idle
+#: machine but pathological with OpenBLAS's threads when the cores are busy (320 vs 16 ms at
+#: 10000 x 784 x 10; see the README).
+PRODUCT_ORDER = (FEATURE, CLASS, BATCH)
 #: where the class axis is in a computed (K, N) array
 CLASS_AXIS = sorted((CLASS, BATCH), key=ORDER.index).index(CLASS)
 

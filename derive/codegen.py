@@ -150,12 +150,14 @@ def program(model: Model | str = "softmax", exact: bool = True) -> Program:
 
 # --------------------------------------------------------------------------- the module
 
-#: rows per block of the batch sum.  2048 rows of X (12.8 MB in float64, 6.4 MB in float32) stay
-#: in the 32 MB L3 cache between W.T @ X.T and G @ X, the (K, 2048) temporaries stay in L2, and
-#: each product is still large enough for OpenBLAS's threads (measured over 1024 ... 32768 rows
-#: at 10000 and 100000 x 784 x 10: 2048 is within noise of the best in both dtypes; see the
-#: README).  The generated module exposes it as BLOCK_ROWS.
-BLOCK_ROWS = 2048
+#: rows per block of the batch sum, per dtype (the generated module's BLOCK_ROWS).  Every block
+#: costs two threaded BLAS calls, and on a busy machine each call waits for OpenBLAS's worker
+#: thread: 2048-row blocks took 865 ms against 492 ms for 32768-row blocks at 100000 x 784 x 10
+#: float64 with two busy processes on the two cores.  float64 gains nothing measurable from
+#: small blocks on an idle machine (DGEMM is compute-bound here), so its blocks are large and
+#: few.  float32 gains a quarter: 2048 rows of X (6.4 MB) stay in the 32 MB L3 cache from
+#: W.T @ X.T to X.T @ G.T (82 vs 108 ms at 100000 x 784 x 10, idle).  See the README.
+BLOCK_ROWS = {"float64": 32768, "float32": 2048}
 DTYPES = ("float64", "float32")
 
 
@@ -195,7 +197,7 @@ def module_source(dtype: str = "float64", model: Model | str = "softmax", consta
         closed_forms=prog.closed_forms,
         labels=labels_note(model),
         dtype=dtype,
-        block_rows=BLOCK_ROWS,
+        block_rows=BLOCK_ROWS[dtype],
         sig=sig,
         headers=headers(sig, str(KEYWORDS[S.lam]) if prog.penalty is not None else None),
         math=definitions(model),

@@ -153,8 +153,9 @@ def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[s
     """Sum_q L[u, q] R[q, v] -> L @ R, oriented by PRODUCT_ORDER, each operand transposed as needed.
 
     A numeric sign goes into the operand that is not a stored input (the gradient G rather
-    than X), symbolic constants multiply the product (see :func:`outside`).  The product's
-    axes are in layout order already (PRODUCT_ORDER is ORDER): no transposing copy.
+    than X), symbolic constants multiply the product (see :func:`outside`).  A product with
+    a batch axis comes out in layout order (the batch is last in both orders): no transposing
+    copy; a product over the batch comes out (feature, class), transposed only in name.
     """
     if sorted(map(len, groups)) == [1, 2]:
         return contract_vector(q, groups, constants)
@@ -168,7 +169,7 @@ def contract(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[s
     else:
         right_expr = signed(constants, right)
     product = Dot(arrange(left_expr, left_axes, (u, q)), arrange(right_expr, right_axes, (q, v)))
-    return Lowered(outside(constants, product), (u, v))
+    return Lowered(arrange(outside(constants, product), (u, v), layout((u, v))), layout((u, v)))
 
 
 def contract_vector(q: sp.Symbol, groups: dict[tuple, list[sp.Expr]], constants: list[sp.Expr]) -> Lowered:

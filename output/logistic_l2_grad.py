@@ -44,7 +44,7 @@ import numpy as np
 DTYPE = np.dtype("float64")
 #: the batch sum is taken over blocks of this many rows: each block of X stays in cache from the
 #: first matrix product to the second, and the temporaries stay small
-BLOCK_ROWS = 2048
+BLOCK_ROWS = 32768
 #: the default strength of the penalty (lambda)
 L2 = 0.01
 

@@ -42,7 +42,7 @@ import numpy as np
 DTYPE = np.dtype("float64")
 #: the batch sum is taken over blocks of this many rows: each block of X stays in cache from the
 #: first matrix product to the second, and the temporaries stay small
-BLOCK_ROWS = 2048
+BLOCK_ROWS = 32768
 
 
 def _scale(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, reduction: str) -> float:
@@ -91,7 +91,7 @@ def _loss_and_grad(
     t2 = np.exp(S)
     t3 = t2.sum(axis=0)
     t4 = t2 * (t1 / t3) - t0
-    return float(-scale * (np.vdot(t0, S) - np.vdot(t1, np.log(t3)))), (scale * (t4 @ X)).T, scale * t4.sum(axis=1)
+    return float(-scale * (np.vdot(t0, S) - np.vdot(t1, np.log(t3)))), scale * (X.T @ t4.T), scale * t4.sum(axis=1)
 
 
 def loss(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, reduction: str = "mean") -> float:

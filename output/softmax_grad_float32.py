@@ -91,7 +91,7 @@ def _loss_and_grad(
     t2 = np.exp(S)
     t3 = t2.sum(axis=0)
     t4 = t2 * (t1 / t3) - t0
-    return float(-scale * (np.vdot(t0, S) - np.vdot(t1, np.log(t3)))), (scale * (t4 @ X)).T, scale * t4.sum(axis=1)
+    return float(-scale * (np.vdot(t0, S) - np.vdot(t1, np.log(t3)))), scale * (X.T @ t4.T), scale * t4.sum(axis=1)
 
 
 def loss(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, reduction: str = "mean") -> float:

@@ -103,18 +103,22 @@ Pt = AR.Transposed(P)  # P is stored (N, K); computed arrays are (K, N)
 
 
 def test_gradient_lowers_to_a_matrix_product():
-    """Sum_n scale*(-(P_nj - A_jn) X_ni) is scale * (G @ X) with G = A - P.T class-major (K, N); dW is its transpose."""
+    """Sum_n scale*(-(P_nj - A_jn) X_ni) is scale * (X.T @ G.T) with G = A - P.T class-major (K, N): (d, K) like W."""
     grad_W = LO.lower(LO.batch_mean(derive("softmax", "W", assume=True).result))
     G = A - Pt
-    assert grad_W == AR.Lowered(scale * AR.Dot(G, X), (S.j, S.i))
-    assert LO.stored(grad_W, S.W[S.i, S.j]) == AR.Transposed(scale * AR.Dot(G, X))
+    dW = scale * AR.Dot(AR.Transposed(X), AR.Transposed(G))
+    assert grad_W == AR.Lowered(AR.Transposed(dW), (S.j, S.i))
+    assert LO.stored(grad_W, S.W[S.i, S.j]) == dW
+    assert numpy_code(dW) == "scale * (X.T @ (A - P.T).T)"
     assert lowered(derive("softmax", "b", assume=True).result) == scale * AR.SumOver(A - Pt, 1)
 
 
 def test_exact_form_lowers_the_label_total_to_a_class_sum():
     grad_W = derive("softmax", "W", assume=False).result
     G = A * AR.SumOver(Pt, 0) - Pt
-    assert LO.stored(LO.lower(LO.batch_mean(grad_W)), S.W[S.i, S.j]) == AR.Transposed(scale * AR.Dot(G, X))
+    assert LO.stored(LO.lower(LO.batch_mean(grad_W)), S.W[S.i, S.j]) == scale * AR.Dot(
+        AR.Transposed(X), AR.Transposed(G)
+    )
 
 
 def test_logits_and_loss_lower_from_the_model():
@@ -131,7 +135,9 @@ def test_logits_and_loss_lower_from_the_model():
 def test_the_code_follows_the_closed_form():
     """The student's wrong answer -P_j(1 - a_j)x_i lowers to different code: nothing is a fixed template."""
     wrong = -S.P[S.j] * (1 - S.a[S.j]) * S.x[S.i]
-    assert LO.stored(LO.lower(LO.batch_mean(wrong)), S.W[S.i, S.j]) == AR.Transposed(scale * AR.Dot(-Pt * (1 - A), X))
+    assert LO.stored(LO.lower(LO.batch_mean(wrong)), S.W[S.i, S.j]) == scale * AR.Dot(
+        AR.Transposed(X), AR.Transposed(-Pt * (1 - A))
+    )
 
 
 def test_outer_products_have_no_layout():
@@ -180,7 +186,7 @@ def test_economised_kernel_scales_the_small_results():
     assert "t4 = t2 * (t1 / t3) - t0" in lines
     assert returns == (
         "-scale * (np.vdot(t0, S) - np.vdot(t1, np.log(t3)))",
-        "(scale * (t4 @ X)).T",
+        "scale * (X.T @ t4.T)",
         "scale * t4.sum(axis=1)",
     )
 
@@ -248,7 +254,7 @@ def test_the_seed_example(gen):
 
 
 def test_blocks_add_up(gen):
-    W, b, X, P = problem(2 * C.BLOCK_ROWS + 37, 5, 4, soft=True)
+    W, b, X, P = problem(2 * C.BLOCK_ROWS["float64"] + 37, 5, 4, soft=True)
     one_block = C.load_module(C.module_source("float64"))
     one_block.BLOCK_ROWS = 1 << 40
     for got, want in zip(gen.loss_and_grad(W, b, X, P), one_block.loss_and_grad(W, b, X, P)):

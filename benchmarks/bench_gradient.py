@@ -11,10 +11,14 @@ softmax(X W + b) against one-hot P and its gradients with respect to W and b
 (with ``--model logistic``: the mean binary cross-entropy of sigmoid(X w + b)
 against 0/1 labels y and its gradients with respect to w and the scalar b),
 and is checked against the generated module before it is timed.  Each timing is
-the median of up to ``--repeats`` calls (fewer when ``--budget`` seconds run
-out), after warm-up calls (which also compile JAX); small problems are timed in batches of
-consecutive calls (see ``median_times``).  Frameworks that are not
-installed are skipped.  Timings are printed, never asserted.
+the median of up to ``--repeats`` samples (fewer when ``--budget`` seconds run
+out), after warm-up calls (which also compile JAX); a sample is a batch of
+consecutive calls (see ``sample_times``).  The phases (NumPy code, the same with
+one BLAS thread, JAX, PyTorch) run in turn ``--rounds`` times, so that a slow
+spell of a shared machine falls on all of them.  ``--busy N`` adds N spinning
+processes, as on a busy machine; ``--block-rows`` sweeps the generated code's
+BLOCK_ROWS.  Frameworks that are not installed are skipped.  Timings are
+printed, never asserted.
 """
 
 from __future__ import annotations
@@ -307,8 +311,8 @@ def problem(size: tuple[int, int, int], dtype: str, seed: int = 0, model: str = 
     return W, b, X, P
 
 
-def median_times(runs: list[Callable[[], object]], repeats: int, budget: float) -> list[float]:
-    """Median wall time per call of each of ``runs``.
+def sample_times(runs: list[Callable[[], object]], repeats: int, budget: float) -> list[list[float]]:
+    """Wall times per call of each of ``runs``, one per sample.
 
     A sample is a batch of consecutive calls of one run (as many as fill ~2 ms, at least one),
     timed together, as in a training loop that calls the same function again and again; the
@@ -328,7 +332,12 @@ def median_times(runs: list[Callable[[], object]], repeats: int, budget: float) 
                 run()
             spent.append((time.perf_counter() - start) / calls)
         rounds += 1
-    return [float(np.median(t)) for t in times]
+    return times
+
+
+def median_times(runs: list[Callable[[], object]], repeats: int, budget: float) -> list[float]:
+    """Median wall time per call of each of ``runs`` (see :func:`sample_times`)."""
+    return [float(np.median(t)) for t in sample_times(runs, repeats, budget)]
 
 
 def _calls_per_sample(run: Callable[[], object], target: float = 2e-3) -> int:
@@ -345,30 +354,51 @@ def agrees(result: tuple, reference: tuple, dtype: str) -> bool:
     return all(np.allclose(np.asarray(r), np.asarray(q), rtol=rtol, atol=rtol) for r, q in zip(result, reference))
 
 
+#: seconds between phases: the frameworks' worker threads spin for a while after their last call
+PAUSE = 0.5
+
+
 def bench(
-    cases: list[tuple[str, str]], repeats: int, budget: float, model: str = "softmax"
+    cases: list[tuple[str, str]], repeats: int, budget: float, model: str = "softmax", rounds: int = 3
 ) -> dict[tuple[str, str], dict[str, float]]:
-    """Median seconds per case (size name, dtype) and implementation, phase by phase."""
+    """Median seconds per case (size name, dtype) and implementation.
+
+    The phases run in turn ``rounds`` times, each time with a ``1/rounds`` share of the repeats
+    and the budget, so that a slow spell of a shared machine falls on every phase alike; the
+    median is over the samples of all rounds.  Every implementation is checked against the
+    generated code once, before it is timed.
+    """
     problems = {case: problem(SIZES[case[0]], case[1], model=model) for case in cases}
     references = {case: implementation("generated", case[1], model)(*problems[case]) for case in cases}
-    timings: dict[tuple[str, str], dict[str, float]] = {case: {} for case in cases}
-    for phase in PHASES:
-        names = [name for name, (p, _) in MODELS[model].items() if p == phase]
-        if not phase_available(phase):
-            continue
-        for case in cases:
-            impls = {name: implementation(name, case[1], model) for name in names}
-            impls = {name: impl for name, impl in impls.items() if impl is not None}
+    contenders = {
+        (phase, case): checked(phase, case, problems[case], references[case], model)
+        for phase in PHASES
+        if phase_available(phase)
+        for case in cases
+    }
+    samples: dict[tuple[str, str], dict[str, list[float]]] = {case: {} for case in cases}
+    for _ in range(rounds):
+        for (phase, case), impls in contenders.items():
             if not impls:
                 continue
-            W, b, X, P = problems[case]
-            for name, impl in impls.items():
-                if not name.startswith(("GEMM", "GEMV")) and not agrees(impl(W, b, X, P), references[case], case[1]):
-                    raise SystemExit(f"{name} disagrees with the generated code at {case}")
-            runs = [lambda impl=impl, args=(W, b, X, P): impl(*args) for impl in impls.values()]
+            runs = [lambda impl=impl, args=problems[case]: impl(*args) for impl in impls.values()]
             with blas_limit(phase):
-                timings[case].update(zip(impls, median_times(runs, repeats, budget)))
-    return timings
+                times = sample_times(runs, max(3, repeats // rounds), budget / rounds)
+            for name, spent in zip(impls, times):
+                samples[case].setdefault(name, []).extend(spent)
+            time.sleep(PAUSE)
+    return {case: {name: float(np.median(t)) for name, t in timed.items()} for case, timed in samples.items()}
+
+
+def checked(phase: str, case: tuple[str, str], args: tuple, reference: tuple, model: str) -> dict[str, Impl]:
+    """The installed implementations of ``phase`` for ``case``, each checked against the generated code."""
+    names = [name for name, (p, _) in MODELS[model].items() if p == phase]
+    impls = {name: implementation(name, case[1], model) for name in names}
+    impls = {name: impl for name, impl in impls.items() if impl is not None}
+    for name, impl in impls.items():
+        if not name.startswith(("GEMM", "GEMV")) and not agrees(impl(*args), reference, case[1]):
+            raise SystemExit(f"{name} disagrees with the generated code at {case}")
+    return impls
 
 
 def report(size_name: str, dtype: str, timed: dict[str, float], model: str = "softmax") -> str:
@@ -407,6 +437,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtypes", nargs="+", choices=("float64", "float32"), default=["float64", "float32"])
     parser.add_argument("--repeats", type=int, default=50, help="at most this many timed calls per entry")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timed calls per entry")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="times the phases run in turn, sharing repeats and budget (default 3)"
+    )
     parser.add_argument("--model", choices=MODELS, default="softmax", help="softmax (default) or logistic")
     parser.add_argument(
         "--busy",
@@ -431,13 +464,13 @@ def main(argv: list[str] | None = None) -> int:
             "numpy",
             lambda dtype, rows=rows: generated(dtype, args.model, rows).loss_and_grad,
         )
-    if args.busy < 0:
-        parser.error("--busy must be at least 0")
+    if args.busy < 0 or args.rounds < 1:
+        parser.error("--busy must be at least 0 and --rounds at least 1")
     print(f"numpy {np.__version__}; medians; ratio = time / generated (below 1: faster than generated)")
     print("'1 thread': BLAS limited to one thread (threadpoolctl)")
     cases = [(size_name, dtype) for dtype in args.dtypes for size_name in args.sizes]
     with busy_processes(args.busy):
-        timings = bench(cases, args.repeats, args.budget, args.model)
+        timings = bench(cases, args.repeats, args.budget, args.model, args.rounds)
     for case in cases:
         print(report(*case, timings[case], args.model))
     return 0

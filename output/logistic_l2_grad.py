@@ -42,8 +42,9 @@ import numpy as np
 
 #: the dtype every array must have
 DTYPE = np.dtype("float64")
-#: the batch sum is taken over blocks of this many rows: each block of X stays in cache from the
-#: first matrix product to the second, and the temporaries stay small
+#: the batch sum is taken over blocks of this many rows, and the temporaries stay small.  Each
+#: block costs two threaded BLAS calls: on a machine whose cores are busy, fewer blocks (a larger
+#: BLOCK_ROWS) or one BLAS thread (OPENBLAS_NUM_THREADS=1) save waiting on BLAS's worker threads
 BLOCK_ROWS = 32768
 #: the default strength of the penalty (lambda)
 L2 = 0.01

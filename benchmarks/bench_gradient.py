@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import subprocess
 import sys
 import time
@@ -325,13 +326,18 @@ def sample_times(runs: list[Callable[[], object]], repeats: int, budget: float) 
     times: list[list[float]] = [[] for _ in runs]
     stop = time.perf_counter() + budget * len(runs)
     rounds = 0
-    while rounds < repeats and (rounds < 3 or time.perf_counter() < stop):
-        for run, calls, spent in zip(runs, batches, times):
-            start = time.perf_counter()
-            for _ in range(calls):
-                run()
-            spent.append((time.perf_counter() - start) / calls)
-        rounds += 1
+    gc.collect()
+    gc.disable()  # as timeit does: else one run's garbage (HIPS autograd's) is collected in another's sample
+    try:
+        while rounds < repeats and (rounds < 3 or time.perf_counter() < stop):
+            for run, calls, spent in zip(runs, batches, times):
+                start = time.perf_counter()
+                for _ in range(calls):
+                    run()
+                spent.append((time.perf_counter() - start) / calls)
+            rounds += 1
+    finally:
+        gc.enable()
     return times
 
 

@@ -73,7 +73,8 @@ def gemm_pair(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray) -> tup
 
 
 def gemm_pair_class_major(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray) -> tuple:
-    """The same two products in the generated code's orientation: W.T @ X.T (K, N) and G @ X with G (K, N)."""
+    """W.T @ X.T, (K, N) as the generated code computes the logits, and G @ X with G (K, N) class-major:
+    the orientation of the gradient's product that the generated code avoids (X.T @ G.T is the other)."""
     return W.T @ X.T, P.T @ X
 
 
@@ -465,13 +466,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if any(rows < 1 for rows in args.block_rows):
         parser.error("--block-rows must be at least 1")
+    if args.busy < 0 or args.rounds < 1:
+        parser.error("--busy must be at least 0 and --rounds at least 1")
     for rows in args.block_rows:
         MODELS[args.model][f"generated, {rows} rows"] = (
             "numpy",
             lambda dtype, rows=rows: generated(dtype, args.model, rows).loss_and_grad,
         )
-    if args.busy < 0 or args.rounds < 1:
-        parser.error("--busy must be at least 0 and --rounds at least 1")
     print(f"numpy {np.__version__}; medians; ratio = time / generated (below 1: faster than generated)")
     print("'1 thread': BLAS limited to one thread (threadpoolctl)")
     cases = [(size_name, dtype) for dtype in args.dtypes for size_name in args.sizes]

@@ -4,7 +4,7 @@ The driver is a short chain of stages, each returning a SymPy value that is kept
 
     derive(...).result            -(P_j - a_j)*x_i                        the engine's closed form
       lift  (batch mean)          Sum(-scale*(P[n,j] - A[n,j])*X[n,i], (n, 1, N))
-      lower (index -> array)      scale*Dot(A - P.T, X)                  scale * (G @ X), G class-major
+      lower (index -> array)      scale*Dot(X.T, (A - P.T).T)            scale * (X.T @ G.T), G class-major
       stabilise (named rules)     A -> exp(S)/SumOver(exp(S), 0), S = Z - MaxOver(Z, 0)
       economise (cost rules)      t1 * (s / T): per-sample factors first
       cse                         t0 = exp(S), t1 = ..., the outputs in terms of t*

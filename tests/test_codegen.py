@@ -181,10 +181,9 @@ def test_each_economising_rule_keeps_the_value_and_fires(rule):
 
 def test_economised_kernel_scales_the_small_results():
     """1/N multiplies dW (d, K) and db (K,), not the (K, N) gradient of the logits; s / T is one row vector."""
-    lines = C.program().loss_and_grad.lines()
-    returns = C.program().loss_and_grad.returns()
-    assert "t4 = t2 * (t1 / t3) - t0" in lines
-    assert returns == (
+    kernel = C.program().loss_and_grad
+    assert "t4 = t2 * (t1 / t3) - t0" in kernel.lines()
+    assert kernel.returns() == (
         "-scale * (np.vdot(t0, S) - np.vdot(t1, np.log(t3)))",
         "scale * (X.T @ t4.T)",
         "scale * t4.sum(axis=1)",

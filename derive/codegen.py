@@ -150,14 +150,14 @@ def program(model: Model | str = "softmax", exact: bool = True) -> Program:
 
 # --------------------------------------------------------------------------- the module
 
-#: rows per block of the batch sum, per dtype (the generated module's BLOCK_ROWS).  Every block
-#: costs two threaded BLAS calls, and on a busy machine each call waits for OpenBLAS's worker
-#: thread: 2048-row blocks took 865 ms against 492 ms for 32768-row blocks at 100000 x 784 x 10
-#: float64 with two busy processes on the two cores.  float64 gains nothing measurable from
-#: small blocks on an idle machine (DGEMM is compute-bound here), so its blocks are large and
-#: few.  float32 gains a quarter: 2048 rows of X (6.4 MB) stay in the 32 MB L3 cache from
-#: W.T @ X.T to X.T @ G.T (82 vs 108 ms at 100000 x 784 x 10, idle).  See the README.
-BLOCK_ROWS = {"float64": 32768, "float32": 2048}
+#: rows per block of the batch sum (the generated module's BLOCK_ROWS).  Every block costs two
+#: threaded BLAS calls, and on a busy machine each call waits for OpenBLAS's worker thread:
+#: with two spinning processes on the two cores, 2048-row blocks took 2.0 s against 0.29 s for
+#: 32768-row blocks at 100000 x 784 x 10 float32 (hand-written NumPy: 0.23 s).  On an idle
+#: machine small blocks gain nothing in float64 (its DGEMM is compute-bound here) and about 10 %
+#: in float32 (2048 rows of X stay in L3 between the two products), so the blocks are large and
+#: few; they still bound the (K, rows) temporaries.  See the README.
+BLOCK_ROWS = 32768
 DTYPES = ("float64", "float32")
 
 
@@ -197,7 +197,7 @@ def module_source(dtype: str = "float64", model: Model | str = "softmax", consta
         closed_forms=prog.closed_forms,
         labels=labels_note(model),
         dtype=dtype,
-        block_rows=BLOCK_ROWS[dtype],
+        block_rows=BLOCK_ROWS,
         sig=sig,
         headers=headers(sig, str(KEYWORDS[S.lam]) if prog.penalty is not None else None),
         math=definitions(model),

@@ -42,7 +42,7 @@ DTYPE = np.dtype("float32")
 #: the batch sum is taken over blocks of this many rows, and the temporaries stay small.  Each
 #: block costs two threaded BLAS calls: on a machine whose cores are busy, fewer blocks (a larger
 #: BLOCK_ROWS) or one BLAS thread (OPENBLAS_NUM_THREADS=1) save waiting on BLAS's worker threads
-BLOCK_ROWS = 2048
+BLOCK_ROWS = 32768
 
 
 def _scale(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray, reduction: str) -> float:

@@ -43,7 +43,7 @@ DTYPE = np.dtype("float32")
 #: the batch sum is taken over blocks of this many rows, and the temporaries stay small.  Each
 #: block costs two threaded BLAS calls: on a machine whose cores are busy, fewer blocks (a larger
 #: BLOCK_ROWS) or one BLAS thread (OPENBLAS_NUM_THREADS=1) save waiting on BLAS's worker threads
-BLOCK_ROWS = 2048
+BLOCK_ROWS = 32768
 
 
 def _scale(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, reduction: str) -> float:

@@ -253,7 +253,7 @@ def test_the_seed_example(gen):
 
 
 def test_blocks_add_up(gen):
-    W, b, X, P = problem(2 * C.BLOCK_ROWS["float64"] + 37, 5, 4, soft=True)
+    W, b, X, P = problem(2 * C.BLOCK_ROWS + 37, 5, 4, soft=True)
     one_block = C.load_module(C.module_source("float64"))
     one_block.BLOCK_ROWS = 1 << 40
     for got, want in zip(gen.loss_and_grad(W, b, X, P), one_block.loss_and_grad(W, b, X, P)):

@@ -342,11 +342,6 @@ def sample_times(runs: list[Callable[[], object]], repeats: int, budget: float) 
     return times
 
 
-def median_times(runs: list[Callable[[], object]], repeats: int, budget: float) -> list[float]:
-    """Median wall time per call of each of ``runs`` (see :func:`sample_times`)."""
-    return [float(np.median(t)) for t in sample_times(runs, repeats, budget)]
-
-
 def _calls_per_sample(run: Callable[[], object], target: float = 2e-3) -> int:
     """How many consecutive calls of ``run`` take about ``target`` seconds (after two warm-up calls)."""
     run(), run()

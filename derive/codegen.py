@@ -369,7 +369,7 @@ def definitions(model: Model) -> tuple[str, ...]:
 #: how the arrays of a model with classes are laid out, for the module's docstring
 LAYOUT = (
     "Inside, arrays over the batch are class-major, (K, N), so that the reductions over the\n"
-    "classes run along axis 0; the matrix products come out in that layout (W.T @ X.T is (K, N))."
+    "classes run along axis 0; the logits come out of their product in that layout (W.T @ X.T is (K, N))."
 )
 
 

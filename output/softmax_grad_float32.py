@@ -31,7 +31,7 @@ The rewrites that keep the code finite for logits of any magnitude:
     log_of_quotient: log(exp(S)/T) = S - log T: the log-softmax never takes the log of an underflowed a_j.
 
 Inside, arrays over the batch are class-major, (K, N), so that the reductions over the
-classes run along axis 0; the matrix products come out in that layout (W.T @ X.T is (K, N)).
+classes run along axis 0; the logits come out of their product in that layout (W.T @ X.T is (K, N)).
 """
 
 from __future__ import annotations

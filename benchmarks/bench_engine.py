@@ -24,9 +24,9 @@ import sympy as sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from derive import symbols as S
-from derive.elementwise import prove
-from derive.models import SOFTMAX
+from derive.core import symbols as S
+from derive.verify.proof import prove
+from derive.core.models import SOFTMAX
 
 
 def fresh_process(code: str) -> float:
@@ -43,7 +43,7 @@ def wall(args: list[str]) -> float:
 
 GENERIC = """
 import time
-from derive.derivation import derive
+from derive.core.derivation import derive
 start = time.perf_counter()
 for assume in (True, False):
     for wrt in ("W", "b"):

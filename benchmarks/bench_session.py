@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = "from derive.notebook import execute; execute('examples/softmax_cross_entropy.ipynb')"
+NOTEBOOK = "from derive.app.notebook import execute; execute('examples/softmax_cross_entropy.ipynb')"
 
 #: name -> (command, stdin, goal in seconds or None)
 CASES = {

@@ -2,7 +2,7 @@
 
 Run from the repository root:  python benchmarks/check_speed.py
 
-Prints, for each group of claims, the slowest in-process time of ``derive.verdict.check``
+Prints, for each group of claims, the slowest in-process time of ``derive.claims.verdict.check``
 (after the engine's derivations are cached, as in one CLI call after start-up), the
 ratio to the 2 s goal, and the wall time of whole CLI processes (start-up included).
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from derive.claims import MAX_SIZE, ClaimError  # noqa: E402
-from derive.verdict import check  # noqa: E402
+from derive.claims.reader import MAX_SIZE, ClaimError  # noqa: E402
+from derive.claims.verdict import check  # noqa: E402
 
 GOAL = 2.0
 

@@ -13,20 +13,20 @@ from importlib import import_module
 
 #: public name -> the module that defines it
 _HOMES = {
-    "Derivation": "derivation",
-    "Step": "derivation",
-    "derive": "derivation",
-    "gradients": "derivation",
-    "Example": "example",
-    "worked_example": "example",
-    "MODELS": "models",
-    "Model": "models",
-    "get_model": "models",
-    "text": "textprinter",
-    "CheckResult": "verdict",
-    "check": "verdict",
-    "model": "session",
-    "Session": "session",
+    "Derivation": "core.derivation",
+    "Step": "core.derivation",
+    "derive": "core.derivation",
+    "gradients": "core.derivation",
+    "Example": "verify.example",
+    "worked_example": "verify.example",
+    "MODELS": "core.models",
+    "Model": "core.models",
+    "get_model": "core.models",
+    "text": "printing.text",
+    "CheckResult": "claims.verdict",
+    "check": "claims.verdict",
+    "model": "app.session",
+    "Session": "app.session",
 }
 
 __all__ = sorted(_HOMES)

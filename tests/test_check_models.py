@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derive import cli
-from derive import symbols as S
-from derive.claims import ClaimError, parse
-from derive.cli import parser
-from derive.models import configure
-from derive.verdict import CORRECT, INCORRECT, check
+from derive.app import cli
+from derive.core import symbols as S
+from derive.claims.reader import ClaimError, parse
+from derive.app.cli import parser
+from derive.core.models import configure
+from derive.claims.verdict import CORRECT, INCORRECT, check
 
 #: model options -> [(claim, extra options, exit code)]: 0 correct, 1 incorrect, 2 bad input
 TABLES = {
@@ -192,7 +192,7 @@ def test_logistic_sign_forgotten():
     counter = result.counterexample
     assert (counter.where, counter.entry, counter.indices) == ("seed", "w_1", {"i": 1})
     # the logistic example is the seed's sample as a binary model: same gradient as softmax's W_11
-    from derive.example import worked_example
+    from derive.verify.example import worked_example
 
     grad = worked_example(model="logistic").grad_W
     assert counter.truth == pytest.approx(grad[0], abs=1e-12) and counter.claim == pytest.approx(-grad[0])
@@ -248,7 +248,7 @@ def test_smoothing_counterexample_uses_the_smoothed_labels():
     c = result.counterexample
     assert "epsilon = 0.1" in c.description
     assert c.truth == pytest.approx(c.finite_difference, abs=1e-6)
-    from derive.example import worked_example
+    from derive.verify.example import worked_example
 
     smoothed = worked_example(P=[0.95, 0.05], model=configure("softmax", smoothing=0.1), constants={S.eps: 0.1})
     i, j = c.indices["i"] - 1, c.indices["j"] - 1

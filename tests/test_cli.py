@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from derive import cli
+from derive.app import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,14 +15,14 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive import arrays as AR
-from derive import codegen as C
-from derive import lowering as LO
-from derive import rewrites as RW
-from derive import symbols as S
-from derive.cli import main
-from derive.derivation import derive
-from derive.numpyprinter import ArrayPrinter, numpy_code
+from derive.codegen import arrays as AR
+from derive.codegen import program as C
+from derive.codegen import lowering as LO
+from derive.codegen import rewrites as RW
+from derive.core import symbols as S
+from derive.app.cli import main
+from derive.core.derivation import derive
+from derive.printing.numpy import ArrayPrinter, numpy_code
 
 ROOT = Path(__file__).resolve().parent.parent
 REGENERATE = "regenerate with: python -m derive code --dtype {dtype}  (or python -m derive all)"
@@ -123,7 +123,7 @@ def test_exact_form_lowers_the_label_total_to_a_class_sum():
 
 def test_logits_and_loss_lower_from_the_model():
     """The logits come out class-major from the product itself, W.T @ X.T: no transposing copy."""
-    from derive.models import SOFTMAX
+    from derive.core.models import SOFTMAX
 
     logits = LO.lower(LO.lift(SOFTMAX.logit_definition)).expr
     assert logits == AR.Column(b) + AR.Dot(AR.Transposed(W), AR.Transposed(X))
@@ -242,7 +242,7 @@ def test_k_equals_one(gen):
 
 def test_the_seed_example(gen):
     """The student's sample: dH/dW = -(P - a) x^T, both columns nonzero."""
-    from derive.example import SEED, worked_example
+    from derive.verify.example import SEED, worked_example
 
     example = worked_example()
     X1, P1 = np.array([SEED["x"]]), np.array([SEED["P"]], dtype=float)

@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derive import arrays as AR
-from derive import cli
-from derive import codegen as C
-from derive import lowering as LO
-from derive import rewrites as RW
-from derive import symbols as S
-from derive.derivation import derive
-from derive.models import configure
-from derive.numpyprinter import numpy_code
+from derive.codegen import arrays as AR
+from derive.app import cli
+from derive.codegen import program as C
+from derive.codegen import lowering as LO
+from derive.codegen import rewrites as RW
+from derive.core import symbols as S
+from derive.core.derivation import derive
+from derive.core.models import configure
+from derive.printing.numpy import numpy_code
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -323,7 +323,7 @@ def test_two_class_softmax_is_logistic(N, soft):
 
 def test_two_class_softmax_is_logistic_at_the_seed():
     """The seed's sample: W = [[0.1, 0.5], [0.1, 0.5]], x = [1.9, 0.4], Setosa."""
-    from derive.example import SEED
+    from derive.verify.example import SEED
 
     W = np.array(SEED["W"], dtype=float)
     x = np.array([SEED["x"]])

@@ -3,8 +3,8 @@
 import pytest
 import sympy as sp
 
-from derive import elementwise
-from derive.elementwise import ProofError, prove
+from derive.verify import proof as elementwise
+from derive.verify.proof import ProofError, prove
 
 
 @pytest.mark.parametrize("assume", [True, False])
@@ -48,8 +48,8 @@ def test_a_wrong_feature_part_is_refused(monkeypatch):
 
 
 def test_a_wrong_penalty_part_is_refused(monkeypatch):
-    from derive import symbols as S
-    from derive.models import SOFTMAX, with_l2
+    from derive.core import symbols as S
+    from derive.core.models import SOFTMAX, with_l2
 
     real = elementwise._separate
 
@@ -64,7 +64,7 @@ def test_a_wrong_penalty_part_is_refused(monkeypatch):
 
 def test_without_the_assumption_the_normalised_closed_form_fails(monkeypatch):
     """Proving the assumed closed form without the assumption must fail: the proof is not vacuous."""
-    from derive import derivation
+    from derive.core import derivation
 
     real = derivation.derive
 

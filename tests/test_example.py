@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive.example import worked_example
+from derive.verify.example import worked_example
 
 
 @pytest.fixture(scope="module")

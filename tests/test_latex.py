@@ -25,13 +25,13 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive import cli
-from derive import symbols as S
-from derive.derivation import derive, gradients
-from derive.document import Tex, document, jacobian, matrix_forms, missing_term, written
-from derive.example import MISTAKES, worked_example
-from derive.latexprinter import Gradient, equation, index_range, latex
-from derive.rendering import render, tex_escape
+from derive.app import cli
+from derive.core import symbols as S
+from derive.core.derivation import derive, gradients
+from derive.render.document import Tex, document, jacobian, matrix_forms, missing_term, written
+from derive.verify.example import MISTAKES, worked_example
+from derive.printing.latex import Gradient, equation, index_range, latex
+from derive.render.environment import render, tex_escape
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -303,7 +303,7 @@ def test_escaped_names_compile_and_print_literally(tmp_path):
 def test_templates_hold_no_math_of_their_own(template, expression):
     """Every inline $...$ of a template is made of printed formulas only."""
 
-    text = (ROOT / "templates" / template).read_text(encoding="utf-8")
+    text = (ROOT / "derive" / "render" / "templates" / template).read_text(encoding="utf-8")
     spans = re.findall(r"(?<!\$)\$([^$\n]+)\$(?!\$)", text)
     assert len(spans) > 20
     assert [span for span in spans if re.sub(expression, "", span).strip()] == []
@@ -487,7 +487,7 @@ def test_all_skips_the_pdf_without_tex_and_says_so(tmp_path, capsys, monkeypatch
 
 def test_symbolic_layer_does_not_import_the_renderers():
     code = (
-        "import sys, derive.document, derive.latexprinter; print('jinja2' in sys.modules, 'derive.cli' in sys.modules)"
+        "import sys, derive.render.document, derive.printing.latex; print('jinja2' in sys.modules, 'derive.app.cli' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from derive import cli
+from derive.app import cli
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
 TEXT = [name for name in cli.ARTEFACTS if not name.endswith((".pdf", ".png"))]

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import derive
-from derive import codegen
-from derive import cli
-from derive import symbols as S
-from derive.example import worked_example
+from derive.codegen import program as codegen
+from derive.app import cli
+from derive.core import symbols as S
+from derive.verify.example import worked_example
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
@@ -222,7 +222,7 @@ def test_documents_are_the_command_line_documents(softmax):
 def test_check_is_derive_check(softmax):
     result = softmax.check("-P_j*(1-a_j)*x_i")
     assert result.verdict == "incorrect" and result.exit_code == 1
-    assert result.report() == derive.verdict.check("-P_j*(1-a_j)*x_i").report()
+    assert result.report() == derive.claims.verdict.check("-P_j*(1-a_j)*x_i").report()
     assert result._repr_latex_() == (
         r"$\displaystyle \frac{\partial H}{\partial W_{ij}} \overset{?}{=} - \left(1 - a_{j}\right) P_{j} x_{i}"
         r" \quad \text{incorrect} \quad \text{claim} - \text{truth} = - a_{j} \left(1 - P_{j}\right) x_{i}$"
@@ -297,7 +297,7 @@ def test_code_module_reproduces_the_worked_example(softmax):
 
 
 def test_import_derive_loads_no_renderer():
-    code = "import sys, derive\nprint([m for m in ('jinja2', 'derive.session') if m in sys.modules])"
+    code = "import sys, derive\nprint([m for m in ('jinja2', 'derive.app.session') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -372,7 +372,7 @@ def outputs(notebook) -> list:
 def test_notebook_executes_and_its_committed_outputs_are_current():
     import nbformat
 
-    from derive.notebook import execute
+    from derive.app.notebook import execute
 
     committed = nbformat.read(NOTEBOOK, as_version=4)
     fresh = execute(NOTEBOOK)
@@ -381,7 +381,7 @@ def test_notebook_executes_and_its_committed_outputs_are_current():
     counts = [c.execution_count for c in committed.cells if c.cell_type == "code"]
     assert counts == list(range(1, len(counts) + 1))
     assert outputs(fresh) == outputs(committed), (
-        'the committed notebook is stale: python -c "from derive.notebook import refresh; '
+        'the committed notebook is stale: python -c "from derive.app.notebook import refresh; '
         "refresh('examples/softmax_cross_entropy.ipynb')\""
     )
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from derive.cli import TRAIN_TASKS, main
-from derive.example import SEED
-from derive.training import TASKS, load, train
+from derive.app.cli import TRAIN_TASKS, main
+from derive.verify.example import SEED
+from derive.app.training import TASKS, load, train
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -83,8 +83,8 @@ def test_plots_in_output(name):
 
 
 def test_logistic_training_on_the_seeds_task():
-    from derive.models import LOGISTIC
-    from derive.training import train
+    from derive.core.models import LOGISTIC
+    from derive.app.training import train
 
     result = train("setosa", model=LOGISTIC)
     assert result.W.shape == (2,)
@@ -96,7 +96,7 @@ def test_logistic_training_on_the_seeds_task():
 
 
 def test_train_refuses_a_regression_model(capsys):
-    from derive import cli
+    from derive.app import cli
 
     assert cli.main(["train", "--model", "linear", "--task", "setosa"]) == 2
     assert "derive train trains classifiers" in capsys.readouterr().err

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from .errors import InputError
+from derive.core.errors import InputError
 
 MAX_TEXT = 100_000
 MAX_MAGNITUDE = 1e6

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .arrays import (
+from derive.codegen.arrays import (
     ARRAYS,
     CLASS_AXIS,
     Contiguous,

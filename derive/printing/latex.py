@@ -5,7 +5,7 @@ A subclass of SymPy's ``LatexPrinter`` with ``_print_<Class>`` methods, like
 afterwards.  Numbers (``Float``) are printed with a fixed number of decimals
 (the ``decimals`` setting) so that the worked example reads like a table.
 
->>> from derive import symbols as S
+>>> from derive.core import symbols as S
 >>> print(latex(S.W[S.i, S.j]))
 W_{ij}
 >>> print(latex(sp.Derivative(S.H, S.W[S.i, S.j])))
@@ -20,7 +20,7 @@ from typing import ClassVar
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-from .textprinter import _in_order, subscript
+from derive.printing.text import _in_order, subscript
 
 
 class Gradient(sp.MatrixExpr):

@@ -3,7 +3,7 @@
 :func:`namespace` is what the session starts with, :func:`banner` says so;
 :func:`start` runs IPython with SymPy's pretty printing on.
 
->>> from derive.session import model
+>>> from derive.app.session import model
 >>> print(", ".join(quantities(model("logistic", l2=0.01))))
 w, b, x, z, sigma, y, H, i, d, lambda_
 >>> list(names(model("softmax")))
@@ -16,9 +16,9 @@ import keyword
 
 import sympy as sp
 
-from . import symbols as S
-from .errors import InputError
-from .session import Session
+from derive.app.session import Session
+from derive.core import symbols as S
+from derive.core.errors import InputError
 
 #: what IPython runs before the first prompt: pretty printing, as isympy has it
 STARTUP = ("from sympy import init_printing", "init_printing(use_unicode=True)")

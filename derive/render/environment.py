@@ -10,11 +10,11 @@ already printed by a SymPy printer; prose goes through the ``tex`` filter.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import jinja2
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+#: the templates ship inside the package: derive/render/templates/<kind>/<artefact>.<ext>.jinja
+TEMPLATES = "templates"
 
 #: TeX's special characters and their escapes (the order matters for the backslash)
 TEX_ESCAPES = {
@@ -62,7 +62,7 @@ def environment(kind: str) -> jinja2.Environment:
     if kind not in DELIMITERS:
         raise KeyError(f"no templates of kind {kind!r} (known: {', '.join(DELIMITERS)})")
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES / kind),
+        loader=jinja2.PackageLoader(__package__, f"{TEMPLATES}/{kind}"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codegen import load_module, module_source
-from .example import SEED
-from .models import SOFTMAX, Model
+from derive.codegen.program import load_module, module_source
+from derive.core.models import SOFTMAX, Model
+from derive.verify.example import SEED
 
 #: the split and everything else random is fixed, so ``derive all`` is reproducible
 SPLIT_SEED = 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.simplify.simplify import factor_sum as _factor_sum
 
-from . import symbols as S
+from derive.core import symbols as S
 
 Rewrite = Callable[[sp.Expr], sp.Expr]
 

@@ -24,9 +24,9 @@ from functools import cache
 
 import sympy as sp
 
-from . import rules
-from . import symbols as S
-from .models import Model, get_model
+from derive.core import rules
+from derive.core import symbols as S
+from derive.core.models import Model, get_model
 
 #: kinds of step: the chain-rule statement (not a value), a factor of the chain
 #: rule, the main line whose every right-hand side equals dH/dtheta, and the proof

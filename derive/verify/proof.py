@@ -32,9 +32,9 @@ import numpy as np
 import sympy as sp
 from tqdm import tqdm
 
-from . import symbols as S
-from .derivation import Derivation, derive
-from .models import Model, get_model
+from derive.core import symbols as S
+from derive.core.derivation import Derivation, derive
+from derive.core.models import Model, get_model
 
 #: refuse sizes that could not finish in minutes
 MAX_ENTRIES = 200_000
@@ -306,7 +306,7 @@ class _NumericCheck:
     """
 
     def __init__(self, setting: _Setting, dLdz: dict, features: int):
-        from .checking import arrays, evaluate, random_inputs
+        from derive.verify.checking import arrays, evaluate, random_inputs
 
         rng = np.random.default_rng(1)
         model, explicit, classes = setting.model, setting.explicit, len(setting.outputs)

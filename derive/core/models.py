@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from . import rules
-from . import symbols as S
+from derive.core import rules
+from derive.core import symbols as S
 
 
 @dataclass(frozen=True)

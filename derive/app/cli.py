@@ -19,10 +19,11 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import InputError
+from derive.app.files import write_atomic
+from derive.core.errors import InputError
 
-ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "output"
+#: where ``derive all`` writes unless -o says otherwise: ./output, under the current folder
+OUTPUT = Path("output")
 
 
 @dataclass(frozen=True)
@@ -46,24 +47,6 @@ def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser],
     return register
 
 
-def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same directory, then rename."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise InputError(f"cannot write to {path.parent}: {err.strerror or err}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def positive_int(limit: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
@@ -78,7 +61,7 @@ def positive_int(limit: int) -> Callable[[str], int]:
 
 
 def learning_rate(text: str) -> float:
-    from .inputs import number
+    from derive.app.inputs import number
 
     try:
         value = number(text, "lr")
@@ -91,7 +74,7 @@ def learning_rate(text: str) -> float:
 
 def strength(upper: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
-        from .inputs import number
+        from derive.app.inputs import number
 
         try:
             value = number(text, "strength")
@@ -105,7 +88,7 @@ def strength(upper: float) -> Callable[[str], float]:
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    from .models import MODELS
+    from derive.core.models import MODELS
 
     group = parser.add_argument_group("the model")
     group.add_argument("--model", choices=sorted(MODELS), default="softmax", help="which model (default softmax; see derive models)")
@@ -116,8 +99,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def model_from_args(args: argparse.Namespace):
     """The configured model and the numeric values of its strengths."""
-    from . import symbols as S
-    from .models import configure
+    from derive.core import symbols as S
+    from derive.core.models import configure
 
     try:
         model = configure(args.model, l2=args.l2, smoothing=args.smoothing)
@@ -140,8 +123,9 @@ def add_example_options(parser: argparse.ArgumentParser) -> None:
 
 
 def example_from_args(args: argparse.Namespace):
-    from . import checking, inputs
-    from .example import MAX_CLASSES, MAX_FEATURES, worked_example
+    from derive.app import inputs
+    from derive.verify import checking
+    from derive.verify.example import MAX_CLASSES, MAX_FEATURES, worked_example
 
     model, constants = model_from_args(args)
     if model.output_index is None:
@@ -166,8 +150,8 @@ def _example_args(parser: argparse.ArgumentParser) -> None:
 
 @command("example", "the worked example: z, a, H, gradients, mistakes, one descent step", _example_args)
 def cmd_example(args: argparse.Namespace) -> int:
-    from .derivation import gradients
-    from .textreport import example_report
+    from derive.core.derivation import gradients
+    from derive.render.report import example_report
 
     example = example_from_args(args)
     if args.format == "json":
@@ -188,9 +172,9 @@ def _gradient_args(parser: argparse.ArgumentParser) -> None:
 
 @command("gradient", "the closed forms of the loss's derivatives, derived by the engine", _gradient_args)
 def cmd_gradient(args: argparse.Namespace) -> int:
-    from .derivation import gradients
-    from .textreport import assumption_line, steps_report
-    from .textprinter import equation
+    from derive.core.derivation import gradients
+    from derive.printing.text import equation
+    from derive.render.report import assumption_line, steps_report
 
     if args.expr is not None or args.wrt is not None:
         return _user_gradient(args)
@@ -204,7 +188,7 @@ def cmd_gradient(args: argparse.Namespace) -> int:
     if (args.classes is None) != (args.features is None):
         raise InputError("give both --classes and --features for the element-wise proof")
     if args.classes is not None:
-        from .elementwise import prove
+        from derive.verify.proof import prove
 
         try:
             proof = prove(model, args.classes, args.features, assume=not args.exact, progress=sys.stderr.isatty())
@@ -216,7 +200,7 @@ def cmd_gradient(args: argparse.Namespace) -> int:
 
 @command("models", "list the models, one line each")
 def cmd_models(args: argparse.Namespace) -> int:
-    from .models import MODELS
+    from derive.core.models import MODELS
 
     width = max(map(len, MODELS))
     for name, model in MODELS.items():
@@ -226,7 +210,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _check_args(parser: argparse.ArgumentParser) -> None:
-    from .claims import MAX_SIZE
+    from derive.claims.reader import MAX_SIZE
 
     parser.add_argument("claim", metavar="CLAIM", help='the claimed dH/dW_ij, e.g. "-P_j*(1-a_j)*x_i" or LaTeX; "-(y - sigma)*x_i" for --model logistic')
     parser.add_argument("--wrt", choices=("W", "w", "b"), help="the parameter: W (dH/dW_ij, default) or b (dH/db_j); w (dH/dw_i) or b for logistic and linear")
@@ -263,7 +247,7 @@ def _claim_as_typed(args: list[str] | None) -> list[str] | None:
 @command("check", "judge a hand derivation of dH/dW_ij or dH/db_j (dH/dw_i, dH/db for logistic and linear)", _check_args)
 def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 correct, 1 incorrect, 2 bad input, 3 correct only under Sum_k P_k = 1 (switched off by --exact)."""
-    from .verdict import check
+    from derive.claims.verdict import check
 
     model, constants = model_from_args(args)
     result = check(
@@ -285,9 +269,9 @@ def _loss_args(parser: argparse.ArgumentParser) -> None:
 
 def _user_gradient(args: argparse.Namespace) -> int:
     """The derivatives of a user-written loss, with their steps and a finite-difference check."""
-    from .textprinter import equation, text
-    from .textreport import steps_report
-    from .userloss import gradients, numeric_check
+    from derive.claims.loss import gradients, numeric_check
+    from derive.printing.text import equation, text
+    from derive.render.report import steps_report
 
     if args.expr is None or args.wrt is None:
         raise InputError("give the loss with --expr and the parameters with --wrt, e.g. --expr \"(w*x + b - y)^2/2\" --wrt w,b")
@@ -319,8 +303,8 @@ def artefact(name: str):
 
 @artefact("gradient.txt")
 def _gradient_text() -> str:
-    from .derivation import gradients
-    from .textreport import assumption_line, steps_report
+    from derive.core.derivation import gradients
+    from derive.render.report import assumption_line, steps_report
 
     parts = []
     for assume in (True, False):
@@ -331,23 +315,23 @@ def _gradient_text() -> str:
 
 @artefact("example.txt")
 def _example_text() -> str:
-    from .derivation import gradients
-    from .example import worked_example
-    from .textreport import example_report
+    from derive.core.derivation import gradients
+    from derive.render.report import example_report
+    from derive.verify.example import worked_example
 
     return example_report(worked_example(lr=0.1), gradients())
 
 
 @artefact("example.json")
 def _example_json() -> str:
-    from .example import worked_example
+    from derive.verify.example import worked_example
 
     return json.dumps(worked_example(lr=0.1).as_dict(), indent=2) + "\n"
 
 
 @artefact("check.txt")
 def _check_text() -> str:
-    from .verdict import SEED_CLAIMS, check
+    from derive.claims.verdict import SEED_CLAIMS, check
 
     parts = [f'$ derive check "{claim}"    # the {name}\n{check(claim).report()}' for name, claim in SEED_CLAIMS.items()]
     return "\n".join(parts)
@@ -382,8 +366,8 @@ def add_document_options(parser: argparse.ArgumentParser) -> None:
 
 def document_from_args(args: argparse.Namespace) -> dict:
     """The context of the derivation templates for the command line's options."""
-    from .derivation import gradients
-    from .document import document
+    from derive.core.derivation import gradients
+    from derive.render.document import document
 
     model, constants = model_from_args(args)
     if model.output_index is None:
@@ -442,7 +426,7 @@ def _latex_args(parser: argparse.ArgumentParser) -> None:
 
 @command("latex", "the derivation as a LaTeX document, compiled to PDF with --pdf", _latex_args)
 def cmd_latex(args: argparse.Namespace) -> int:
-    from .rendering import render
+    from derive.render.environment import render
 
     if args.pdf and args.fragment:
         raise InputError("--pdf compiles the standalone document: leave out --fragment")
@@ -458,7 +442,7 @@ def cmd_latex(args: argparse.Namespace) -> int:
 
 @command("markdown", "the derivation as Markdown with $$ math (GitHub, Jupyter)", add_document_options)
 def cmd_markdown(args: argparse.Namespace) -> int:
-    from .rendering import render
+    from derive.render.environment import render
 
     print(write_atomic(args.output / "derivation.md", render("markdown", "derivation.md.jinja", **document_from_args(args))))
     return 0
@@ -472,7 +456,7 @@ def _seed_document() -> dict:
 
 @artefact("derivation.tex")
 def _derivation_tex() -> str:
-    from .rendering import render
+    from derive.render.environment import render
 
     return render("latex", "derivation.tex.jinja", **_seed_document())
 
@@ -489,15 +473,15 @@ def _derivation_pdf() -> bytes | None:
 
 @artefact("derivation.md")
 def _derivation_md() -> str:
-    from .rendering import render
+    from derive.render.environment import render
 
     return render("markdown", "derivation.md.jinja", **_seed_document())
 
 
 @command("shell", "an IPython session with the model, its symbols and derivations loaded (like isympy)", add_model_options)
 def cmd_shell(args: argparse.Namespace) -> int:
-    from .session import model
-    from .shell import start
+    from derive.app.session import model
+    from derive.app.shell import start
 
     try:
         session = model(args.model, l2=args.l2, smoothing=args.smoothing, exact=args.exact)
@@ -522,7 +506,7 @@ def _model_document(stem: str) -> dict:
 
 
 def _render_model_document(kind: str, template: str, stem: str) -> str:
-    from .rendering import render
+    from derive.render.environment import render
 
     return render(kind, template, **_model_document(stem))
 
@@ -541,7 +525,7 @@ _register_model_documents()
 
 
 def _code_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", type=Path, default=OUTPUT, help=f"directory (default {OUTPUT})")
+    parser.add_argument("-o", "--output", type=Path, default=Path("."), help="directory (default: the current one)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype of the arrays (default float64)")
     add_model_options(parser)
     parser.epilog = (
@@ -552,7 +536,7 @@ def _code_args(parser: argparse.ArgumentParser) -> None:
 
 @command("code", "write the generated NumPy module with loss, grad and loss_and_grad; print its path", _code_args)
 def cmd_code(args: argparse.Namespace) -> int:
-    from .codegen import module_name, module_source
+    from derive.codegen.program import module_name, module_source
 
     model, constants = model_from_args(args)
     print(write_atomic(args.output / module_name(args.dtype, model), module_source(args.dtype, model, constants)))
@@ -567,13 +551,13 @@ def _train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=TRAIN_TASKS, default="species", help="setosa: the seed's binary task; species: 3 classes (default)")
     parser.add_argument("--epochs", type=positive_int(1_000_000), metavar="N", help="epochs of gradient descent (default per task)")
     parser.add_argument("--lr", type=learning_rate, metavar="ETA", help="learning rate (default per task)")
-    parser.add_argument("--plot", type=Path, metavar="PATH", help="loss-curve PNG (default output/train_<task>.png)")
+    parser.add_argument("--plot", type=Path, metavar="PATH", help="loss-curve PNG (default ./train_<task>.png)")
     add_model_options(parser)
 
 
 @command("train", "train softmax regression on iris with the generated gradient; compare with scikit-learn", _train_args)
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training import loss_plot, train
+    from derive.app.training import loss_plot, train
 
     model, constants = model_from_args(args)
     try:
@@ -581,20 +565,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise InputError(str(err)) from None
     print(result.summary())
-    print(f"loss curve: {write_atomic(args.plot or OUTPUT / f'train_{args.task}.png', loss_plot(result))}")
+    print(f"loss curve: {write_atomic(args.plot or Path(f'train_{args.task}.png'), loss_plot(result))}")
     return 0
 
 
 @artefact("softmax_grad.py")
 def _softmax_grad() -> str:
-    from .codegen import module_source
+    from derive.codegen.program import module_source
 
     return module_source("float64")
 
 
 @artefact("softmax_grad_float32.py")
 def _softmax_grad_float32() -> str:
-    from .codegen import module_source
+    from derive.codegen.program import module_source
 
     return module_source("float32")
 
@@ -611,7 +595,7 @@ MODEL_MODULES = {
 
 def _model_module(name: str) -> str:
     """output/<name>: what ``derive code`` writes with the options of MODEL_MODULES[name]."""
-    from .codegen import module_source
+    from derive.codegen.program import module_source
 
     args = parser().parse_args(["code", *MODEL_MODULES[name]])
     model, constants = model_from_args(args)
@@ -624,14 +608,14 @@ for _name in MODEL_MODULES:
 
 @artefact("train_setosa.png")
 def _train_setosa_plot() -> bytes:
-    from .training import loss_plot, train
+    from derive.app.training import loss_plot, train
 
     return loss_plot(train("setosa"))
 
 
 @artefact("train_species.png")
 def _train_species_plot() -> bytes:
-    from .training import loss_plot, train
+    from derive.app.training import loss_plot, train
 
     return loss_plot(train("species"))
 

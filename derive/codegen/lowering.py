@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from .arrays import (
+from derive.codegen.arrays import (
     ARRAYS,
     BATCHED,
     BATCHED_SCALARS,

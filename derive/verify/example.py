@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from . import checking
-from . import symbols as S
-from .derivation import derive
-from .models import SOFTMAX, Model, get_model
+from derive.core import symbols as S
+from derive.core.derivation import derive
+from derive.core.models import SOFTMAX, Model, get_model
+from derive.verify import checking
 
 #: the student's sample: petal length and width of an iris Setosa, label Setosa
 SEED = SOFTMAX.example

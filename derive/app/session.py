@@ -46,17 +46,20 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from . import checking, codegen, document, verdict
-from . import symbols as S
-from .derivation import Derivation, Step, derive
-from .example import Example, worked_example
-from .latexprinter import Gradient, equation
-from .models import Model, configure
-from .rendering import render
-from .rules import WrittenSum
-from .textprinter import text
-from .textreport import assumption_line, example_report
-from .verdict import CheckResult
+from derive.claims import verdict
+from derive.claims.verdict import CheckResult
+from derive.codegen import program as codegen
+from derive.core import symbols as S
+from derive.core.derivation import Derivation, Step, derive
+from derive.core.models import Model, configure
+from derive.core.rules import WrittenSum
+from derive.printing.latex import Gradient, equation
+from derive.printing.text import text
+from derive.render import document
+from derive.render.environment import render
+from derive.render.report import assumption_line, example_report
+from derive.verify import checking
+from derive.verify.example import Example, worked_example
 
 #: the models whose gradient code derive.codegen.module_source generates
 #: the learning rate of the documents' gradient-descent step (as ``derive latex``'s default)

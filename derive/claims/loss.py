@@ -27,10 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from . import claims, rules
-from . import symbols as S
-from .derivation import MAIN, Step, reduce
-from .errors import InputError
+from derive.claims import reader as claims
+from derive.core import rules
+from derive.core import symbols as S
+from derive.core.derivation import MAIN, Step, reduce
+from derive.core.errors import InputError
 
 #: at most this many parameters after --wrt
 MAX_PARAMETERS = 8

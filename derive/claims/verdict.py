@@ -33,11 +33,13 @@ import numpy as np
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-from . import checking, claims, rules
-from . import symbols as S
-from .derivation import derive
-from .models import Model, get_model
-from .textprinter import text
+from derive.claims import reader as claims
+from derive.core import rules
+from derive.core import symbols as S
+from derive.core.derivation import derive
+from derive.core.models import Model, get_model
+from derive.printing.text import text
+from derive.verify import checking
 
 CORRECT, INCORRECT, ASSUMED = "correct", "incorrect", "correct only under an assumption"
 EXIT_CODES = {CORRECT: 0, INCORRECT: 1, ASSUMED: 3}
@@ -466,7 +468,7 @@ def example_size(model: Model) -> tuple[int, int]:
 
 def example_point(model: Model, constants: dict | None = None) -> dict:
     """The valuation of the model's own example, with its strengths (lambda, epsilon) and smoothed labels."""
-    from .example import inputs
+    from derive.verify.example import inputs
 
     ex, classes = model.example, example_size(model)[0]
     given = {**inputs(ex["x"], ex["W"], ex["b"], ex["P"], model), **model.constants, **(constants or {})}
@@ -501,7 +503,7 @@ def seed_counterexample(claim: claims.Claim, model: Model, truth: sp.Expr, const
 
 def _example_words(model: Model, name: str, entry: dict, given: dict) -> str:
     """W_12 (petal length, Non-Setosa) at the seed's sample x = [1.9, 0.4], label Setosa."""
-    from .example import SEED_CLASSES, SEED_FEATURES
+    from derive.verify.example import SEED_CLASSES, SEED_FEATURES
 
     ex = model.example
     words = [SEED_FEATURES[entry[S.i] - 1]] if S.i in entry and len(ex["x"]) == len(SEED_FEATURES) else []

@@ -38,14 +38,14 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import symbols as S
-from .arrays import BATCHED, BATCHED_SCALARS, A, Sh, Z
-from .derivation import derive
-from .lowering import batch_mean, lift, lower, stored
-from .models import Model, get_model
-from .numpyprinter import ArrayPrinter
-from .rewrites import ECONOMISE, SHIFTED, Rewrite, bounded_exponent, contiguous, fired, stabilise
-from .textprinter import equation
+from derive.codegen.arrays import BATCHED, BATCHED_SCALARS, A, Sh, Z
+from derive.codegen.lowering import batch_mean, lift, lower, stored
+from derive.codegen.rewrites import ECONOMISE, SHIFTED, Rewrite, bounded_exponent, contiguous, fired, stabilise
+from derive.core import symbols as S
+from derive.core.derivation import derive
+from derive.core.models import Model, get_model
+from derive.printing.numpy import ArrayPrinter
+from derive.printing.text import equation
 
 # --------------------------------------------------------------------------- the kernel
 
@@ -177,8 +177,8 @@ def module_source(dtype: str = "float64", model: Model | str = "softmax", consta
     Always the exact form: a module that assumed Sum_k P_k = 1 would be silently wrong for other labels.
     ``constants`` gives the add-ons' strengths ({lambda: 0.01}); the model's defaults otherwise.
     """
-    from . import __name__ as package
-    from .rendering import render
+    from derive import __name__ as package
+    from derive.render.environment import render
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")

@@ -25,14 +25,14 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from . import checking
-from . import symbols as S
-from .derivation import FACTOR, LABEL, Derivation, derive
-from .example import FD_TOLERANCE, SEED, SEED_CLASSES, SEED_FEATURES, Example, inputs, worked_example
-from .latexprinter import Gradient, equation, index_range, latex
-from .models import SOFTMAX, Model
-from .rules import WrittenSum
-from .verdict import CheckResult, seed_checks
+from derive.claims.verdict import CheckResult, seed_checks
+from derive.core import symbols as S
+from derive.core.derivation import FACTOR, LABEL, Derivation, derive
+from derive.core.models import SOFTMAX, Model
+from derive.core.rules import WrittenSum
+from derive.printing.latex import Gradient, equation, index_range, latex
+from derive.verify import checking
+from derive.verify.example import FD_TOLERANCE, SEED, SEED_CLASSES, SEED_FEATURES, Example, inputs, worked_example
 
 #: the learning rate, as a symbol in the update W <- W - eta * grad
 ETA = sp.Symbol("eta")
@@ -465,7 +465,7 @@ def sized(holder: sp.Basic, K: int, d: int) -> sp.Basic:
     """A matrix symbol with the sizes of the worked example."""
     if not isinstance(holder, sp.MatrixSymbol):
         return holder
-    return sp.MatrixSymbol(holder.name, *(sp.sympify(n).xreplace({S.K: K, S.d: d}) for n in holder.shape))
+    return sp.MatrixSymbol(holder.name, *(n.xreplace({S.K: K, S.d: d}) for n in holder.shape))
 
 
 def worked(example: Example, model: Model, forms, tex: Tex, constants: dict) -> dict:

@@ -19,9 +19,9 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from . import symbols as S
-from .derivation import CHAIN, LABEL, Derivation, Step
-from .models import Model
+from derive.core import symbols as S
+from derive.core.derivation import CHAIN, LABEL, Derivation, Step
+from derive.core.models import Model
 
 Valuation = dict[sp.Indexed, float]
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from . import symbols as S
-from .derivation import Derivation
-from .example import FD_TOLERANCE, SEED_CLASSES, SEED_FEATURES, Example
-from .textprinter import equation, text
+from derive.core import symbols as S
+from derive.core.derivation import Derivation
+from derive.printing.text import equation, text
+from derive.verify.example import FD_TOLERANCE, SEED_CLASSES, SEED_FEATURES, Example
 
 
 def fmt(value: float) -> str:

@@ -2,16 +2,15 @@
 
 ``refresh("examples/softmax_cross_entropy.ipynb")`` re-executes a notebook and
 writes it back with its outputs.  Timings are not recorded, so the same code
-gives the same notebook.  The kernel runs in the repository's root, so it
-imports this checkout of derive.
+gives the same notebook.  The kernel runs in the notebook's own folder and
+imports the installed derive.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "examples"
+from derive.app.files import write_atomic
 
 #: seconds a single cell may run
 CELL_TIMEOUT = 120
@@ -28,7 +27,7 @@ def execute(path: str | Path):
         timeout=CELL_TIMEOUT,
         kernel_name="python3",
         record_timing=False,
-        resources={"metadata": {"path": str(ROOT)}},
+        resources={"metadata": {"path": str(Path(path).resolve().parent)}},
     )
     client.execute()
     return notebook
@@ -37,7 +36,5 @@ def execute(path: str | Path):
 def refresh(path: str | Path) -> Path:
     """Execute the notebook at ``path`` and write it back with its outputs (atomically)."""
     import nbformat
-
-    from .cli import write_atomic
 
     return write_atomic(Path(path), nbformat.writes(execute(path)) + "\n")

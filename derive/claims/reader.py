@@ -39,8 +39,8 @@ from fractions import Fraction
 
 import sympy as sp
 
-from . import symbols as S
-from .errors import InputError
+from derive.core import symbols as S
+from derive.core.errors import InputError
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 24

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import symbols as S
+from derive.core import symbols as S
 
 # --------------------------------------------------------------------------- array operations
 

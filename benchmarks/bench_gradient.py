@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from derive.codegen.program import load_module, module_source
+from derive.app.code import load_module, module_source
 
 SIZES = {"iris": (150, 4, 3), "mnist10k": (10_000, 784, 10), "mnist100k": (100_000, 784, 10)}
 Impl = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple]

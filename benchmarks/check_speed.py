@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from derive.claims.reader import MAX_SIZE, ClaimError  # noqa: E402
+from derive.claims.bounds import MAX_SIZE, ClaimError  # noqa: E402
 from derive.claims.verdict import check  # noqa: E402
 
 GOAL = 2.0

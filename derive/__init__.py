@@ -11,6 +11,9 @@ symbolic API does not load the renderers that the interactive one needs.
 
 from importlib import import_module
 
+#: the one source of the version: the distribution's metadata (pyproject.toml) reads it from here
+__version__ = "0.2.0"
+
 #: public name -> the module that defines it
 _HOMES = {
     "Derivation": "core.derivation",
@@ -24,7 +27,8 @@ _HOMES = {
     "get_model": "core.models",
     "text": "printing.text",
     "CheckResult": "claims.verdict",
-    "check": "claims.verdict",
+    "CheckView": "app.session",
+    "check": "app.session",
     "model": "app.session",
     "Session": "app.session",
 }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,13 +15,15 @@ import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from derive.claims import reader as claims
-
 from derive.app import cli
+from derive.claims import bounds as claims
+from derive.claims.bounds import ClaimError
+from derive.claims.claim import parse
+from derive.claims.verdict import ASSUMED, CORRECT, INCORRECT, check, seed_checks
+from derive.core.models import SOFTMAX
+from derive.render.check import latex_parts, repr_latex
 from derive.core import symbols as S
-from derive.claims.reader import ClaimError, parse
 from derive.verify.example import worked_example
-from derive.claims.verdict import ASSUMED, CORRECT, INCORRECT, SEED_CLAIMS, check, section_data, seed_checks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -202,27 +203,23 @@ def test_text_report():
 
 def test_repr_latex():
     result = check("-P_j*(1-a_j)*x_i")
-    assert result._repr_latex_() == (
+    assert repr_latex(result) == (
         r"$\displaystyle \frac{\partial H}{\partial W_{ij}} \overset{?}{=} - \left(1 - a_{j}\right) P_{j} x_{i}"
         r" \quad \text{incorrect} \quad \text{claim} - \text{truth} = - a_{j} \left(1 - P_{j}\right) x_{i}$"
     )
-    assert result.latex_parts()["truth"] == r"- \left(P_{j} - a_{j}\right) x_{i}"
+    assert latex_parts(result)["truth"] == r"- \left(P_{j} - a_{j}\right) x_{i}"
 
 
 def test_seed_checks_data():
-    results = seed_checks()
-    assert list(results) == list(SEED_CLAIMS)
+    results = dict(seed_checks())
+    assert list(results) == [name for name, _ in SOFTMAX.claims] == ["accepted answer", "student's answer"]
     assert [r.verdict for r in results.values()] == [INCORRECT, INCORRECT]
     assert all(r.as_dict()["counterexample"]["entry"] == "W_12" for r in results.values())
-
-
-def test_section_data_for_the_report():
-    accepted, student = section_data()
-    assert (accepted["name"], student["name"]) == ("accepted answer", "student's answer")
-    assert accepted["latex"]["difference"] == r"- a_{j} \left(1 - P_{j}\right) x_{i}"
-    assert student["latex"]["difference"] == r"- \left(1 - P_{j}\right) x_{i}"
-    assert student["counterexample"]["claim"] == pytest.approx(-0.541420, abs=1e-6)
-    assert json.loads(json.dumps(accepted)) == accepted
+    accepted, student = results.values()
+    assert latex_parts(accepted)["difference"] == r"- a_{j} \left(1 - P_{j}\right) x_{i}"
+    assert latex_parts(student)["difference"] == r"- \left(1 - P_{j}\right) x_{i}"
+    assert student.counterexample.claim == pytest.approx(-0.541420, abs=1e-6)
+    assert json.loads(json.dumps(accepted.as_dict())) == accepted.as_dict()
 
 
 # ---------------------------------------------------------------- leading minus sign
@@ -434,9 +431,11 @@ def test_fuzz_well_formed_claims_agree_with_numbers(factors, op):
 
 
 def _at_seed(expr, i, j):
-    from derive.verify import checking
-    from derive.verify.example import SEED, inputs
     from derive.core.models import SOFTMAX
+    from derive.verify import checking
+    from derive.verify.example import inputs
+
+    SEED = SOFTMAX.example
 
     values = checking.valuation(SOFTMAX, 2, 2, inputs(SEED["x"], SEED["W"], SEED["b"], SEED["P"], SOFTMAX))
     return checking.value(expr, 2, 2, values, {S.i: i, S.j: j})

@@ -15,12 +15,13 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from derive.app import code as C
+from derive.app.cli import main
 from derive.codegen import arrays as AR
-from derive.codegen import program as C
 from derive.codegen import lowering as LO
+from derive.codegen import program as PR
 from derive.codegen import rewrites as RW
 from derive.core import symbols as S
-from derive.app.cli import main
 from derive.core.derivation import derive
 from derive.printing.numpy import ArrayPrinter, numpy_code
 
@@ -127,7 +128,7 @@ def test_logits_and_loss_lower_from_the_model():
 
     logits = LO.lower(LO.lift(SOFTMAX.logit_definition)).expr
     assert logits == AR.Column(b) + AR.Dot(AR.Transposed(W), AR.Transposed(X))
-    assert C.forward(SOFTMAX)[0] == (AR.Z, logits)
+    assert PR.forward(SOFTMAX)[0] == (AR.Z, logits)
     assert numpy_code(logits) == "b[:, None] + W.T @ X.T"
     assert lowered(SOFTMAX.loss) == -scale * AR.Inner(Pt, sp.log(A))
 
@@ -145,33 +146,33 @@ def test_outer_products_have_no_layout():
         LO.lower(S.a[S.j] * S.P[S.k])
 
 
-@pytest.mark.parametrize("rule", RW.STABILISE, ids=lambda r: r.name)
+@pytest.mark.parametrize("rule", RW.STABILISE.rules, ids=lambda r: r.name)
 def test_each_stabilising_rule_keeps_the_value(rule):
     """Evaluate the loss and gradient expressions before and after each rule at moderate logits."""
-    _, (_, activation) = C.forward(C.get_model("softmax"))
-    named = C.outputs(C.get_model("softmax"), exact=True)
+    _, (_, activation) = PR.forward(PR.get_model("softmax"))
+    named = PR.outputs(PR.get_model("softmax"), exact=True)
     rng = np.random.default_rng(3)
     Z = rng.standard_normal((3, 5))  # (K, N), class-major
     env = {"np": np, "X": rng.standard_normal((5, 2)), "P": rng.random((5, 3)), "Z": Z, "scale": 0.2}
     env["S"] = Z - Z.max(axis=0)
     for expr in named.values():
         before = expr.xreplace({AR.A: activation})
-        for earlier in RW.STABILISE[: RW.STABILISE.index(rule)]:
+        for earlier in RW.STABILISE.rules[: RW.STABILISE.rules.index(rule)]:
             before = earlier(before)
         after = rule(before)
         np.testing.assert_allclose(eval(numpy_code(after), env), eval(numpy_code(before), env), rtol=1e-12)
 
 
-@pytest.mark.parametrize("rule", RW.ECONOMISE, ids=lambda r: r.name)
+@pytest.mark.parametrize("rule", RW.ECONOMISE.rules, ids=lambda r: r.name)
 def test_each_economising_rule_keeps_the_value_and_fires(rule):
     """The cost rewrites change the work, not the value: evaluated before and after on random arrays."""
-    _, (_, activation) = C.forward(C.get_model("softmax"))
+    _, (_, activation) = PR.forward(PR.get_model("softmax"))
     rng = np.random.default_rng(4)
     Z = rng.standard_normal((3, 5))  # (K, N), class-major
     env = {"np": np, "X": rng.standard_normal((5, 2)), "P": rng.random((5, 3)), "Z": Z, "scale": 0.2}
     env["S"] = Z - Z.max(axis=0)
     changed = 0
-    for expr in C.outputs(C.get_model("softmax"), exact=True).values():
+    for expr in PR.outputs(PR.get_model("softmax"), exact=True).values():
         before = RW.contiguous(RW.stabilise(expr.xreplace({AR.A: activation})))
         after = rule(before)
         changed += after != before
@@ -181,7 +182,7 @@ def test_each_economising_rule_keeps_the_value_and_fires(rule):
 
 def test_economised_kernel_scales_the_small_results():
     """1/N multiplies dW (d, K) and db (K,), not the (K, N) gradient of the logits; s / T is one row vector."""
-    kernel = C.program().loss_and_grad
+    kernel = PR.program().loss_and_grad
     assert "t4 = t2 * (t1 / t3) - t0" in kernel.lines()
     assert kernel.returns() == (
         "-scale * (np.vdot(t0, S) - np.vdot(t1, np.log(t3)))",
@@ -192,7 +193,7 @@ def test_economised_kernel_scales_the_small_results():
 
 def test_only_shifted_logits_are_exponentiated():
     """exp only of S = Z - max Z (never of Z), log only of a class sum (never of a quotient a_j)."""
-    prog = C.program()
+    prog = PR.program()
     for kernel in (prog.loss, prog.loss_and_grad):
         exprs = [e for _, e in kernel.assignments] + [e for _, e in kernel.outputs]
         exps = set().union(*(e.atoms(sp.exp) for e in exprs))
@@ -242,7 +243,10 @@ def test_k_equals_one(gen):
 
 def test_the_seed_example(gen):
     """The student's sample: dH/dW = -(P - a) x^T, both columns nonzero."""
-    from derive.verify.example import SEED, worked_example
+    from derive.core.models import SOFTMAX
+    from derive.verify.example import worked_example
+
+    SEED = SOFTMAX.example
 
     example = worked_example()
     X1, P1 = np.array([SEED["x"]]), np.array([SEED["P"]], dtype=float)
@@ -253,7 +257,7 @@ def test_the_seed_example(gen):
 
 
 def test_blocks_add_up(gen):
-    W, b, X, P = problem(2 * C.BLOCK_ROWS + 37, 5, 4, soft=True)
+    W, b, X, P = problem(2 * PR.BLOCK_ROWS + 37, 5, 4, soft=True)
     one_block = C.load_module(C.module_source("float64"))
     one_block.BLOCK_ROWS = 1 << 40
     for got, want in zip(gen.loss_and_grad(W, b, X, P), one_block.loss_and_grad(W, b, X, P)):
@@ -363,7 +367,7 @@ def test_bad_reduction(gen):
 # --------------------------------------------------------------------------- the file
 
 
-@pytest.mark.parametrize("dtype", C.DTYPES)
+@pytest.mark.parametrize("dtype", PR.DTYPES)
 def test_output_is_in_sync(dtype):
     path = ROOT / "output" / C.module_name(dtype)
     assert path.read_text() == C.module_source(dtype), f"{path} is stale; {REGENERATE.format(dtype=dtype)}"
@@ -378,7 +382,7 @@ def test_deterministic_across_processes(tmp_path):
     assert (tmp_path / "softmax_grad.py").read_bytes() == C.module_source("float64").encode()
 
 
-@pytest.mark.parametrize("dtype", C.DTYPES)
+@pytest.mark.parametrize("dtype", PR.DTYPES)
 @pytest.mark.parametrize("check", [["check"], ["format", "--check"]])
 def test_ruff(dtype, check):
     path = ROOT / "output" / C.module_name(dtype)

@@ -5,9 +5,9 @@ import pytest
 import sympy as sp
 
 from derive.core import symbols as S
-from derive.verify.checking import check_steps
 from derive.core.derivation import CHAIN, FACTOR, MAIN, derive, gradients
 from derive.printing.text import equation, text
+from derive.verify.checking import check_steps
 
 
 @pytest.mark.parametrize(
@@ -104,8 +104,8 @@ def test_every_step_keeps_the_value(wrt, assume, classes, features):
 def test_a_wrong_step_would_be_caught():
     """Step soundness can fail: the assumption step at unnormalised labels changes the value."""
     d = derive("softmax", "W", True)
-    from derive.verify.checking import StepCheck, finite_difference, random_inputs, valuation, value
     from derive.core.models import SOFTMAX
+    from derive.verify.checking import StepCheck, finite_difference, random_inputs, valuation, value
 
     rng = np.random.default_rng(5)
     inputs = random_inputs(SOFTMAX, 3, 2, rng, normalised=False)

@@ -22,10 +22,10 @@ import sympy as sp
 from derive.app import cli
 from derive.core import symbols as S
 from derive.core.derivation import gradients
+from derive.core.models import LOGISTIC, SOFTMAX, configure
+from derive.printing.latex import equation
 from derive.render.document import document, matrix_forms
 from derive.verify.example import worked_example
-from derive.printing.latex import equation
-from derive.core.models import LOGISTIC, SOFTMAX, configure
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REGENERATE = "DERIVE_REGENERATE=1 python -m pytest -q tests/test_documents_models.py"

@@ -26,12 +26,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derive.app import cli
+from derive.claims.verdict import seed_checks
 from derive.core import symbols as S
 from derive.core.derivation import derive, gradients
-from derive.render.document import Tex, document, jacobian, matrix_forms, missing_term, written
-from derive.verify.example import MISTAKES, worked_example
 from derive.printing.latex import Gradient, equation, index_range, latex
+from derive.render.document import Tex, document, jacobian, matrix_forms, missing_term, written
 from derive.render.environment import render, tex_escape
+from derive.core.models import SOFTMAX
+from derive.verify.example import worked_example
+
+MISTAKES = {name: (expr, why) for name, expr, why in SOFTMAX.mistakes}
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -174,7 +178,7 @@ def test_mistake_numbers_are_truth_minus_mistake_at_the_seed():
 
 
 def test_check_section_holds_the_engines_verdicts_on_the_question():
-    check = document(gradients(), worked_example(lr=0.1))["check"]
+    check = document(gradients(), worked_example(lr=0.1), judged=seed_checks())["check"]
     assert check["lhs"] == r"\frac{\partial H}{\partial W_{ij}}"
     assert check["assumption"] == r"\sum_{k=1}^{K} P_{k} = 1"
     assert check["sample"] == ["x_{1} = 1.9", "x_{2} = 0.4"] and check["label"] == "Setosa"
@@ -202,7 +206,7 @@ def test_check_section_holds_the_engines_verdicts_on_the_question():
 
 
 def test_check_section_without_the_assumption_judges_the_exact_form():
-    check = document(gradients(assume=False), worked_example(lr=0.1, assume=False))["check"]
+    check = document(gradients(assume=False), worked_example(lr=0.1, assume=False), judged=seed_checks(assume=False))["check"]
     assert check["exact"] and check["assumption"] == ""
     accepted = check["claims"][0]
     assert accepted["truth"].endswith(r"- \left(P_{j} - a_{j} \sum_{k=1}^{K} P_{k}\right) x_{i}")

@@ -8,12 +8,12 @@ import sympy as sp
 
 from derive.app import cli
 from derive.core import symbols as S
-from derive.verify.checking import check_steps
 from derive.core.derivation import derive
-from derive.verify.proof import prove
-from derive.verify.example import worked_example
 from derive.core.models import LINEAR, LOGISTIC, MODELS, SOFTMAX, configure, with_l2, with_smoothing
 from derive.printing.text import equation, text
+from derive.verify.checking import check_steps
+from derive.verify.example import worked_example
+from derive.verify.proof import prove
 
 ALL = [SOFTMAX, LOGISTIC, LINEAR, with_l2(SOFTMAX), with_smoothing(SOFTMAX), with_l2(LOGISTIC), with_l2(LINEAR)]
 

@@ -25,7 +25,7 @@ EVALUATING = {"eval", "exec", "compile", "sympify", "S", "parse_expr", "parse_la
 #: built-ins, as bare names (re.compile is not one of them)
 BUILTINS = {"eval", "exec", "compile"}
 #: the one place that runs code: derive's own generated module, never user text
-GENERATED = {("codegen/program.py", "exec"), ("codegen/program.py", "compile")}
+GENERATED = {("app/code.py", "exec"), ("app/code.py", "compile")}
 
 
 def evaluating_calls(path: Path) -> list[str]:

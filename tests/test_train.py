@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from derive.app.cli import TRAIN_TASKS, main
-from derive.verify.example import SEED
 from derive.app.training import TASKS, load, train
+from derive.core.models import SOFTMAX
+
+SEED = SOFTMAX.example
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -83,8 +85,8 @@ def test_plots_in_output(name):
 
 
 def test_logistic_training_on_the_seeds_task():
-    from derive.core.models import LOGISTIC
     from derive.app.training import train
+    from derive.core.models import LOGISTIC
 
     result = train("setosa", model=LOGISTIC)
     assert result.W.shape == (2,)

@@ -19,11 +19,20 @@ import pytest
 import sympy as sp
 
 from derive.app import cli
+from derive.claims.loss import (
+    LOSS_RULES,
+    LossError,
+    elementary,
+    gradients,
+    name_sigmoid,
+    name_softmax,
+    numeric_check,
+    parse_loss,
+)  # fmt: skip
+from derive.core.primitives import sigmoid as sigma
+from derive.core.primitives import softmax
 from derive.core import symbols as S
 from derive.printing.text import text
-from derive.claims.loss import (
-    LOSS_RULES, LossError, elementary, gradients, name_sigmoid, name_softmax, numeric_check, parse_loss, sigma, softmax,
-)  # fmt: skip
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGISTIC = "-(y*log(sigmoid(w*x + b)) + (1 - y)*log(1 - sigmoid(w*x + b)))"

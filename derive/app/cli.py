@@ -210,7 +210,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _check_args(parser: argparse.ArgumentParser) -> None:
-    from derive.claims.reader import MAX_SIZE
+    from derive.claims.bounds import MAX_SIZE
 
     parser.add_argument("claim", metavar="CLAIM", help='the claimed dH/dW_ij, e.g. "-P_j*(1-a_j)*x_i" or LaTeX; "-(y - sigma)*x_i" for --model logistic')
     parser.add_argument("--wrt", choices=("W", "w", "b"), help="the parameter: W (dH/dW_ij, default) or b (dH/db_j); w (dH/dw_i) or b for logistic and linear")
@@ -248,13 +248,14 @@ def _claim_as_typed(args: list[str] | None) -> list[str] | None:
 def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 correct, 1 incorrect, 2 bad input, 3 correct only under Sum_k P_k = 1 (switched off by --exact)."""
     from derive.claims.verdict import check
+    from derive.render.check import report
 
     model, constants = model_from_args(args)
     result = check(
         args.claim, wrt=args.wrt, assume=not args.exact, latex=True if args.latex else None,
         classes=args.classes, features=args.features, model=model, constants=constants,
     )  # fmt: skip
-    print(json.dumps(result.as_dict()) if args.format == "json" else result.report(), end="\n" if args.format == "json" else "")
+    print(json.dumps(result.as_dict()) if args.format == "json" else report(result), end="\n" if args.format == "json" else "")
     return result.exit_code
 
 
@@ -331,9 +332,11 @@ def _example_json() -> str:
 
 @artefact("check.txt")
 def _check_text() -> str:
-    from derive.claims.verdict import SEED_CLAIMS, check
+    from derive.claims.verdict import check
+    from derive.core.models import SOFTMAX
+    from derive.render.check import report
 
-    parts = [f'$ derive check "{claim}"    # the {name}\n{check(claim).report()}' for name, claim in SEED_CLAIMS.items()]
+    parts = [f'$ derive check "{claim}"    # the {name}\n{report(check(claim))}' for name, claim in SOFTMAX.claims]
     return "\n".join(parts)
 
 
@@ -366,8 +369,10 @@ def add_document_options(parser: argparse.ArgumentParser) -> None:
 
 def document_from_args(args: argparse.Namespace) -> dict:
     """The context of the derivation templates for the command line's options."""
+    from derive.claims.verdict import seed_checks
     from derive.core.derivation import gradients
     from derive.render.document import document
+    from derive.verify.example import two_class_pair
 
     model, constants = model_from_args(args)
     if model.output_index is None:
@@ -379,7 +384,9 @@ def document_from_args(args: argparse.Namespace) -> dict:
             raise InputError("give both --classes and --features, or neither (generic K and d)")
         sizes = None if args.classes is None else (args.classes, args.features)
     try:
-        return document(gradients(model, assume=not args.exact), example_from_args(args), sizes, constants)
+        derivations = gradients(model, assume=not args.exact)
+        judged = seed_checks(model, not args.exact)
+        return document(derivations, example_from_args(args), sizes, constants, judged, two_class_pair(model))
     except ValueError as err:
         raise InputError(str(err)) from None
 
@@ -536,7 +543,7 @@ def _code_args(parser: argparse.ArgumentParser) -> None:
 
 @command("code", "write the generated NumPy module with loss, grad and loss_and_grad; print its path", _code_args)
 def cmd_code(args: argparse.Namespace) -> int:
-    from derive.codegen.program import module_name, module_source
+    from derive.app.code import module_name, module_source
 
     model, constants = model_from_args(args)
     print(write_atomic(args.output / module_name(args.dtype, model), module_source(args.dtype, model, constants)))
@@ -571,14 +578,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 @artefact("softmax_grad.py")
 def _softmax_grad() -> str:
-    from derive.codegen.program import module_source
+    from derive.app.code import module_source
 
     return module_source("float64")
 
 
 @artefact("softmax_grad_float32.py")
 def _softmax_grad_float32() -> str:
-    from derive.codegen.program import module_source
+    from derive.app.code import module_source
 
     return module_source("float32")
 
@@ -595,7 +602,7 @@ MODEL_MODULES = {
 
 def _model_module(name: str) -> str:
     """output/<name>: what ``derive code`` writes with the options of MODEL_MODULES[name]."""
-    from derive.codegen.program import module_source
+    from derive.app.code import module_source
 
     args = parser().parse_args(["code", *MODEL_MODULES[name]])
     model, constants = model_from_args(args)

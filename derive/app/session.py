@@ -46,9 +46,9 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
+from derive.app import code as codegen
 from derive.claims import verdict
-from derive.claims.verdict import CheckResult
-from derive.codegen import program as codegen
+from derive.claims.verdict import CheckResult, seed_checks
 from derive.core import symbols as S
 from derive.core.derivation import Derivation, Step, derive
 from derive.core.models import Model, configure
@@ -56,12 +56,13 @@ from derive.core.rules import WrittenSum
 from derive.printing.latex import Gradient, equation
 from derive.printing.text import text
 from derive.render import document
+from derive.render.check import report as check_report
+from derive.render.check import repr_latex
 from derive.render.environment import render
 from derive.render.report import assumption_line, example_report
 from derive.verify import checking
-from derive.verify.example import Example, worked_example
+from derive.verify.example import Example, two_class_pair, worked_example
 
-#: the models whose gradient code derive.codegen.module_source generates
 #: the learning rate of the documents' gradient-descent step (as ``derive latex``'s default)
 DOCUMENT_LR = 0.1
 
@@ -195,6 +196,32 @@ class ExampleView:
 
 
 @dataclass(frozen=True)
+class CheckView:
+    """A verdict of ``derive check``: its report in a terminal, one line of math in Jupyter.
+
+    Every attribute of the engine's :class:`~derive.claims.verdict.CheckResult` (``verdict``,
+    ``difference``, ``counterexample``, ``as_dict()`` ...) is available on the view.
+    """
+
+    result: CheckResult
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.result, name)
+
+    def report(self) -> str:
+        """The text ``derive check`` prints."""
+        return check_report(self.result)
+
+    def _repr_latex_(self) -> str:
+        return repr_latex(self.result)
+
+    def __repr__(self) -> str:
+        return self.report().rstrip("\n")
+
+
+@dataclass(frozen=True)
 class Code:
     """Generated Python source: a highlighted block in Jupyter, the text itself in a terminal.
 
@@ -271,7 +298,8 @@ class Session:
         if self.model.name != "softmax":
             raise ValueError(f"the derivation documents cover the plain softmax model, not {self.model.name!r}")
         derivations = tuple(d.derivation for d in self.gradients())
-        return document.document(derivations, self.example(lr=lr).example)
+        judged = seed_checks(self.model, self.assume)
+        return document.document(derivations, self.example(lr=lr).example, judged=judged, pair=two_class_pair(self.model))
 
     def latex(self, lr: float = DOCUMENT_LR) -> str:
         """The derivation as LaTeX, the body ``derive latex --fragment`` writes."""
@@ -281,7 +309,7 @@ class Session:
         """The derivation as Markdown with $$ math, as ``derive markdown`` writes."""
         return render("markdown", "derivation.md.jinja", **self.context(lr))
 
-    def check(self, claim: str, wrt: str | None = None, latex: bool | None = None) -> CheckResult:
+    def check(self, claim: str, wrt: str | None = None, latex: bool | None = None) -> CheckView:
         """``derive check``: the verdict on a claimed formula for the first parameter's derivative
         (``wrt="b"``: the bias's).
 
@@ -289,7 +317,8 @@ class Session:
         Sum_k P_k = 1); ``latex`` reads the claim as LaTeX (None: detected).  Raises ValueError for
         a claim that cannot be read.
         """
-        return verdict.check(claim, wrt=wrt, assume=self.assume, latex=latex, model=self.model, constants=self.constants)
+        result = verdict.check(claim, wrt=wrt, assume=self.assume, latex=latex, model=self.model, constants=self.constants)
+        return CheckView(result)
 
     def code(self, dtype: str = "float64") -> Code:
         """The generated NumPy module (``derive code``): the exact form, for any labels.
@@ -332,6 +361,12 @@ def model(
     if smoothing is not None:
         constants[S.eps] = float(smoothing)
     return Session(configure(name, l2=l2, smoothing=smoothing), constants, assume=not exact)
+
+
+def check(claim: str, wrt: str | None = None, **options) -> CheckView:
+    """``derive check`` in Python: the verdict on ``claim`` (options of :func:`derive.claims.verdict.check`),
+    shown as its report in a terminal and as math in Jupyter."""
+    return CheckView(verdict.check(claim, wrt, **options))
 
 
 # --- helpers: the sample, the Jacobian, the Markdown contexts ------------------------------
@@ -427,7 +462,7 @@ def _descent(theta: sp.Basic, grad: sp.Basic, now: sp.Basic, step: sp.Basic, aft
 def _example_context(example: Example, derivations: tuple[Derivation, ...]) -> dict:
     """The worked example's formulas, printed, for templates/markdown/session-example.md.jinja."""
     model = derivations[0].model
-    arrays = dict(zip((base for base, _ in model.inputs), (example.W, example.b, example.x, example.P)))
+    arrays = dict(zip((i.base for i in model.inputs), (example.W, example.b, example.x, example.P)))
     outputs = [(S.key(model.logit), example.z), (S.key(model.activation), example.a)]
     gradients = [_gradient(d.wrt, v) for d, v in zip(derivations, (example.grad_W, example.grad_b))]
     context = {

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from derive.codegen.program import load_module, module_source
+from derive.app.code import load_module, module_source
 from derive.core.models import SOFTMAX, Model
-from derive.verify.example import SEED
 
 #: the split and everything else random is fixed, so ``derive all`` is reproducible
 SPLIT_SEED = 0
@@ -49,7 +48,7 @@ class Task:
     def start(self) -> tuple[np.ndarray, np.ndarray]:
         """Initial (W, b): the student's weights for the seed's task, zeros otherwise."""
         if self.name == "setosa":
-            return np.array(SEED["W"], dtype=float), np.array(SEED["b"], dtype=float)
+            return np.array(SOFTMAX.example["W"], dtype=float), np.array(SOFTMAX.example["b"], dtype=float)
         return np.zeros((len(self.features), len(self.class_names))), np.zeros(len(self.class_names))
 
 

@@ -7,7 +7,7 @@ immutable value:
 
 * parsing is :mod:`derive.claims`' reader with a free vocabulary (any short name
   is a real scalar, ``z_k`` an indexed quantity, the functions of
-  :data:`derive.claims.LOSS_FUNCTIONS`, ``softmax``, sums over an index): no
+  :data:`derive.claims.vocabulary.LOSS_FUNCTIONS`, ``softmax``, sums over an index): no
   eval, the same bounds, one-line errors;
 * SymPy differentiates; the engine's :func:`derive.derivation.reduce` applies the
   rules of :data:`LOSS_RULES` in order, each recorded as a step when it changes
@@ -27,11 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from derive.claims import reader as claims
+from derive.claims import bounds, vocabulary
+from derive.claims.plain import Reader
 from derive.core import rules
 from derive.core import symbols as S
 from derive.core.derivation import MAIN, Step, reduce
 from derive.core.errors import InputError
+from derive.core.primitives import indexed_softmax, sigmoid, softmax
+from derive.core.strategies import Rule, chain
 
 #: at most this many parameters after --wrt
 MAX_PARAMETERS = 8
@@ -45,26 +48,6 @@ INDEX_LETTERS = {"i", "j", "k", "l", "m"}
 
 class LossError(InputError):
     """A loss or --wrt that cannot be read: exit 2 with a one-line message."""
-
-
-# ---------------------------------------------------------------- named functions of the result
-
-
-class sigma(sp.Function):
-    """The logistic sigmoid sigma(u) = 1/(1 + exp(-u)), whose derivative is sigma(u)(1 - sigma(u))."""
-
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        return self * (1 - self)
-
-    def _eval_rewrite_as_exp(self, u, **kwargs):
-        return 1 / (1 + sp.exp(-u))
-
-
-class softmax(sp.Function):
-    """softmax(u, v, ...) = exp(u)/(exp(u) + exp(v) + ...): the first argument's share."""
-
-    def _eval_rewrite_as_exp(self, *args, **kwargs):
-        return sp.exp(args[0]) / sp.Add(*(sp.exp(a) for a in args))
 
 
 # ---------------------------------------------------------------- parsing
@@ -87,7 +70,7 @@ def parse_loss(text: str, wrt: str) -> Loss:
     try:
         expr = read(text)
         parameters = tuple(parameter(item, expr) for item in _items(wrt))
-    except claims.ClaimError as err:
+    except bounds.ClaimError as err:
         raise LossError(str(err).replace("the claim", "the loss")) from None
     if len(set(parameters)) != len(parameters):
         raise LossError("--wrt names a parameter twice")
@@ -96,47 +79,47 @@ def parse_loss(text: str, wrt: str) -> Loss:
 
 def read(text: str) -> sp.Expr:
     """The loss: plain notation only (a name followed by brackets is a call, so it must be a function)."""
-    plain = claims.screen(text).replace("^", "**")
+    plain = bounds.screen(text).replace("^", "**")
     if "=" in plain:
-        raise claims.ClaimError("write the loss alone, without '='")
-    expr = claims.Reader(CHECK_SIZE, CHECK_SIZE, claims.LOSS_VOCABULARY).read(plain)
+        raise bounds.ClaimError("write the loss alone, without '='")
+    expr = Reader(CHECK_SIZE, CHECK_SIZE, vocabulary.LOSS_VOCABULARY).read(plain)
     _no_index_scalars(expr)
     free = sorted(str(q) for q in expr.free_symbols if q in _index_symbols())
     if free:
-        raise claims.ClaimError(f"index {', '.join(free)} is not bound by a sum: a loss is one number")
+        raise bounds.ClaimError(f"index {', '.join(free)} is not bound by a sum: a loss is one number")
     if not expr.free_symbols:
-        raise claims.ClaimError("the loss is a constant: it has no symbol to differentiate by")
+        raise bounds.ClaimError("the loss is a constant: it has no symbol to differentiate by")
     return expr
 
 
 def _index_symbols() -> set:
-    return {symbol for symbol, _ in claims.INDICES.values()}
+    return {symbol for symbol, _ in vocabulary.INDICES.values()}
 
 
 def _no_index_scalars(expr: sp.Expr) -> None:
     for q in expr.free_symbols:
         if q.name in INDEX_LETTERS and q not in _index_symbols():
-            raise claims.ClaimError(f"{q.name} is an index letter (i, j, k, l, m): use it in z_{q.name} or a sum, not alone")
+            raise bounds.ClaimError(f"{q.name} is an index letter (i, j, k, l, m): use it in z_{q.name} or a sum, not alone")
 
 
 def _items(wrt: str) -> list[str]:
     if not isinstance(wrt, str) or not wrt.strip():
-        raise claims.ClaimError("--wrt lists the parameters, e.g. --wrt w,b")
-    items = [item.strip() for item in claims.screen(wrt).split(",")]
+        raise bounds.ClaimError("--wrt lists the parameters, e.g. --wrt w,b")
+    items = [item.strip() for item in bounds.screen(wrt).split(",")]
     if len(items) > MAX_PARAMETERS:
-        raise claims.ClaimError(f"--wrt lists {len(items)} parameters, more than the limit {MAX_PARAMETERS}")
+        raise bounds.ClaimError(f"--wrt lists {len(items)} parameters, more than the limit {MAX_PARAMETERS}")
     return items
 
 
 def parameter(item: str, loss: sp.Expr) -> sp.Basic:
     """One --wrt entry: a scalar name (w) or an indexed one with a free index (w_i, z_j)."""
-    value = claims.Reader(CHECK_SIZE, CHECK_SIZE, claims.LOSS_VOCABULARY).read(item) if item else None
+    value = Reader(CHECK_SIZE, CHECK_SIZE, vocabulary.LOSS_VOCABULARY).read(item) if item else None
     indexed = isinstance(value, sp.Indexed) and all(q in _index_symbols() for q in value.indices)
     if not (isinstance(value, sp.Symbol) or indexed) or value in _index_symbols():
-        raise claims.ClaimError(f"--wrt: {claims._short(item)!r} is not a parameter name such as w, b or w_i")
+        raise bounds.ClaimError(f"--wrt: {bounds.short(item)!r} is not a parameter name such as w, b or w_i")
     base = value.base if indexed else value
     if not (loss.has(base) if indexed else value in loss.free_symbols):
-        raise claims.ClaimError(f"--wrt: {claims._short(item)} does not occur in the loss")
+        raise bounds.ClaimError(f"--wrt: {bounds.short(item)} does not occur in the loss")
     return value
 
 
@@ -162,7 +145,7 @@ def name_sigmoid(expr: sp.Expr) -> sp.Expr:
         for power in expr.atoms(sp.exp):
             n = _integer_combination(power.args[0], [-u])
             held = held.xreplace({power: ((1 - s) / s) ** n[0]}) if n is not None else held
-        expr = sp.factor_terms(sp.cancel(sp.together(held))).xreplace({s: sigma(u)})
+        expr = sp.factor_terms(sp.cancel(sp.together(held))).xreplace({s: sigmoid(u)})
     return expr
 
 
@@ -248,26 +231,25 @@ def named_first(expr: sp.Expr) -> sp.Expr:
 
 
 _u = sp.Symbol("u")
-NAMING = (
-    rules.Rule("name_sigmoid", "name the sigmoid: {0} = {1}, so exp(-u) = (1 - {0})/{0}; common factors cancel",
-               name_sigmoid, (sigma(_u), 1 / (1 + sp.exp(-_u)))),
-    rules.Rule("name_softmax", "name the softmax: {0} = {1}, and softmax(u, v, ...) = exp(u)/(exp(u) + exp(v) + ...)",
-               name_softmax, (S.a[S.j], sp.exp(S.z[S.j]) / S.class_sum(sp.exp(S.z[S.m]), S.m))),
-    rules.Rule("name_tanh", "{0} = {1}", name_tanh, (sp.sinh(_u) / sp.cosh(_u), sp.tanh(_u))),
+NAMING = chain(
+    Rule("name_sigmoid", "name the sigmoid: {0} = {1}, so exp(-u) = (1 - {0})/{0}; common factors cancel",
+         name_sigmoid, (sigmoid(_u), sigmoid(_u).rewrite(sp.exp))),
+    Rule("name_softmax", "name the softmax: {0} = {1}, and softmax(u, v, ...) = exp(u)/(exp(u) + exp(v) + ...)",
+         name_softmax, (S.a[S.j], indexed_softmax(S.z, S.j, S.m, S.K))),
+    Rule("name_tanh", "{0} = {1}", name_tanh, (sp.sinh(_u) / sp.cosh(_u), sp.tanh(_u))),
 )  # fmt: skip
 #: what the naming rules produce
-NAMED = (sigma, softmax, S.a, sp.tanh)
+NAMED = (sigmoid, softmax, S.a, sp.tanh)
 
 #: the order in which a user loss's derivative is reduced
 #: (no general cancel: it would rewrite 1 + exp(-u) as (exp(u) + 1)/exp(u) before the sigmoid is named,
 #: and the naming rules cancel on their own)
-LOSS_RULES = (
-    rules.RULES["collapse_delta"],
-    rules.RULES["index_in_range"],
-    *NAMING,
+LOSS_RULES = chain(
+    rules.COLLAPSE,
+    NAMING,
     rules.RULES["factor"],
     rules.RULES["index_in_range"],
-    rules.Rule("named_first", "write the named function first, as the textbook does", named_first),
+    Rule("named_first", "write the named function first, as the textbook does", named_first),
 )
 
 
@@ -312,9 +294,9 @@ def gradients(text: str, wrt: str) -> tuple[LossGradient, ...]:
 
 def elementary(expr: sp.Expr, indices: dict | None = None) -> sp.Expr:
     """expr with sigma, softmax and a_j written out and sums written out at K = d = CHECK_SIZE."""
-    expr = expr.rewrite(sp.exp) if expr.has(sigma, softmax) else expr
+    expr = expr.rewrite(sp.exp) if expr.has(sigmoid, softmax) else expr
     expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == S.a,
-                        lambda e: sp.exp(S.z[e.indices[0]]) / S.class_sum(sp.exp(S.z[S.m]), S.m))  # fmt: skip
+                        lambda e: indexed_softmax(S.z, e.indices[0], S.m, S.K))  # fmt: skip
     return S.Explicit(CHECK_SIZE, CHECK_SIZE)(expr, **{str(q): v for q, v in (indices or {}).items()})
 
 

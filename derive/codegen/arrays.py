@@ -93,18 +93,6 @@ class Grouped(sp.Function):
     nargs = 1
 
 
-class Sigmoid(sp.Function):
-    """The logistic function 1/(1 + exp(-u)), named by a rewrite so that the rules below can see it."""
-
-    nargs = 1
-
-
-class Softplus(sp.Function):
-    """log(1 + exp(u)) = ``np.logaddexp(0, u)``: finite for every u (u for large u, exp(u) for very negative u)."""
-
-    nargs = 1
-
-
 # --------------------------------------------------------------------------- indices and layouts
 
 #: the batch index, the batch size and the factor of the batch mean (1/N, or 1 for a sum)

@@ -1,7 +1,7 @@
 """Named rewrites of array expressions: the stabilising ones (finite at any logit) and the economising ones.
 
-Rewrites are data (:class:`Rewrite`: a name, the identity it uses, a function),
-grouped in tuples that :func:`stabilise` applies in order.  A rule whose pattern
+Rewrites are data (the engine's one :class:`~derive.core.strategies.Rule` type: a
+name, the identity it uses, a function), grouped in chains that run in order.  A rule whose pattern
 is absent changes nothing, so every model goes through the same chains: the
 sigmoid rules do nothing to a softmax, and the softmax rules nothing to a sigmoid.
 ``STABILISE`` turns the naive softmax and sigmoid into max-shifted log-sum-exp
@@ -10,9 +10,6 @@ saves a pass over a (K, N) array).  Each rule is checked numerically in the test
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import sympy as sp
 
@@ -25,27 +22,15 @@ from derive.codegen.arrays import (
     Inner,
     MaxOver,
     Sh,
-    Sigmoid,
-    Softplus,
     SumOver,
     Total,
     Transposed,
     Z,
 )
+from derive.core.primitives import sigmoid, softplus
+from derive.core.strategies import Chain, Rule, chain, run
 
 # --------------------------------------------------------------------------- stabilise
-
-
-@dataclass(frozen=True)
-class Rewrite:
-    """A named rewrite of an array expression; ``says`` is the identity it uses."""
-
-    name: str
-    says: str
-    apply: Callable[[sp.Expr], sp.Expr]
-
-    def __call__(self, expr: sp.Expr) -> sp.Expr:
-        return self.apply(expr)
 
 
 def class_sum(expr: sp.Expr) -> SumOver:
@@ -77,55 +62,55 @@ _u = sp.Wild("u")
 
 
 def _reflect_softplus(expr: sp.Expr) -> sp.Expr:
-    """Softplus(u) -> u + Softplus(-u) where both occur, then the totals collected in u (the y*Softplus terms cancel)."""
-    atoms = expr.atoms(Softplus)
-    pairs = {s for s in atoms if Softplus(-s.args[0]) in atoms and not s.args[0].could_extract_minus_sign()}
+    """softplus(u) -> u + softplus(-u) where both occur, then the totals collected in u (the y*softplus terms cancel)."""
+    atoms = expr.atoms(softplus)
+    pairs = {s for s in atoms if softplus(-s.args[0]) in atoms and not s.args[0].could_extract_minus_sign()}
     if not pairs:
         return expr
-    expr = expr.xreplace({s: s.args[0] + Softplus(-s.args[0]) for s in pairs})
+    expr = expr.xreplace({s: s.args[0] + softplus(-s.args[0]) for s in pairs})
     arguments = [s.args[0] for s in pairs]
     return expr.replace(lambda t: isinstance(t, Total), lambda t: Total(sp.collect(sp.expand(t.args[0]), arguments)))
 
 
 #: the rules, in order, that turn the naive sigmoid and softmax into forms finite for any logits: a rule
 #: whose pattern is absent changes nothing, so every model goes through the same chain
-STABILISE: tuple[Rewrite, ...] = (
-    Rewrite(
+STABILISE: Chain = chain(
+    Rule(
         "name_sigmoid",
         "1/(1 + exp(-u)) = sigma(u)",
-        lambda e: e.replace(1 / (1 + sp.exp(_u)), Sigmoid(-_u)),
+        lambda e: e.replace(1 / (1 + sp.exp(_u)), sigmoid(-_u)),
     ),
-    Rewrite(
+    Rule(
         "sigmoid_complement",
         "1 - sigma(u) = sigma(-u): no cancellation when sigma(u) is close to 1",
-        lambda e: e.replace(1 - Sigmoid(_u), Sigmoid(-_u)),
+        lambda e: e.replace(1 - sigmoid(_u), sigmoid(-_u)),
     ),
-    Rewrite(
+    Rule(
         "log_sigmoid",
         "log sigma(u) = -log(1 + exp(-u)) = -logaddexp(0, -u): finite for any u, never the log of 0",
-        lambda e: e.replace(sp.log(Sigmoid(_u)), -Softplus(-_u)),
+        lambda e: e.replace(sp.log(sigmoid(_u)), -softplus(-_u)),
     ),
-    Rewrite(
+    Rule(
         "softplus_reflect",
         "logaddexp(0, u) = u + logaddexp(0, -u): one logaddexp serves both log sigma and log(1 - sigma)",
         lambda e: _reflect_softplus(e),
     ),
-    Rewrite(
+    Rule(
         "sigmoid_by_softplus",
         "sigma(u) = exp(-logaddexp(0, -u)): exp of a number <= 0 never overflows, and shares logaddexp with the loss",
-        lambda e: e.replace(Sigmoid(_u), sp.exp(-Softplus(-_u))),
+        lambda e: e.replace(sigmoid(_u), sp.exp(-softplus(-_u))),
     ),
-    Rewrite(
+    Rule(
         "shift_by_max",
         "exp(Z) = exp(M) exp(S) with M = max_k Z_k, S = Z - M <= 0, so exp(S) cannot overflow",
         lambda e: e.xreplace({sp.exp(Z): sp.exp(M) * sp.exp(Sh)}),
     ),
-    Rewrite(
+    Rule(
         "max_out_of_class_sum",
         "Sum_k c F_k = c Sum_k F_k for c the same for every class; exp(M) then cancels in a_j",
         _factor_row_constants,
     ),
-    Rewrite(
+    Rule(
         "log_of_quotient",
         "log(exp(S)/T) = S - log T: the log-softmax never takes the log of an underflowed a_j",
         lambda e: sp.expand_log(e, force=True),
@@ -148,10 +133,11 @@ def contiguous(expr: sp.Expr) -> sp.Expr:
 SHIFTED = (Sh, Z - M)
 
 
-def stabilise(expr: sp.Expr, rules: tuple[Rewrite, ...] = STABILISE) -> sp.Expr:
-    for rule in rules:
-        expr = rule(expr)
-    return expr
+def stabilise(expr: sp.Expr, rules: Chain = STABILISE) -> sp.Expr:
+    return rules(expr)
+
+
+CONTIGUOUS = Rule("contiguous", "a transposed input used outside a matrix product is copied once", contiguous)
 
 
 def _row_constants_first(expr: sp.Expr) -> sp.Expr:
@@ -185,13 +171,13 @@ def _split_inner(expr: sp.Expr) -> sp.Expr:
 
 
 #: rewrites that change no value but the work: each saves a pass over a (K, N) array
-ECONOMISE: tuple[Rewrite, ...] = (
-    Rewrite(
+ECONOMISE: Chain = chain(
+    Rule(
         "row_constants_first",
         "a_j s / T = a_j (s / T): the per-sample factors are multiplied together before they meet the classes",
         _row_constants_first,
     ),
-    Rewrite(
+    Rule(
         "split_inner",
         "Sum_k P_k (S_k - log T) = Sum_k P_k S_k - (Sum_k P_k) log T: no (K, N) array for S - log T",
         _split_inner,
@@ -199,17 +185,17 @@ ECONOMISE: tuple[Rewrite, ...] = (
 )
 
 
-def fired(expr: sp.Expr, rules: tuple[Rewrite, ...] = STABILISE) -> tuple[Rewrite, ...]:
-    """The rules that changed ``expr`` on its way through ``stabilise``."""
-    changed = []
-    for rule in rules:
-        new = rule(expr)
-        if new != expr:
-            changed.append(rule)
-        expr = new
-    return tuple(changed)
+#: the order in which a kernel's expressions are rewritten: stabilised, inputs made contiguous (which can
+#: expose more to stabilise), then made cheaper
+KERNEL: Chain = chain(STABILISE, CONTIGUOUS, STABILISE, ECONOMISE)
+
+
+def fired(expr: sp.Expr, rules: Chain = STABILISE) -> tuple[Rule, ...]:
+    """The rules that changed ``expr`` on its way through ``rules``."""
+    _, applied = run(rules, expr)
+    return tuple(a.rule for a in applied)
 
 
 def bounded_exponent(arg: sp.Expr) -> bool:
     """Whether exp(arg) cannot overflow: arg is the shifted logits S <= 0 or -logaddexp(0, u) <= 0."""
-    return arg == Sh or (arg.could_extract_minus_sign() and isinstance(-arg, Softplus))
+    return arg == Sh or (arg.could_extract_minus_sign() and isinstance(-arg, softplus))

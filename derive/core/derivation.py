@@ -12,13 +12,13 @@ The route is the textbook's (Bishop, PRML 4.3.4)::
     da_k/dz_j = a_k (delta_kj - a_j)                          SymPy diff + rules
     dz_j/dW_ij = x_i                                          SymPy diff + rules
 
-and the product is reduced by the rules in :data:`derive.rules.SIMPLIFICATION`,
+and the product is reduced by the rules in :data:`derive.core.rules.SIMPLIFY`,
 then by the model's assumptions (Sum_k P_k = 1), then factored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -27,6 +27,7 @@ import sympy as sp
 from derive.core import rules
 from derive.core import symbols as S
 from derive.core.models import Model, get_model
+from derive.core.strategies import chain, run
 
 #: kinds of step: the chain-rule statement (not a value), a factor of the chain
 #: rule, the main line whose every right-hand side equals dH/dtheta, and the proof
@@ -110,19 +111,14 @@ class Derivation:
         return len(self.steps)
 
 
-def reduce(lhs: sp.Expr, expr: sp.Expr, chain: Iterable[rules.Rule], kind: str = MAIN) -> list[Step]:
-    """Apply each rule of ``chain`` in order; record a step for each that changed ``expr``."""
-    steps = []
-    for rule in chain:
-        new = rule(expr)
-        if new != expr:
-            steps.append(Step(rule.name, lhs, new, rule.justification, kind, rule.terms))
-            expr = new
-    return steps
+def reduce(lhs: sp.Expr, expr: sp.Expr, strategy, kind: str = MAIN) -> list[Step]:
+    """Run ``strategy`` (a rule or a chain of rules) on ``expr``; one step for each rule that changed it."""
+    _, applied = run(strategy, expr)
+    return [Step(a.rule.name, lhs, a.result, a.rule.justification, kind, a.rule.terms) for a in applied]
 
 
-def differentiate(lhs: sp.Derivative, expr: sp.Expr, wrt: sp.Expr, chain: Iterable[rules.Rule]) -> list[Step]:
-    """SymPy's derivative of ``expr`` with respect to ``wrt``, then reduced by ``chain``."""
+def differentiate(lhs: sp.Derivative, expr: sp.Expr, wrt: sp.Expr, strategy) -> list[Step]:
+    """SymPy's derivative of ``expr`` with respect to ``wrt``, then reduced by ``strategy``."""
     raw = sp.diff(expr, wrt)
     first = Step(
         "differentiate",
@@ -132,19 +128,13 @@ def differentiate(lhs: sp.Derivative, expr: sp.Expr, wrt: sp.Expr, chain: Iterab
         FACTOR,
         (lhs.expr, wrt),
     )
-    return [first, *reduce(lhs, raw, chain, FACTOR)]
-
-
-def _rules(*names: str) -> list[rules.Rule]:
-    return [rules.RULES[n] for n in names]
+    return [first, *reduce(lhs, raw, strategy, FACTOR)]
 
 
 def chain_rule_factors(model: Model, wrt: sp.Indexed) -> tuple[tuple[sp.Derivative, list[Step]], ...]:
     """The three factors of the chain rule, each derived by SymPy and reduced."""
     z = model.logit
-    inner = differentiate(
-        sp.Derivative(z, wrt), model.logit_definition, wrt, _rules("collapse_delta", "index_in_range")
-    )
+    inner = differentiate(sp.Derivative(z, wrt), model.logit_definition, wrt, rules.COLLAPSE)
     loss = S.L if _penalised(model, wrt) else S.H
     return (*_outer_factors(model, loss), (sp.Derivative(z, wrt), inner))
 
@@ -153,11 +143,10 @@ def chain_rule_factors(model: Model, wrt: sp.Indexed) -> tuple[tuple[sp.Derivati
 def _outer_factors(model: Model, loss_name: sp.Symbol) -> tuple[tuple[sp.Derivative, list[Step]], ...]:
     """dH/da_k and da_k/dz_j, which every parameter shares (dL/da_k when a penalty makes H = L + R)."""
     a, z = model.activation, model.logit
-    collapse = _rules("collapse_delta", "index_in_range")
-    jacobian_rules = [*collapse, *model.naming]
+    jacobian = chain(rules.COLLAPSE, *model.naming)
     return (
-        (sp.Derivative(loss_name, a), differentiate(sp.Derivative(loss_name, a), model.loss, a, collapse)),
-        (sp.Derivative(a, z), differentiate(sp.Derivative(a, z), model.activation_definition, z, jacobian_rules)),
+        (sp.Derivative(loss_name, a), differentiate(sp.Derivative(loss_name, a), model.loss, a, rules.COLLAPSE)),
+        (sp.Derivative(a, z), differentiate(sp.Derivative(a, z), model.activation_definition, z, jacobian)),
     )
 
 
@@ -193,11 +182,9 @@ def _derive(model: Model, wrt: sp.Basic, assume: bool) -> Derivation:
     if assume and model.label_definition is not None:
         steps.extend(_label_steps(model))
     steps.append(Step("substitute_factors", lhs, product, "put the three derivatives into the chain rule"))
-    chain = [rules.RULES[n] for n in rules.SIMPLIFICATION]
     used = tuple(a.name for a in model.assumptions) if assume else ()
-    chain += [model.assumption(n).rule for n in used]
-    chain += [rules.RULES["factor"], model.sign_rule]
-    steps.extend(reduce(lhs, product, chain))
+    closing = chain(rules.SIMPLIFY, *(model.assumption(n).rule for n in used), rules.RULES["factor"], model.sign_rule)
+    steps.extend(reduce(lhs, product, closing))
     steps.extend(_penalty_steps(model, wrt, steps[-1].rhs))
     return Derivation(model, wrt, used, tuple(steps))
 
@@ -215,8 +202,7 @@ def _label_steps(model: Model) -> list[Step]:
         LABEL,
         (sp.Eq(model.label[k], model.label_definition),),
     )
-    chain = _rules("split_sum", "collapse_delta", "index_in_range", "factor_out_of_sum", "collapse_delta", "cancel")
-    return [start, *reduce(total, first, chain, LABEL)]
+    return [start, *reduce(total, first, rules.LABEL_TOTAL, LABEL)]
 
 
 def _over_outputs(model: Model, expr: sp.Expr) -> sp.Expr:
@@ -233,7 +219,7 @@ def _penalty_steps(model: Model, wrt: sp.Basic, result: sp.Expr) -> list[Step]:
     """dR/d(wrt) of the penalty R, derived and reduced, then added to the data term's dL/d(wrt)."""
     if not _penalised(model, wrt):
         return []
-    steps = differentiate(sp.Derivative(S.R, wrt), model.penalty, wrt, _rules("collapse_delta", "index_in_range"))
+    steps = differentiate(sp.Derivative(S.R, wrt), model.penalty, wrt, rules.COLLAPSE)
     total = rules.WrittenSum.written(result, steps[-1].rhs)
     justification = "H = L + R with the penalty R = {0}: its derivative adds to the data term's"
     return [*steps, Step("add_penalty", sp.Derivative(S.H, wrt), total, justification, MAIN, (model.penalty,))]

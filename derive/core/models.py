@@ -8,11 +8,14 @@ model is one entry here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import sympy as sp
 
 from derive.core import rules
 from derive.core import symbols as S
+from derive.core.primitives import indexed_softmax, sigmoid
+from derive.core.strategies import Rule
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,16 @@ class Assumption:
 
     name: str
     statement: sp.Eq
-    rule: rules.Rule
+    rule: Rule
     description: str
+
+
+class Input(NamedTuple):
+    """An independent quantity of one sample: its base, its shape in "d" and "K", and what it holds in a batch."""
+
+    base: sp.Basic
+    shape: tuple[str, ...]
+    meaning: str
 
 
 @dataclass(frozen=True)
@@ -41,8 +52,12 @@ class Model:
     ``lead`` is written first in the closed form's difference (default: the label).
     ``label_definition`` defines the labels P_k (label smoothing) when they are not free.
     ``example`` is the model's worked-example sample (x, W, b, P: the two parameters
-    and the label), ``mistakes`` formulas people wrote for the first parameter's
-    derivative, ``constants`` default values of symbolic strengths (lambda, epsilon).
+    and the label; "classes" and "features": what its classes and features are called),
+    ``mistakes`` formulas people wrote for the first parameter's derivative, ``claims``
+    the same as people typed them (judged by ``derive check`` in the documents),
+    ``constants`` default values of symbolic strengths (lambda, epsilon).
+    ``loss_name`` names the data loss in prose ("cross-entropy"), ``loss_note`` remarks
+    on its convention.
     """
 
     name: str
@@ -58,18 +73,34 @@ class Model:
     output_index: sp.Symbol | None
     assumptions: tuple[Assumption, ...]
     activation_words: str
-    naming: tuple[rules.Rule, ...] = ()
+    naming: tuple[Rule, ...] = ()
     lead: sp.Basic | None = None
-    inputs: tuple[tuple[sp.Basic, tuple[str, ...]], ...] = ()
+    inputs: tuple[Input, ...] = ()
     label_kind: str = "distribution"
     penalty: sp.Expr = sp.S.Zero
     label_definition: sp.Expr | None = None
     example: dict = field(default_factory=dict, hash=False, compare=False)
     mistakes: tuple[tuple[str, sp.Expr, str], ...] = ()
     constants: dict = field(default_factory=dict, hash=False, compare=False)
+    claims: tuple[tuple[str, str], ...] = ()
+    loss_name: str = "loss"
+    loss_note: str = ""
 
     @property
-    def sign_rule(self) -> rules.Rule:
+    def base_name(self) -> str:
+        """The registered model an add-on was applied to: softmax+l2 -> softmax."""
+        return self.name.split("+")[0]
+
+    def names(self, kind: str, count: int) -> tuple[str, ...]:
+        """What the example calls its ``count`` "classes" or "features"; generic names for other sizes."""
+        named = tuple(self.example.get(kind, ()))
+        if len(named) == count:
+            return named
+        generic = {"classes": "class", "features": "feature"}[kind]
+        return tuple(f"{generic} {q}" for q in range(1, count + 1))
+
+    @property
+    def sign_rule(self) -> Rule:
         if self.lead is None or self.lead == self.label:
             return rules.lead_with(self.label)
         return rules.lead_with(self.lead, "prediction_first", f"the {self.activation_words}")
@@ -95,13 +126,20 @@ LABELS_SUM_TO_ONE = Assumption(
     description="the labels P form a probability distribution over the K classes",
 )
 
+#: a_k = exp(z_k) / Sum_m exp(z_m) and sigma = 1/(1 + exp(-z)), written out from the primitives
+SOFTMAX_OUTPUT = indexed_softmax(S.z, S.k, S.m, S.K)
+SIGMOID_OUTPUT = sigmoid(S.logit).rewrite(sp.exp)
+
+#: the features of the seed's sample, an iris flower
+FLOWER = ("petal length", "petal width")
+
 SOFTMAX = Model(
     name="softmax",
     title="Softmax regression with cross-entropy loss",
     summary="K-class softmax regression, H = -Sum_k P_k log a_k, a = softmax(W^T x + b)",
     loss=-S.class_sum(S.P[S.m] * sp.log(S.a[S.m]), S.m),
     activation=S.a[S.k],
-    activation_definition=sp.exp(S.z[S.k]) / S.class_sum(sp.exp(S.z[S.m]), S.m),
+    activation_definition=SOFTMAX_OUTPUT,
     logit=S.z[S.j],
     logit_definition=S.feature_sum(S.W[S.l, S.j] * S.x[S.l]) + S.b[S.j],
     parameters=(S.W[S.i, S.j], S.b[S.j]),
@@ -110,18 +148,20 @@ SOFTMAX = Model(
     assumptions=(LABELS_SUM_TO_ONE,),
     activation_words="softmax output",
     naming=(
-        rules.name_quantity(
-            S.a[S.k],
-            sp.exp(S.z[S.k]) / S.class_sum(sp.exp(S.z[S.m]), S.m),
-            S.k,
-            "name the softmax output: {0} = {1}",
-            (S.a[S.k], sp.exp(S.z[S.k]) / S.class_sum(sp.exp(S.z[S.m]), S.m)),
-        ),
+        rules.name_quantity(S.a[S.k], SOFTMAX_OUTPUT, S.k, "name the softmax output: {0} = {1}", (S.a[S.k], SOFTMAX_OUTPUT)),
         rules.RULES["factor"],
     ),
-    inputs=((S.W, ("d", "K")), (S.b, ("K",)), (S.x, ("d",)), (S.P, ("K",))),
+    inputs=(
+        Input(S.W, ("d", "K"), "weights: rows = features i, columns = classes j"),
+        Input(S.b, ("K",), "biases b_j"),
+        Input(S.x, ("d",), "features x_i of each sample"),
+        Input(S.P, ("K",), "labels P_j of each sample (one-hot or soft)"),
+    ),
     # the student's sample: petal length and width of an iris Setosa, label Setosa
-    example={"x": (1.9, 0.4), "W": ((0.1, 0.5), (0.1, 0.5)), "b": (0.0, 0.0), "P": (1.0, 0.0)},
+    example={
+        "x": (1.9, 0.4), "W": ((0.1, 0.5), (0.1, 0.5)), "b": (0.0, 0.0), "P": (1.0, 0.0),
+        "classes": ("Setosa", "Non-Setosa"), "features": FLOWER,
+    },  # fmt: skip
     mistakes=(
         (
             "accepted answer",
@@ -134,6 +174,9 @@ SOFTMAX = Model(
             "replaces every P_k by its own diagonal term a_k(1 - a_k)",
         ),
     ),
+    # the question's two answers as their writers typed them
+    claims=(("accepted answer", "-P_j*(1-a_j)*x_i"), ("student's answer", "-(1-a_j)*x_i*(P_1+P_2)")),
+    loss_name="cross-entropy",
 )
 
 MODELS: dict[str, Model] = {SOFTMAX.name: SOFTMAX}
@@ -147,20 +190,28 @@ def get_model(name: str = "softmax") -> Model:
         raise KeyError(f"unknown model {name!r} (known: {', '.join(sorted(MODELS))})") from None
 
 
-def _sigmoid_naming() -> tuple[rules.Rule, ...]:
+def _sigmoid_naming() -> tuple[Rule, ...]:
     """exp(-z) -> (1 - sigma)/sigma names the sigmoid; cancelling then gives sigma (1 - sigma)."""
     name = rules.substitute(
         "name_sigma",
         sp.exp(-S.logit),
         (1 - S.sigma) / S.sigma,
         "name the sigmoid output: {0} = {1}, so {2}",
-        (S.sigma, 1 / (1 + sp.exp(-S.logit)), sp.Eq(sp.exp(-S.logit), (1 - S.sigma) / S.sigma)),
+        (S.sigma, SIGMOID_OUTPUT, sp.Eq(sp.exp(-S.logit), (1 - S.sigma) / S.sigma)),
     )
     return name, rules.RULES["cancel"], rules.RULES["factor"]
 
 
 _SCALAR_LOGIT = S.feature_sum(S.w[S.l] * S.x[S.l]) + S.bias
-_SCALAR_INPUTS = ((S.w, ("d",)), (S.bias, ()), (S.x, ("d",)), (S.y, ()))
+
+
+def _scalar_inputs(label: str) -> tuple[Input, ...]:
+    return (
+        Input(S.w, ("d",), "weights w_i"),
+        Input(S.bias, (), "bias b: a number"),
+        Input(S.x, ("d",), "features x_i of each sample"),
+        Input(S.y, (), label),
+    )
 
 LOGISTIC = Model(
     name="logistic",
@@ -168,7 +219,7 @@ LOGISTIC = Model(
     summary="sigmoid of z = Sum_i w_i x_i + b, loss -[y log sigma + (1 - y) log(1 - sigma)]",
     loss=-(S.y * sp.log(S.sigma) + (1 - S.y) * sp.log(1 - S.sigma)),
     activation=S.sigma,
-    activation_definition=1 / (1 + sp.exp(-S.logit)),
+    activation_definition=SIGMOID_OUTPUT,
     logit=S.logit,
     logit_definition=_SCALAR_LOGIT,
     parameters=(S.w[S.i], S.bias),
@@ -177,10 +228,11 @@ LOGISTIC = Model(
     assumptions=(),
     activation_words="sigmoid output",
     naming=_sigmoid_naming(),
-    inputs=_SCALAR_INPUTS,
+    inputs=_scalar_inputs("labels y of each sample: 0 or 1, or a probability"),
     label_kind="probability",
     # the seed's sample as a binary model: w = W_.1 - W_.2, b = b_1 - b_2, y = P_1 (Setosa)
-    example={"x": (1.9, 0.4), "W": (-0.4, -0.4), "b": 0.0, "P": 1.0},
+    example={"x": (1.9, 0.4), "W": (-0.4, -0.4), "b": 0.0, "P": 1.0, "features": FLOWER},
+    loss_name="binary cross-entropy",
 )
 
 LINEAR = Model(
@@ -198,10 +250,13 @@ LINEAR = Model(
     assumptions=(),
     activation_words="prediction",
     lead=S.yhat,
-    inputs=_SCALAR_INPUTS,
+    inputs=_scalar_inputs("targets y of each sample"),
     label_kind="real",
     # predict the petal width from the petal length and width... of the seed's flower
-    example={"x": (1.9, 0.4), "W": (0.1, 0.5), "b": 0.0, "P": 0.4},
+    example={"x": (1.9, 0.4), "W": (0.1, 0.5), "b": 0.0, "P": 0.4, "features": FLOWER},
+    loss_name="squared error",
+    loss_note="The factor one half is a convention: it cancels the 2 that differentiating the square brings down, "
+    "so the gradient is the error times the feature. Over a batch of samples the generated code takes the mean.",
 )
 
 MODELS.update({LOGISTIC.name: LOGISTIC, LINEAR.name: LINEAR})
@@ -227,6 +282,7 @@ def with_l2(model: Model, strength: sp.Expr = S.lam) -> Model:
         title=f"{model.title}, L2-regularised",
         summary=f"{model.summary}, plus (lambda/2) Sum {weights.base}^2",
         penalty=strength / 2 * square,
+        claims=(),
         constants={**model.constants, strength: 0.01} if strength.is_Symbol else model.constants,
     )
 
@@ -247,6 +303,7 @@ def with_smoothing(model: Model, strength: sp.Expr = S.eps) -> Model:
         title=f"{model.title}, with label smoothing",
         summary=f"{model.summary}, labels (1 - epsilon) onehot + epsilon/K",
         label_definition=definition,
+        claims=(),
         constants={**model.constants, strength: 0.1} if strength.is_Symbol else model.constants,
     )
 

@@ -1,10 +1,12 @@
 """Named rewrite rules: the engine's only way of changing an expression.
 
 Each rule is a small function whose docstring *is* its rewrite; the table
-:data:`RULES` maps its name to it together with a one-line justification in
-words, which the derivation records next to the step it produced.  Rules that
-depend on a model (naming its activation, its assumptions) are built by the
-factories at the bottom from the model's own definitions.
+:data:`RULES` maps its name to a :class:`~derive.core.strategies.Rule` with a
+one-line justification in words, which the derivation records next to the step it
+produced.  Rules that depend on a model (naming its activation, its assumptions)
+are built by the factories below from the model's own definitions.  The orders in
+which rules run are named chains at the bottom (:data:`SIMPLIFY`, :data:`COLLAPSE`,
+:data:`LABEL_TOTAL`): every driver takes its order from there.
 
 No rule calls ``sympy.simplify``: on indexed sums with Kronecker deltas it is
 slow and can crash, and it would hide which identity was used.
@@ -13,32 +15,12 @@ slow and can crash, and it would hide which identity was used.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import sympy as sp
 from sympy.simplify.simplify import factor_sum as _factor_sum
 
 from derive.core import symbols as S
-
-Rewrite = Callable[[sp.Expr], sp.Expr]
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A named rewrite with a justification in words.
-
-    The justification is a template: ``{0}``, ``{1}`` ... stand for ``terms``,
-    SymPy objects that each renderer prints with its own printer.
-    """
-
-    name: str
-    justification: str
-    apply: Rewrite
-    terms: tuple = ()
-
-    def __call__(self, expr: sp.Expr) -> sp.Expr:
-        return self.apply(expr)
-
+from derive.core.strategies import Rewrite, Rule, chain
 
 RULES: dict[str, Rule] = {}
 
@@ -195,12 +177,17 @@ def substitute(name: str, old: sp.Expr, new: sp.Expr, justification: str, terms:
     return Rule(name, justification, apply, terms)
 
 
+@rule("expand", "multiply out")
+def expand(expr: sp.Expr) -> sp.Expr:
+    """(a + b)*c -> a*c + b*c, everywhere."""
+    return sp.expand(expr)
+
+
+# --------------------------------------------------------------------------- the orders
+
+#: a derivative of a definition: Sum_l W_lj x_l differentiated leaves deltas and an index-in-range Piecewise
+COLLAPSE = chain(RULES["collapse_delta"], RULES["index_in_range"])
 #: the order in which the driver reduces a chain-rule product to a closed form
-SIMPLIFICATION = (
-    "evaluate_product",
-    "cancel",
-    "split_sum",
-    "collapse_delta",
-    "index_in_range",
-    "factor_out_of_sum",
-)
+SIMPLIFY = chain(*(RULES[n] for n in ("evaluate_product", "cancel", "split_sum", "collapse_delta", "index_in_range", "factor_out_of_sum")))
+#: defined labels (label smoothing) summed over the classes: the proof that they sum to one
+LABEL_TOTAL = chain(*(RULES[n] for n in ("split_sum", "collapse_delta", "index_in_range", "factor_out_of_sum", "collapse_delta", "cancel")))

@@ -151,3 +151,25 @@ def key(quantity: sp.Basic) -> sp.Basic:
 
 #: the true class under label smoothing is a class index
 INDEX_RANGES[c] = (sp.Integer(1), K)
+
+#: what each quantity means, by its key (:func:`key`), as the notation table writes it: the seed's
+#: table, then the single-output models' quantities and the add-ons'
+NOTATION: dict[sp.Basic, tuple[sp.Basic, str]] = {
+    **{key(q): (q, meaning) for q, meaning, _ in MEANINGS},
+    w: (w[i], "weight of feature i"),
+    bias: (bias, "bias"),
+    logit: (logit, "logit"),
+    sigma: (sigma, "sigmoid output: predicted probability that the sample is of the class"),
+    yhat: (yhat, "prediction"),
+    eps: (eps, "strength of the label smoothing"),
+    c: (c, "true class of the sample"),
+    L: (L, "data term of the loss"),
+    R: (R, "L2 penalty on the weights"),
+    lam: (lam, "strength of the L2 penalty"),
+}
+
+#: the label's meaning for models whose label is not a distribution over classes (``Model.label_kind``)
+LABEL_MEANINGS = {
+    "probability": "label: 1 if the sample is of the class, 0 if not (or a probability)",
+    "real": "target: the true value of the sample",
+}

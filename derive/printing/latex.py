@@ -122,6 +122,10 @@ class DeriveLatexPrinter(LatexPrinter):
         denominator = " ".join(rf"\partial {self._print(v)}" for v in expr.variables)
         return rf"\frac{{\partial {self._print(expr.expr)}}}{{{denominator}}}"
 
+    def _print_sigmoid(self, expr: sp.Function, exp: str | None = None) -> str:
+        # the sigmoid primitive is sigma(u), as the models name its output
+        return self._print_Function(sp.Function("sigma")(*expr.args), exp)
+
     def _print_Gradient(self, expr: Gradient) -> str:
         return rf"\nabla_{{{self._print(expr.wrt)}}} {self._print(expr.scalar)}"
 

@@ -98,10 +98,10 @@ class ArrayPrinter(NumPyPrinter):
     def _print_Grouped(self, expr: sp.Expr) -> str:
         return f"({self._print(expr.args[0])})"
 
-    def _print_Softplus(self, expr: sp.Expr) -> str:
+    def _print_softplus(self, expr: sp.Expr) -> str:
         return f"{self._module_format('numpy.logaddexp')}(0, {self._print(expr.args[0])})"
 
-    def _print_Sigmoid(self, expr: sp.Expr) -> str:
+    def _print_sigmoid(self, expr: sp.Expr) -> str:
         # the naive form, for checking the rewrites at moderate logits; generated code never contains it
         return f"(1 / (1 + {self._module_format('numpy.exp')}({self._print(-expr.args[0])})))"
 

@@ -40,6 +40,10 @@ class TextPrinter(StrPrinter):
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
         return f"delta_{subscript(self, expr.args)}"
 
+    def _print_sigmoid(self, expr: sp.Function) -> str:
+        # the sigmoid primitive is sigma(u), as the models name its output
+        return self._print(sp.Function("sigma")(*expr.args))
+
 
 def _in_order(printer: StrPrinter, method, expr: sp.Basic, order: str | None) -> str:
     """``method(expr)`` with the printer's order setting temporarily ``order``."""

@@ -20,19 +20,17 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import sympy as sp
 
-from derive.claims.verdict import CheckResult, seed_checks
+from derive.claims.verdict import CheckResult
 from derive.core import symbols as S
 from derive.core.derivation import FACTOR, LABEL, Derivation, derive
 from derive.core.models import SOFTMAX, Model
 from derive.core.rules import WrittenSum
 from derive.printing.latex import Gradient, equation, index_range, latex
-from derive.verify import checking
-from derive.verify.example import FD_TOLERANCE, SEED, SEED_CLASSES, SEED_FEATURES, Example, inputs, worked_example
+from derive.verify.example import FD_TOLERANCE, Example
 
 #: the learning rate, as a symbol in the update W <- W - eta * grad
 ETA = sp.Symbol("eta")
@@ -196,52 +194,16 @@ def assumption_statement(derivation: Derivation, tex: Tex) -> str:
     )
 
 
-#: what each quantity means, by its key (symbols.key): the seed's table, then the scalar models and add-ons
-MEANINGS: dict[sp.Basic, tuple[sp.Basic, str]] = {
-    **{S.key(q): (q, meaning) for q, meaning, _ in S.MEANINGS},
-    S.w: (S.w[S.i], "weight of feature i"),
-    S.bias: (S.bias, "bias"),
-    S.logit: (S.logit, "logit"),
-    S.sigma: (S.sigma, "sigmoid output: predicted probability that the sample is of the class"),
-    S.yhat: (S.yhat, "prediction"),
-    S.eps: (S.eps, "strength of the label smoothing"),
-    S.c: (S.c, "true class of the sample"),
-    S.L: (S.L, "data term of the loss"),
-    S.R: (S.R, "L2 penalty on the weights"),
-    S.lam: (S.lam, "strength of the L2 penalty"),
-}
-
-#: the label's meaning for models whose label is not a distribution over classes (Model.label_kind)
-LABEL_MEANINGS = {
-    "probability": "label: 1 if the sample is of the class, 0 if not (or a probability)",
-    "real": "target: the true value of the sample",
-}
-
-#: the name of each registered model's data loss, for the prose (a model without an entry says "loss")
-LOSS_NAMES = {"softmax": "cross-entropy", "logistic": "binary cross-entropy", "linear": "squared error"}
-
-#: a remark on a model's loss convention, shown under its loss
-LOSS_NOTES = {
-    "linear": "The factor one half is a convention: it cancels the 2 that differentiating the square brings down, "
-    "so the gradient is the error times the feature. Over a batch of samples the generated code takes the mean.",
-}
-
-
-def base_name(model: Model) -> str:
-    """The registered model an add-on was applied to: softmax+l2 -> softmax."""
-    return model.name.split("+")[0]
-
-
 def words(model: Model) -> dict:
     """How the prose names the model's quantities (plural for a model with classes)."""
     many = model.output_index is not None
     label = {"distribution": "labels", "probability": "label", "real": "target"}[model.label_kind]
     return {
-        "loss": LOSS_NAMES.get(base_name(model), "loss"),
+        "loss": model.loss_name,
         "label": label,
         "activation": model.activation_words + ("s" if many else ""),
         "logit": "logits" if many else "logit",
-        "note": LOSS_NOTES.get(base_name(model), ""),
+        "note": model.loss_note,
     }
 
 
@@ -285,14 +247,13 @@ def quantities(model: Model) -> list[sp.Basic]:
 
 def meaning(model: Model, key: sp.Basic) -> tuple[sp.Basic, str]:
     """(the quantity as the table writes it, what it means) for the model."""
-    if key == S.key(model.label) and model.label_kind in LABEL_MEANINGS:
-        return model.label, LABEL_MEANINGS[model.label_kind]
-    if key == S.H and base_name(model) in LOSS_NAMES:
-        loss = f"{LOSS_NAMES[base_name(model)]} loss"
-        return S.H, loss + (" plus the L2 penalty" if model.penalty != 0 else "")
+    if key == S.key(model.label) and model.label_kind in S.LABEL_MEANINGS:
+        return model.label, S.LABEL_MEANINGS[model.label_kind]
+    if key == S.H:
+        return S.H, f"{model.loss_name} loss" + (" plus the L2 penalty" if model.penalty != 0 else "")
     if key == S.L:
-        return S.L, f"data term of the loss: the {words(model)['loss']}"
-    return MEANINGS[key]
+        return S.L, f"data term of the loss: the {model.loss_name}"
+    return S.NOTATION[key]
 
 
 def notation(model: Model, tex: Tex) -> list[dict]:
@@ -439,15 +400,6 @@ def columns(model: Model, tex: Tex) -> list[dict]:
     return [{"symbol": tex(sp.MatrixSymbol(str(q), 1, 1)), "words": w} for q, w in quantities]
 
 
-def class_names(classes: int) -> tuple[str, ...]:
-    """The seed's class names when there are as many classes, else "class 1", "class 2", ..."""
-    return SEED_CLASSES if classes == len(SEED_CLASSES) else tuple(f"class {q}" for q in range(1, classes + 1))
-
-
-def feature_names(features: int) -> tuple[str, ...]:
-    return SEED_FEATURES if features == len(SEED_FEATURES) else tuple(f"feature {q}" for q in range(1, features + 1))
-
-
 def numbers(values: np.ndarray) -> sp.ImmutableMatrix:
     """An array as an explicit matrix of Floats (a vector as a column)."""
     array = np.asarray(values, dtype=float)
@@ -486,7 +438,7 @@ def worked(example: Example, model: Model, forms, tex: Tex, constants: dict) -> 
         "table": _question_table(example, model, j, tex) if many else None,
         "features_table": [
             {"meaning": name, "symbol": tex(S.x[q]), "value": tex(sp.Float(v))}
-            for q, (name, v) in enumerate(zip(feature_names(d), example.x), 1)
+            for q, (name, v) in enumerate(zip(model.names("features", d), example.x), 1)
         ],
         "inputs": [tex(W, value(W, example.W)), tex(b, value(b, example.b)), tex(P, value(P, example.P))],
         "strengths": strengths,
@@ -527,7 +479,7 @@ def _question_table(example: Example, model: Model, j: sp.Symbol, tex: Tex) -> d
         "header_j": tex(j),
         "rows": [
             {"meaning": name, "a": tex(sp.Float(av)), "j": tex(sp.Integer(q)), "y": tex(sp.Float(pv))}
-            for q, (name, av, pv) in enumerate(zip(class_names(example.classes), example.a, example.P), 1)
+            for q, (name, av, pv) in enumerate(zip(model.names("classes", example.classes), example.a, example.P), 1)
         ],
     }
 
@@ -564,9 +516,6 @@ def missing_term(derivation: Derivation, formula: sp.Expr) -> sp.Expr:
 def mistakes(derivation: Derivation, example: Example, tex: Tex, constants: dict | None = None) -> list[dict]:
     """Each of the model's common mistakes beside the truth: the term it drops and the entries where it differs."""
     model = derivation.model
-    K, d = example.classes, example.features
-    given_inputs = {**inputs(example.x, example.W, example.b, example.P, model), **model.constants, **(constants or {})}
-    values = checking.valuation(model, K, d, given_inputs)
     out = []
     for name, formula, why in model.mistakes:
         missing = missing_term(derivation, formula)
@@ -584,20 +533,18 @@ def mistakes(derivation: Derivation, example: Example, tex: Tex, constants: dict
                 "missing": tex(missing),
                 "identity": tex(derivation.result, sp.Add(formula, missing, evaluate=False)),
                 "matrix": tex(numbers(given)),
-                "differences": [
-                    _difference(derivation, missing, given, example, values, position, tex) for position in differ
-                ],
+                "differences": [_difference(derivation, given, example, position, tex) for position in differ],
             }
         )
     return out
 
 
-def _difference(derivation: Derivation, missing: sp.Expr, given, example: Example, values, position, tex: Tex) -> dict:
-    """One entry where a mistake differs: its value, the truth and the dropped term there."""
+def _difference(derivation: Derivation, given, example: Example, position, tex: Tex) -> dict:
+    """One entry where a mistake differs: its value, the truth and the dropped term there (truth - mistake)."""
     r, c = position
     i, j = derivation.wrt.indices
     at = {i: r + 1, j: c + 1}
-    dropped = checking.value(missing, example.classes, example.features, values, at)
+    dropped = float(example.grad_W[position] - given[position])
     return {
         "entry": tex(sp.Derivative(S.H, derivation.wrt.subs(at))),
         "given": tex(sp.Float(given[position])),
@@ -663,16 +610,13 @@ def smoothing(derivations: tuple[Derivation, ...], sections: list[Section], tex:
     }
 
 
-def two_class_softmax(model: Model, tex: Tex) -> dict | None:
+def two_class_softmax(model: Model, pair: tuple[Example, Example] | None, tex: Tex) -> dict | None:
     """The sigmoid model is the 2-class softmax: at the seed's sample with w = W_.1 - W_.2, b = b_1 - b_2, y = P_1,
-    the engine's numbers of both models, side by side (all computed, none typed).
+    the engine's numbers of both models (``pair``: the binary and the softmax worked examples), side by side.
     """
-    if model.activation != S.sigma or model.penalty != 0:
+    if pair is None:
         return None
-    seed = {n: np.asarray(v, dtype=float) for n, v in SOFTMAX.example.items()}
-    softmax = worked_example(model=SOFTMAX)
-    W, b, P = seed["W"], seed["b"], seed["P"]
-    binary = worked_example(x=seed["x"], W=W[:, 0] - W[:, 1], b=b[0] - b[1], P=P[0], model=model)
+    binary, softmax = pair
     i, z1, z2 = S.i, S.z[1], S.z[2]
     first = SOFTMAX.activation_definition.subs({SOFTMAX.output_index: 1, S.K: 2}).doit()
     pairs = [
@@ -715,38 +659,28 @@ def two_class_softmax(model: Model, tex: Tex) -> dict | None:
     }
 
 
-#: the models whose claims ``derive check`` judges (derive.verdict reads the softmax's vocabulary)
-CHECKED_MODELS = frozenset({"softmax"})
-
-
-@cache
-def _seed_checks(assume: bool) -> tuple[tuple[str, CheckResult], ...]:
-    # the same two verdicts for every document of a model: judged once per process
-    return tuple(seed_checks(assume).items())
-
-
-def checks(model: Model, assume: bool) -> dict | None:
-    """The question's two answers judged by ``derive check``, at its sample; None for models it does not judge.
+def checks(model: Model, judged: tuple[tuple[str, CheckResult], ...], assume: bool) -> dict | None:
+    """The model's seed claims as judged by ``derive check`` (``judged``, at its example); None when there are none.
 
     The claims and the truth are generic in K and d (the verdict is), so they are printed without the
     document's concrete sizes.
     """
-    if model.name not in CHECKED_MODELS:
+    if not judged:
         return None
     tex = Tex()
-    judged = _seed_checks(assume)
-    x = np.asarray(SEED["x"], dtype=float)
+    x = np.asarray(model.example["x"], dtype=float)
+    classes = model.names("classes", len(model.example["P"]))
     return {
         "lhs": tex(judged[0][1].lhs),
         "exact": not assume,
         "assumption": "; ".join(tex(a.statement.lhs, a.statement.rhs) for a in model.assumptions) if assume else "",
         "sample": [tex(S.x[q], sp.Float(v), decimals=None) for q, v in enumerate(x, 1)],
-        "label": SEED_CLASSES[int(np.argmax(SEED["P"]))],
-        "claims": [checked(name, result, tex) for name, result in judged],
+        "label": classes[int(np.argmax(model.example["P"]))],
+        "claims": [checked(model, name, result, tex) for name, result in judged],
     }
 
 
-def checked(name: str, result: CheckResult, tex: Tex) -> dict:
+def checked(model: Model, name: str, result: CheckResult, tex: Tex) -> dict:
     """One verdict: the claim as typed and as read, the truth, claim - truth, why, and a counterexample."""
     found = result.counterexample
     return {
@@ -759,11 +693,11 @@ def checked(name: str, result: CheckResult, tex: Tex) -> dict:
         "difference": tex(written(result.difference)),
         "explanation": result.explanation or "",
         "method": result.method(),
-        "counterexample": counterexample(result, tex) if found else None,
+        "counterexample": counterexample(model, result, tex) if found else None,
     }
 
 
-def counterexample(result: CheckResult, tex: Tex) -> dict:
+def counterexample(model: Model, result: CheckResult, tex: Tex) -> dict:
     """The entry where claim and truth differ most: its name, both values, the finite difference of the loss.
 
     ``place`` names the entry's feature and class at the question's sample, or (``seed`` False) describes
@@ -772,11 +706,13 @@ def counterexample(result: CheckResult, tex: Tex) -> dict:
     found = result.counterexample
     entry = result.claim.wrt.xreplace({q: found.indices[str(q)] for q in result.claim.wrt.indices})
     seed = found.where == "seed"
-    place = [SEED_FEATURES[found.indices["i"] - 1]] if "i" in found.indices else []
+    features = model.names("features", len(model.example["x"]))
+    classes = model.names("classes", len(model.example["P"]))
+    place = [features[found.indices["i"] - 1]] if "i" in found.indices else []
     return {
         "seed": seed,
         "entry": tex(sp.Derivative(S.H, entry)),
-        "place": ", ".join([*place, SEED_CLASSES[found.indices["j"] - 1]]) if seed else found.description,
+        "place": ", ".join([*place, classes[found.indices["j"] - 1]]) if seed else found.description,
         "claim": tex(sp.Float(found.claim)),
         "truth": tex(sp.Float(found.truth)),
         "finite_difference": None if found.finite_difference is None else tex(sp.Float(found.finite_difference)),
@@ -788,11 +724,16 @@ def document(
     example: Example,
     sizes: tuple[int, int] | None = None,
     constants: dict | None = None,
+    judged: tuple[tuple[str, CheckResult], ...] = (),
+    pair: tuple[Example, Example] | None = None,
 ) -> dict:
     """The context of the derivation templates: generic K and d unless ``sizes`` (K, d) are given.
 
     ``constants`` are the values of the model's symbolic strengths (lambda, epsilon) in the
-    worked example, by default the model's own.  Raises ValueError when ``sizes`` differ
+    worked example, by default the model's own.  ``judged`` are the model's seed claims with
+    their verdicts (the section "Check your derivation"), ``pair`` the worked examples of a
+    sigmoid model and of the 2-class softmax at the seed's sample (the section on their
+    equivalence); both are computed by the caller.  Raises ValueError when ``sizes`` differ
     from the worked example's.
     """
     if sizes is not None and tuple(sizes) != (example.classes, example.features):
@@ -826,6 +767,6 @@ def document(
         "columns": columns(model, tex),
         "example": worked(example, model, forms, tex, constants),
         "mistakes": mistakes(derivations[0], example, tex, constants),
-        "equivalence": two_class_softmax(model, tex),
-        "check": checks(model, bool(derivations[0].assumptions)),
+        "equivalence": two_class_softmax(model, pair, tex),
+        "check": checks(model, judged, bool(derivations[0].assumptions)),
     }

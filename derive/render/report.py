@@ -11,17 +11,18 @@ import sympy as sp
 from derive.core import symbols as S
 from derive.core.derivation import Derivation
 from derive.printing.text import equation, text
-from derive.verify.example import FD_TOLERANCE, SEED_CLASSES, SEED_FEATURES, Example
+from derive.verify.example import FD_TOLERANCE, Example
 
 
 def fmt(value: float) -> str:
     return f"{value:+.6f}"
 
 
-def names(example: Example) -> tuple[list[str], list[str]]:
-    """Column (class) and row (feature) headings: the seed's names when the shapes fit."""
-    classes = [f"{n} (j={q})" for q, n in enumerate(SEED_CLASSES, 1)] if example.classes == 2 else []
-    features = [f"{n} (i={q})" for q, n in enumerate(SEED_FEATURES, 1)] if example.features == 2 else []
+def names(example: Example, model) -> tuple[list[str], list[str]]:
+    """Column (class) and row (feature) headings: the names of the model's example when the shapes fit."""
+    named_classes, named_features = (tuple(model.example.get(kind, ())) for kind in ("classes", "features"))
+    classes = [f"{n} (j={q})" for q, n in enumerate(named_classes, 1)] if example.classes == len(named_classes) else []
+    features = [f"{n} (i={q})" for q, n in enumerate(named_features, 1)] if example.features == len(named_features) else []
     classes = classes or [f"j={q}" for q in range(1, example.classes + 1)]
     features = features or [f"i={q}" for q in range(1, example.features + 1)]
     return classes, features
@@ -37,8 +38,8 @@ def table(title: str, rows: list[tuple[str, np.ndarray]], columns: list[str]) ->
 
 def example_report(example: Example, derivations: tuple[Derivation, ...]) -> str:
     """The worked example as readable tables."""
-    classes, features = names(example)
     model = derivations[0].model
+    classes, features = names(example, model)
     lines = [f"Worked example: {model.title}, K = {example.classes}, d = {example.features}", ""]
     lines += ["closed forms from the engine:"] + [f"  {equation(d.lhs, d.result)}" for d in derivations]
     lines += [""] + table(

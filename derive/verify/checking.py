@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -22,8 +21,7 @@ import sympy as sp
 from derive.core import symbols as S
 from derive.core.derivation import CHAIN, LABEL, Derivation, Step
 from derive.core.models import Model
-
-Valuation = dict[sp.Indexed, float]
+from derive.verify.evaluate import Valuation, environment, evaluate
 
 
 def random_inputs(
@@ -36,7 +34,7 @@ def random_inputs(
     """
     sizes = {"d": features, "K": classes}
     values: Valuation = {}
-    for base, shape in model.inputs:
+    for base, shape, _ in model.inputs:
         if base == model.label:
             continue
         for position in np.ndindex(*(sizes[n] for n in shape)):
@@ -64,9 +62,9 @@ def _random_labels(model: Model, classes: int, rng: np.random.Generator, normali
 def defined_labels(model: Model, classes: int, strength: float, true_class: int) -> Valuation:
     """P_k from the model's label definition (label smoothing), with epsilon and c themselves."""
     values: Valuation = {S.eps: strength, S.c: true_class}
-    generic = S.instantiate(model.label_definition, classes, 1)
+    env = environment(values, classes, 1)
     for k in range(1, classes + 1):
-        values[model.label[k]] = float(generic.xreplace({model.output_index: k}).xreplace(values))
+        values[model.label[k]] = evaluate(model.label_definition, {**env, model.output_index: k})
     return values
 
 
@@ -86,23 +84,21 @@ def valuation(model: Model, classes: int, features: int, inputs: Mapping, held: 
     for name, definition, index in intermediates(model):
         if S.key(name) in held:
             continue
-        generic = S.instantiate(definition, classes, features)
+        env = environment(values, classes, features)
         if index is None:
-            values[name] = float(generic.xreplace(values))
+            values[name] = evaluate(definition, env)
             continue
         for q in range(1, classes + 1):
-            values[name.base[q]] = float(generic.xreplace({index: q}).xreplace(values))
+            values[name.base[q]] = evaluate(definition, {**env, index: q})
     return values
 
 
 def value(expr: sp.Expr, classes: int, features: int, values: Mapping, indices: Mapping | None = None) -> float:
     """The number ``expr`` takes at ``values`` for concrete K, d and free indices."""
-    concrete = S.instantiate(expr, classes, features, dict(indices or {}))
-    result = concrete.xreplace(dict(values))
     try:
-        return float(result)
-    except TypeError:
-        raise ValueError(f"expression still has free symbols after substitution: {result}") from None
+        return evaluate(expr, environment(values, classes, features, indices))
+    except KeyError as missing:
+        raise ValueError(f"{expr} needs a value for {missing}") from None
 
 
 def definition_of(model: Model, quantity: sp.Expr) -> tuple[sp.Expr, sp.Symbol | None]:
@@ -195,38 +191,6 @@ def check_steps(
     return checks
 
 
-def arrays(values: Mapping, classes: int, features: int) -> dict:
-    """A valuation as 1-based arrays per IndexedBase (index 0 unused) plus its scalars."""
-    size = max(classes, features) + 1
-    out: dict = {}
-    for key, number in values.items():
-        if isinstance(key, sp.Indexed):
-            shape = (size,) * len(key.indices)
-            out.setdefault(key.base, np.zeros(shape))[tuple(int(q) for q in key.indices)] = number
-        else:
-            out[key] = number
-    return out
-
-
-def evaluate(expr: sp.Expr, env: Mapping) -> float:
-    """``expr`` (index notation, sums unexpanded) at ``env``: arrays for IndexedBases, numbers for symbols.
-
-    The expression is compiled once by ``lambdify`` into Python loops over the
-    sums, so a logit with 784 features costs microseconds, not a symbolic sweep.
-    """
-    names, compiled = _compiled(expr)
-    return float(compiled(*(env[n] for n in names)))
-
-
-@cache
-def _compiled(expr: sp.Expr):
-    bases = sorted({q.base for q in expr.atoms(sp.Indexed)}, key=str)
-    symbols = sorted(expr.free_symbols - {q for b in bases for q in (b.label,)} - set(expr.atoms(sp.Indexed)), key=str)
-    symbols = [q for q in symbols if not isinstance(q, sp.Indexed)]
-    names = [*bases, *symbols]
-    return names, sp.lambdify(names, expr, modules="math")
-
-
 def loss_function(model: Model, classes: int, features: int, constants: Mapping | None = None):
     """The loss as a function of the model's input arrays, in ``model.inputs`` order, from its definition alone.
 
@@ -246,7 +210,7 @@ def loss_function(model: Model, classes: int, features: int, constants: Mapping 
     sizes = {"d": features, "K": classes}
     symbols = [
         explicit.symbol(base, tuple(p + 1 for p in pos)) if shape else base
-        for base, shape in model.inputs
+        for base, shape, _ in model.inputs
         for pos in np.ndindex(*(sizes[n] for n in shape))
     ]
     # plain symbols, not Indexed ones: lambdify would first substitute dummies for them, a second of work

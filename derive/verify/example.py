@@ -18,14 +18,6 @@ from derive.core.derivation import derive
 from derive.core.models import SOFTMAX, Model, get_model
 from derive.verify import checking
 
-#: the student's sample: petal length and width of an iris Setosa, label Setosa
-SEED = SOFTMAX.example
-SEED_CLASSES = ("Setosa", "Non-Setosa")
-SEED_FEATURES = ("petal length", "petal width")
-
-#: formulas people wrote for dH/dW_ij, evaluated beside the truth: name -> (formula, what it misses)
-MISTAKES: dict[str, tuple[sp.Expr, str]] = {name: (expr, why) for name, expr, why in SOFTMAX.mistakes}
-
 #: central finite differences (h = 1e-6) agree with an exact gradient far below this
 FD_TOLERANCE = 1e-8
 
@@ -100,9 +92,9 @@ def inputs(x, W, b, P, model: Model) -> dict:
     ``W`` and ``b`` are the model's two parameters (W_ij and b_j; w_i and the
     scalar b), ``P`` its label (P_j; the scalar y), in ``model.inputs`` order.
     """
-    arrays = dict(zip((base for base, _ in model.inputs), (W, b, x, P)))
+    arrays = dict(zip((i.base for i in model.inputs), (W, b, x, P)))
     values = {}
-    for base, _ in model.inputs:
+    for base, _, _ in model.inputs:
         for position, number in np.ndenumerate(np.asarray(arrays[base], dtype=float)):
             values[checking.entry(base, position)] = float(number)
     return values
@@ -176,3 +168,17 @@ def finite_differences(
         central(W, lambda w: loss(w, b, x, P)),
         central(b, lambda v: loss(W, v, x, P)),
     )
+
+
+def two_class_pair(model: Model) -> tuple[Example, Example] | None:
+    """The sigmoid model and the 2-class softmax at the seed's sample, w = W_.1 - W_.2, b = b_1 - b_2, y = P_1.
+
+    Both worked examples computed by the engine (None for a model that is not a plain sigmoid of one logit):
+    the logistic model *is* the 2-class softmax with z = z_1 - z_2, and their numbers show it.
+    """
+    if model.activation != S.sigma or model.penalty != 0:
+        return None
+    seed = {n: np.asarray(SOFTMAX.example[n], dtype=float) for n in ("x", "W", "b", "P")}
+    W, b, P = seed["W"], seed["b"], seed["P"]
+    binary = worked_example(x=seed["x"], W=W[:, 0] - W[:, 1], b=b[0] - b[1], P=P[0], model=model)
+    return binary, worked_example(model=SOFTMAX)

@@ -306,7 +306,8 @@ class _NumericCheck:
     """
 
     def __init__(self, setting: _Setting, dLdz: dict, features: int):
-        from derive.verify.checking import arrays, evaluate, random_inputs
+        from derive.verify.checking import random_inputs
+        from derive.verify.evaluate import arrays, evaluate
 
         rng = np.random.default_rng(1)
         model, explicit, classes = setting.model, setting.explicit, len(setting.outputs)

@@ -1,0 +1,44 @@
+"""The generated module as the front ends hand it out: its source, the command line that writes it, and importing it.
+
+:func:`module_source` is the rendering layer's module text
+(:func:`derive.render.code.module_source`) with the ``derive code`` command line
+that regenerates it, which only the front end knows; :func:`load_module` runs a
+generated source as a module (derive's own output, never a user's text).
+"""
+
+from __future__ import annotations
+
+import types
+
+from derive.codegen.program import module_name
+from derive.core import symbols as S
+from derive.core.models import Model, get_model
+from derive.render import code
+
+__all__ = ["command_line", "load_module", "module_name", "module_source"]
+
+
+def command_line(model: Model, dtype: str, constants: dict) -> str:
+    """The ``derive code`` command that writes the module of ``model`` in ``dtype``."""
+    words = ["derive code"]
+    if model.base_name != "softmax":
+        words.append(f"--model {model.base_name}")
+    if model.penalty != 0:
+        words.append(f"--l2 {constants[S.lam]:g}")
+    if model.label_definition is not None:
+        words.append(f"--smoothing {constants[S.eps]:g}")
+    return " ".join([*words, f"--dtype {dtype}"])
+
+
+def module_source(dtype: str = "float64", model: Model | str = "softmax", constants: dict | None = None) -> str:
+    """The text of the generated module, as ``derive code`` writes it (ValueError for an unknown dtype)."""
+    model = get_model(model) if isinstance(model, str) else model
+    constants = {**model.constants, **(constants or {})}
+    return code.module_source(dtype, model, constants, command=command_line(model, dtype, constants))
+
+
+def load_module(source: str, name: str = "softmax_grad") -> types.ModuleType:
+    """A module object from generated source (derive's own output, never user text)."""
+    module = types.ModuleType(name)
+    exec(compile(source, f"<generated {name}>", "exec"), module.__dict__)  # noqa: S102 -- our own generated code
+    return module

@@ -1,0 +1,142 @@
+"""The bounds on what people type, checked before anything large is built, and the errors that break them.
+
+============  ===============================================================
+length        at most 1000 characters, ASCII only (a few Unicode operators
+              such as the minus sign are translated)
+depth         brackets and operators nested at most 24 deep
+nodes         at most 400 syntax-tree nodes
+numbers       literals at most 10^6 in magnitude, at most 12 decimals
+constants     constant sub-expressions folded exactly, numerator and
+              denominator at most 10^12, exp(c) only for c <= 27
+exponents     constant, |n| <= 10, denominator <= 10
+terms         the fully expanded claim has at most 120 terms (estimated)
+K, d          at most 4 (each entry is also checked symbolically)
+============  ===============================================================
+
+``ast.parse`` only builds a syntax tree; nothing the user types is ever evaluated.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from derive.core.errors import InputError
+
+MAX_LENGTH = 1000
+MAX_DEPTH = 24
+MAX_NODES = 400
+MAX_LITERAL = 10**6
+MAX_DECIMALS = 12
+MAX_CONSTANT = 10**12
+MAX_EXP_ARGUMENT = 27
+MAX_EXPONENT = 10
+MAX_TERMS = 120
+#: largest K and d a claim is judged at (each entry is checked symbolically)
+MAX_SIZE = 4
+
+BOUNDS = {
+    "length": MAX_LENGTH,
+    "depth": MAX_DEPTH,
+    "nodes": MAX_NODES,
+    "literal": MAX_LITERAL,
+    "constant": MAX_CONSTANT,
+    "exponent": MAX_EXPONENT,
+    "terms": MAX_TERMS,
+    "classes/features": MAX_SIZE,
+}
+
+#: Unicode operators people paste, and their ASCII meaning
+TRANSLATIONS = {
+    "\u2212": "-", "\u00b7": "*", "\u00d7": "*", "\u22c5": "*",
+    # Greek names people paste; spaced so that the LaTeX reader sees a separate factor
+    "\u03c3": " sigma ", "\u03bb": " lambda ", "\u03b5": " epsilon ", "\u0177": " yhat ",
+}  # fmt: skip
+ALLOWED_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 \t\n+-*/^()[]{},._=\\!;:")
+
+
+class ClaimError(InputError):
+    """A claim that cannot be read: exit 2 with a one-line message."""
+
+
+class NotationError(ClaimError):
+    """The plain notation cannot read the claim; the LaTeX front end may."""
+
+
+
+def sizes(classes: int, features: int) -> None:
+    for name, n in (("classes", classes), ("features", features)):
+        if not (isinstance(n, int) and 1 <= n <= MAX_SIZE):
+            raise ClaimError(f"--{name} must be a whole number in 1..{MAX_SIZE} (got {n!r})")
+
+
+def screen(text: str) -> str:
+    """Length, characters and bracket depth, before any parsing."""
+    if not isinstance(text, str):
+        raise ClaimError("the claim must be a string")
+    if len(text) > MAX_LENGTH:
+        raise ClaimError(f"the claim has {len(text)} characters, more than the limit {MAX_LENGTH}")
+    text = "".join(TRANSLATIONS.get(c, c) for c in text)
+    for position, char in enumerate(text):
+        if char not in ALLOWED_CHARACTERS:
+            shown = f"{char!r} (U+{ord(char):04X})" if not char.isascii() else repr(char)
+            raise ClaimError(f"character {shown} at position {position + 1} is not allowed in a formula")
+    if not text.strip():
+        raise ClaimError("the claim is empty")
+    depth(text)
+    return text
+
+
+def depth(text: str) -> int:
+    """The deepest bracket nesting; unbalanced or too deep brackets are refused."""
+    pairs, stack, deepest = {")": "(", "]": "[", "}": "{"}, [], 0
+    for char in text:
+        if char in "([{":
+            stack.append(char)
+            deepest = max(deepest, len(stack))
+            if len(stack) > MAX_DEPTH:
+                raise ClaimError(f"brackets are nested more than {MAX_DEPTH} deep")
+        elif char in pairs and (not stack or stack.pop() != pairs[char]):
+            raise ClaimError(f"unbalanced {char!r}")
+    if stack:
+        raise ClaimError(f"unclosed {stack[-1]!r}")
+    return deepest
+
+
+def syntax_tree(text: str) -> ast.Expression:
+    """``ast.parse`` (which executes nothing) of bounded text, plus depth and node bounds."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+        message = getattr(err, "msg", None) or str(err) or type(err).__name__
+        raise NotationError(f"cannot read the formula: {message}") from None
+    nodes = sum(1 for _ in ast.walk(tree))
+    if nodes > MAX_NODES:
+        raise ClaimError(f"the formula has {nodes} syntax nodes, more than the limit {MAX_NODES}")
+    if tree_depth(tree) > MAX_DEPTH:
+        raise ClaimError(f"the formula is nested more than {MAX_DEPTH} deep")
+    return tree
+
+
+def tree_depth(tree: ast.AST) -> int:
+    """Nesting depth, counting a chain of + and - (or of * and /) as one level; iterative."""
+    deepest, stack = 0, [(tree, 0, None)]
+    while stack:
+        node, level, parent = stack.pop()
+        group = group_of(node)
+        level = level if group is not None and group == parent else level + 1
+        deepest = max(deepest, level)
+        stack.extend((child, level, group) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def group_of(node: ast.AST) -> str | None:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        return "add"
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        return "mul"
+    return None
+
+
+def short(value) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else text[:20] + "..."

@@ -1,0 +1,121 @@
+"""The names a formula may use: they follow the model.
+
+P, a, z, b, x, W for softmax regression (class index j, k, m; feature index i, l);
+y, sigma (or yhat), z, b, w_i, x_i for the single-output models; lambda and
+epsilon with the L2 and smoothing add-ons; and, for a user-written loss, any short
+name as a real scalar and any ``name_k`` as an indexed quantity.  Every name maps
+to the engine's own symbol (:mod:`derive.core.symbols`), so ``P_j`` in a claim *is*
+the engine's ``P[j]``, with the engine's assumptions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from derive.core import symbols as S
+from derive.core.primitives import sigmoid
+
+FEATURE, CLASS = "feature", "class"
+
+#: base name -> (the engine's IndexedBase, the role of each index)
+QUANTITIES: dict[str, tuple[sp.IndexedBase, tuple[str, ...]]] = {
+    "P": (S.P, (CLASS,)),
+    "a": (S.a, (CLASS,)),
+    "z": (S.z, (CLASS,)),
+    "b": (S.b, (CLASS,)),
+    "x": (S.x, (FEATURE,)),
+    "W": (S.W, (FEATURE, CLASS)),
+}
+DELTA = "delta"
+
+#: index letter -> (the engine's symbol, its role)
+INDICES: dict[str, tuple[sp.Symbol, str]] = {
+    "i": (S.i, FEATURE),
+    "l": (S.l, FEATURE),
+    "j": (S.j, CLASS),
+    "k": (S.k, CLASS),
+    "m": (S.m, CLASS),
+}
+CONSTANTS: dict[str, sp.Symbol] = {"K": S.K, "d": S.d}
+
+
+def _sigmoid(u: sp.Expr) -> sp.Expr:
+    """The sigmoid of u written out, 1/(1 + exp(-u)), from its one definition (:mod:`derive.core.primitives`)."""
+    return sigmoid(u).rewrite(sp.exp)
+
+
+
+#: function name -> (builder, the bound on a constant argument: "exp", "log", "sym" (|c| <= 27), "root" (c >= 0))
+FUNCTIONS = {"exp": sp.exp, "log": sp.log, "ln": sp.log, "sigmoid": _sigmoid}
+#: further functions a user-written loss may call (their derivatives print in the same terms)
+LOSS_FUNCTIONS = {**FUNCTIONS, "sigma": _sigmoid, "cosh": sp.cosh, "sinh": sp.sinh, "tanh": sp.tanh, "sqrt": sp.sqrt}
+CONSTANT_DOMAIN = {sp.exp: "exp", sp.log: "log", _sigmoid: "sigmoid", sp.cosh: "sym", sp.sinh: "sym", sp.sqrt: "root"}
+#: softmax(u, v, w) = exp(u)/(exp(u) + exp(v) + exp(w)); softmax(z_j) = exp(z_j)/Sum_m exp(z_m)
+SOFTMAX = "softmax"
+MAX_SOFTMAX_ARGS = 10
+#: sum_k(f) = Sum_{k=1..K} f; the index's role gives the range
+SUMS = {"sum_k": "k", "sum_m": "m", "sum_l": "l"}
+
+KNOWN = (
+    "P_j, a_j, z_j, b_j (class index j, k, m or 1..K), x_i (feature index i, l or 1..d), "
+    "W_ij, delta_kj, K, d, exp, log, sum_k(...), Sum(..., (k, 1, K)); also P[j], W[i, j], W_i_j"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Vocabulary:
+    """The names a formula may use, which follow the model.
+
+    ``quantities``: base -> (IndexedBase, index roles); ``scalars``: name -> Symbol;
+    ``parameters``: the names --wrt accepts -> the parameter; ``free``: a user-written
+    loss, where any short name is a real scalar and any ``name_k`` an indexed quantity.
+    """
+
+    quantities: dict
+    scalars: dict
+    parameters: dict
+    known: str
+    functions: dict = field(default_factory=lambda: FUNCTIONS)
+    activation: sp.Symbol | None = None
+    free: bool = False
+
+    @property
+    def callable_names(self) -> str:
+        return ", ".join([*self.functions, *SUMS]) + " and Sum"
+
+
+SOFTMAX_VOCABULARY = Vocabulary(
+    QUANTITIES, dict(CONSTANTS), {"W": S.W[S.i, S.j], "b": S.b[S.j]}, KNOWN,
+)  # fmt: skip
+
+SCALAR_KNOWN = "y, {act}, z, b, w_i and x_i (feature index i, l or 1..d), d, exp, log, sigmoid, sum_l(...), Sum(..., (l, 1, d))"
+
+
+def vocabulary(model=None) -> Vocabulary:
+    """The vocabulary of claims about ``model`` (a :class:`derive.models.Model`; None: softmax regression)."""
+    if model is None:
+        return SOFTMAX_VOCABULARY
+    if model.output_index is not None:
+        quantities, scalars, parameters, known, act = QUANTITIES, dict(CONSTANTS), SOFTMAX_VOCABULARY.parameters, KNOWN, None
+    else:
+        act = model.activation
+        quantities = {"w": (S.w, (FEATURE,)), "x": (S.x, (FEATURE,))}
+        scalars = {"y": S.y, "z": S.logit, "b": S.bias, "d": S.d, str(act): act}
+        parameters, known = {"w": S.w[S.i], "b": S.bias}, SCALAR_KNOWN.format(act=act)
+    # "lambda" is a Python keyword: the claim's lambda is read as lam (see :func:`parse`)
+    extras = {"lam": S.lam} if model.penalty != 0 else {}
+    extras.update({"epsilon": S.eps} if model.label_definition is not None else {})
+    known += "".join(f", {n}" for n in extras).replace("lam", "lambda")
+    return Vocabulary(quantities, {**scalars, **extras}, parameters, known, activation=act)
+
+
+#: a user-written loss: any name of letters and digits is a real scalar, name_k an indexed quantity
+LOSS_VOCABULARY = Vocabulary(
+    {}, dict(CONSTANTS), {}, "names of letters and digits (w, b, x1), indexed names z_k, w_i, numbers, "
+    f"{', '.join(LOSS_FUNCTIONS)}, softmax(u, v, ...), softmax(z_j), sum_k(...), Sum(f, (k, 1, K))",
+    LOSS_FUNCTIONS, None, True,
+)  # fmt: skip
+FREE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}")

@@ -1,5 +1,7 @@
 """The worked example: the seed's numbers, finite differences, the mistakes, one descent step."""
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -45,15 +47,23 @@ def test_one_descent_step(seed):
 
 
 def test_json_dict_keys(seed):
-    assert set(seed.as_dict()) == {"z", "a", "loss", "grad_W", "grad_b", "lr", "W_next", "b_next"}
-    assert set(worked_example().as_dict()) == {"z", "a", "loss", "grad_W", "grad_b"}
+    assert set(seed.as_dict()) == {"z", "a", "loss", "grad_W", "grad_b", "lr", "W_next", "b_next", "assumption"}
+    assert set(worked_example().as_dict()) == {"z", "a", "loss", "grad_W", "grad_b", "assumption"}
+    assert seed.as_dict()["assumption"] == "labels_sum_to_one"
 
 
-def test_soft_unnormalised_labels_need_the_exact_form():
-    exact = worked_example(P=(0.5, 0.3), assume=False)
-    assumed = worked_example(P=(0.5, 0.3), assume=True)
-    assert exact.fd_error < 1e-8
-    assert np.abs(assumed.grad_W - assumed.fd_W).max() > 1e-3
+def test_labels_that_do_not_sum_to_one_get_the_exact_gradient():
+    """The assumption is dropped, not applied: never a wrong number (output as JSON says why)."""
+    exact = worked_example(P=(0.5, 0.6), assume=False)
+    asked = worked_example(P=(0.5, 0.6), assume=True)
+    assert exact.fd_error < 1e-8 and asked.fd_error < 1e-8
+    np.testing.assert_array_equal(asked.grad_W, exact.grad_W)
+    assert not asked.assume and asked.dropped == ("labels_sum_to_one",)
+    data = asked.as_dict()
+    assert data["assumption"] is None
+    assert data["assumption_not_applicable"].startswith("labels_sum_to_one: the labels sum to 1.100000, not 1")
+    # the assumed closed form would have given (a_j - P_j) x_i: 0.2849578943 - 0.5 at W_11 times 1.9
+    assert asked.grad_W[0, 0] == pytest.approx((0.2849578943 * 1.1 - 0.5) * 1.9, abs=1e-9)
 
 
 @settings(max_examples=15, deadline=None)
@@ -69,3 +79,13 @@ def test_properties_at_random_samples(classes, features, seed):
     assert e.fd_error < 1e-6
     np.testing.assert_allclose(e.grad_W.sum(axis=1), 0, atol=1e-12)  # rows over classes sum to zero
     np.testing.assert_allclose(e.grad_W, np.outer(e.x, e.grad_b), atol=1e-12)  # x (a - P)^T
+
+
+def test_cli_json_for_labels_that_do_not_sum_to_one(capsys):
+    from derive.app import cli
+
+    assert cli.main(["example", "--P", "0.5 0.6", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["assumption"] is None and "not 1" in data["assumption_not_applicable"]
+    exact = worked_example(P=(0.5, 0.6), assume=False)
+    np.testing.assert_allclose(data["grad_W"], exact.grad_W, rtol=0, atol=0)

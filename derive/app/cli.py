@@ -158,7 +158,7 @@ def cmd_example(args: argparse.Namespace) -> int:
         print(json.dumps(example.as_dict()))
     else:
         model, _ = model_from_args(args)
-        print(example_report(example, gradients(model, assume=not args.exact)), end="")
+        print(example_report(example, gradients(model, assume=example.assume)), end="")
     return 0
 
 

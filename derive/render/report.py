@@ -62,6 +62,12 @@ def example_report(example: Example, derivations: tuple[Derivation, ...]) -> str
 
 
 def _fd_line(example: Example) -> str:
+    if example.dropped:
+        return f"assumption not applicable: {example.dropped_reason()}\n{_fd_agreement(example)}"
+    return _fd_agreement(example)
+
+
+def _fd_agreement(example: Example) -> str:
     if example.fd_agrees:
         return f"central finite differences of the loss agree to within {FD_TOLERANCE:g}"
     return f"central finite differences of the loss DIFFER by {example.fd_error:.1e}: are the labels normalised? try --exact"

@@ -43,6 +43,8 @@ class Example:
     lr: float | None = None
     mistakes: dict[str, np.ndarray] = field(default_factory=dict)
     assume: bool = True
+    #: the model's assumption was asked for, but these labels break it: the numbers are the exact form's
+    dropped: tuple[str, ...] = ()
 
     @property
     def classes(self) -> int:
@@ -83,7 +85,17 @@ class Example:
         }
         if self.lr is not None:
             out.update(lr=self.lr, W_next=self.W_next.tolist(), b_next=self.b_next.tolist())
+        out["assumption"] = "labels_sum_to_one" if self.assume and self.classes > 1 else None
+        if self.dropped:
+            out["assumption_not_applicable"] = self.dropped_reason()
         return out
+
+    def dropped_reason(self) -> str:
+        """Why the assumption was not used: the labels' total, and which gradient was computed instead."""
+        return (
+            f"labels_sum_to_one: the labels sum to {float(np.sum(self.P)):.6f}, not 1, "
+            "so the gradients are the exact form (a_j Sum_k P_k - P_j) x_i"
+        )
 
 
 def inputs(x, W, b, P, model: Model) -> dict:
@@ -118,6 +130,8 @@ def worked_example(
     features = len(x)
     classes = W.shape[1] if W.ndim == 2 else 1
     constants = {**model.constants, **(constants or {})}
+    dropped = tuple(a.name for a in model.assumptions) if assume and not labels_sum_to_one(model, P) else ()
+    assume = assume and not dropped
     values = checking.valuation(model, classes, features, {**inputs(x, W, b, P, model), **constants})
     grad = {p: _matrix(derive(model, p, assume).result, p, classes, features, values) for p in model.parameters}
     grad_W, grad_b = (grad[p] for p in model.parameters)
@@ -127,8 +141,19 @@ def worked_example(
     loss = checking.value(model.loss + model.penalty, classes, features, values)
     return Example(
         x, W, b, P, z=z, a=a, loss=loss,
-        grad_W=grad_W, grad_b=grad_b, fd_W=fd_W, fd_b=fd_b, lr=lr, mistakes=mistakes, assume=assume,
+        grad_W=grad_W, grad_b=grad_b, fd_W=fd_W, fd_b=fd_b, lr=lr, mistakes=mistakes, assume=assume, dropped=dropped,
     )  # fmt: skip
+
+
+#: labels within this of summing to one satisfy the assumption Sum_k P_k = 1
+LABEL_TOLERANCE = 1e-9
+
+
+def labels_sum_to_one(model: Model, P) -> bool:
+    """Whether the sample's labels satisfy the model's assumption (always, for a model without one)."""
+    if not model.assumptions or model.label_kind != "distribution":
+        return True
+    return abs(float(np.sum(P)) - 1.0) <= LABEL_TOLERANCE * max(1, np.size(P))
 
 
 def _outputs(values: dict, quantity: sp.Basic, classes: int) -> np.ndarray:

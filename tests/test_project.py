@@ -68,3 +68,12 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert ci[-1] == test_command
     for package in ("texlive-latex-base", "texlive-latex-recommended", "poppler-utils"):
         assert package in readme_commands()[1] and package in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_template_ships_in_the_wheel():
+    """The package data globs of pyproject.toml cover every template (a new folder depth would not ship)."""
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    shipped = {path for glob in data["derive.render"] for path in (PACKAGE / "render").glob(glob)}
+    assert shipped and shipped == set((PACKAGE / "render" / "templates").rglob("*.jinja"))

@@ -10,16 +10,16 @@ rewrites all record their steps.
 
 >>> import sympy as sp
 >>> x = sp.Symbol("x")
->>> double = Rule("double", "2 u = u + u", where(lambda e: e == 2 * x, lambda e: x + x))
->>> log = []
->>> chain(double, Rule("noop", "nothing", lambda e: e))(2 * x, log)
-2*x
->>> [applied.rule.name for applied in log]
-[]
->>> grow = Rule("grow", "x -> x + 1 (once per call)", lambda e: e + 1 if e == x else e)
->>> log = []
->>> exhaust(chain(grow), limit=3)(x, log), [a.rule.name for a in log]
-(x + 1, ['grow'])
+>>> expand = Rule("expand", "multiply out", sp.expand)
+>>> factor = Rule("factor", "take the common factor out", sp.factor)
+>>> result, applied = run(chain(expand, factor), (x + 1) ** 2 - 1)
+>>> result, [a.rule.name for a in applied]
+(x*(x + 2), ['expand', 'factor'])
+>>> run(chain(factor, factor), x * (x + 2))[1]  # a rule that changes nothing leaves no record
+()
+>>> halve = Rule("halve", "n -> n/2 for even n", lambda n: n / 2 if n.is_even else n)
+>>> run(exhaust(halve, limit=10), sp.Integer(24))[0], run(exhaust(halve, limit=2), sp.Integer(24))[0]
+(3, 6)
 """
 
 from __future__ import annotations

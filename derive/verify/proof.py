@@ -113,31 +113,37 @@ def prove(
 ) -> ElementwiseProof:
     """Differentiate H in every parameter entry for concrete K, d and prove each equal to the closed form."""
     model = get_model(model) if isinstance(model, str) else model
+    classes = _sizes(model, classes, features)
+    start = time.perf_counter()
+    outputs = tuple(range(1, classes + 1)) if model.output_index is not None else (None,)
+    setting = _Setting(model, S.Explicit(classes, features), outputs, assume)
+    total = classes * (features + 2)
+    with tqdm(total=total, desc=f"proving K={classes} d={features}", unit="entry", disable=not progress, leave=False) as bar:
+        parts = {p: _separate(derive(model, p, assume)) for p in model.parameters}
+        dLdz = _logit_derivatives(setting)
+        identities = _prove_logit_identities(setting, dLdz, {c for c, _, _ in parts.values()})
+        logits = {q: setting.at(model.logit_definition, q) for q in outputs}
+        bar.update(len(outputs))
+        jacobian = _logit_jacobian(setting, logits)
+        error = _prove_entries(setting, parts, jacobian, _NumericCheck(setting, dLdz, features), bar)
+    spot = _spot_check(logits, jacobian, SPOT_CHECKS)
+    seconds = time.perf_counter() - start
+    return ElementwiseProof(model.name, classes, features, assume, len(jacobian), identities, spot, error, seconds)
+
+
+def _sizes(model: Model, classes: int, features: int) -> int:
+    """K for the proof (1 for a single output); ValueError for sizes out of range."""
     classes = classes if model.output_index is not None else 1
     if classes < 1 or features < 1:
         raise ValueError(f"K and d must be at least 1 (got K = {classes}, d = {features})")
     if classes * features + classes > MAX_ENTRIES:
         raise ValueError(f"K*d + K = {classes * features + classes} entries is more than the limit {MAX_ENTRIES}")
-    start = time.perf_counter()
-    outputs = tuple(range(1, classes + 1)) if model.output_index is not None else (None,)
-    setting = _Setting(model, S.Explicit(classes, features), outputs, assume)
-    bar = tqdm(
-        total=classes * (features + 2),
-        desc=f"proving K={classes} d={features}",
-        unit="entry",
-        disable=not progress,
-        leave=False,
-    )
-    derivations = {p: derive(model, p, assume) for p in model.parameters}
-    parts = {p: _separate(d) for p, d in derivations.items()}
-    dLdz = _logit_derivatives(setting)
-    identities = _prove_logit_identities(setting, dLdz, {c for c, _, _ in parts.values()})
-    logits = {}
-    for q in outputs:
-        logits[q] = setting.at(model.logit_definition, q)
-        bar.update()
-    jacobian = _logit_jacobian(setting, logits)
-    numeric = _NumericCheck(setting, dLdz, features)
+    return classes
+
+
+def _prove_entries(setting: _Setting, parts: dict, jacobian: dict, numeric: _NumericCheck, bar) -> float:
+    """Every entry: dz/dtheta equals the feature part, dR/dtheta the penalty part; numbers added up. The largest
+    numeric deviation."""
     penalty = _PenaltyTerms(setting)
     for (generic, position), (q, theta, dz) in jacobian.items():
         class_part, feature_part, penalty_part = parts[generic]
@@ -148,19 +154,7 @@ def prove(
         penalty.prove(theta, setting.part(penalty_part, indices))
         numeric.add(q, class_part, dz)
         bar.update()
-    bar.close()
-    spot = _spot_check(logits, jacobian, SPOT_CHECKS)
-    return ElementwiseProof(
-        model.name,
-        classes,
-        features,
-        assume,
-        len(jacobian),
-        identities,
-        spot,
-        numeric.error,
-        time.perf_counter() - start,
-    )
+    return numeric.error
 
 
 def _separate(derivation: Derivation) -> tuple[sp.Expr, sp.Expr, sp.Expr]:

@@ -24,8 +24,8 @@ ETA = sp.Symbol("eta")
 
 def numbers(values: np.ndarray) -> sp.ImmutableMatrix:
     """An array as an explicit matrix of Floats (a vector as a column)."""
-    array = np.asarray(values, dtype=float)
-    return sp.ImmutableMatrix(array.reshape(-1, 1) if array.ndim == 1 else array)
+    data = np.asarray(values, dtype=float)
+    return sp.ImmutableMatrix(data.reshape(-1, 1) if data.ndim == 1 else data)
 
 
 def value(holder: sp.Basic, values) -> sp.Basic:

@@ -27,7 +27,7 @@ _HOMES = {
     "get_model": "core.models",
     "text": "printing.text",
     "CheckResult": "claims.verdict",
-    "CheckView": "app.session",
+    "CheckView": "app.views",
     "check": "app.session",
     "model": "app.session",
     "Session": "app.session",

@@ -1,7 +1,10 @@
-"""The command line: output, JSON, errors (one line, exit 2), atomic writes."""
+"""The command line: output, JSON, errors (one line, exit 2), atomic writes, its structure and defaults."""
 
+import functools
 import json
 import os
+import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,14 +12,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from derive.app import cli
+import derive
+from derive.app import cli, files
+from derive.app.cli import all as all_command
+from derive.app.cli.main import COMMAND_MODULES, as_typed
+from derive.app.cli.options import ModelOptions
+from derive.app.cli.registry import COMMANDS
 
 ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "output"
 
 
-def run(*args):
+def run(*args, cwd=ROOT):
     return subprocess.run(
-        [sys.executable, "-m", "derive", *args], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "derive", *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=120
     )
 
 
@@ -123,6 +132,98 @@ def test_python_m_and_help():
     assert result.returncode == 0 and "example" in result.stdout and "gradient" in result.stdout
 
 
+def test_version_is_the_packages():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout == f"derive {derive.__version__}\n"
+    assert derive.__version__ == "0.2.0"
+
+
+# ---------------------------------------------------------------- formulas as typed
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["check", "-P_j*x_i"], ["check", " -P_j*x_i"]),
+        (["check", "--format=json", "-P_j", "-h"], ["check", "--format=json", " -P_j", "-h"]),
+        (["check", "--classes", "-1", "x_i"], ["check", "--classes", " -1", "x_i"]),
+        (["check", "--", "-P_j*x_i"], ["check", "--", "-P_j*x_i"]),
+        (["gradient", "--expr", "-y*log(w)", "--wrt", "w", "-K", "2"], ["gradient", "--expr", " -y*log(w)", "--wrt", "w", "-K", "2"]),
+        (["example", "--lr", "-1"], ["example", "--lr", "-1"]),  # takes no formulas: unchanged
+        (["--version"], ["--version"]),
+        ([], []),
+    ],
+)  # fmt: skip
+def test_formulas_are_kept_as_typed(argv, expected):
+    assert as_typed(argv) == expected
+
+
+def test_a_claim_with_a_leading_minus_is_judged(capsys):
+    assert cli.main(["check", "-P_j*(1-a_j)*x_i", "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["verdict"] == "incorrect"
+    assert cli.main(["check", "--", "-(P_j - a_j)*x_i"]) == 0
+    assert "CORRECT (exit 0)" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the commands' modules and defaults
+
+
+def test_every_module_of_the_cli_is_infrastructure_or_a_command():
+    modules = {info.name for info in pkgutil.iter_modules(cli.__path__)}
+    assert modules == {"main", "registry", "options", *COMMAND_MODULES}
+    homes = {command.run.__module__.removeprefix("derive.app.cli.") for command in COMMANDS.values()}
+    assert homes == set(COMMAND_MODULES)
+
+
+def test_help_lists_the_commands_in_the_modules_order(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    listed = re.findall(r"^    (\w+) ", capsys.readouterr().out, flags=re.MULTILINE)
+    assert listed == ["example", "gradient", "check", "latex", "markdown", "code", "train", "shell", "models", "all"]
+
+
+@pytest.mark.parametrize(
+    "command, default",
+    [
+        ("all", "directory (default ./output, in the current folder)"),
+        ("code", "directory (default: the current one)"),
+        ("latex", "directory (default: the current one)"),
+        ("markdown", "directory (default: the current one)"),
+        ("train", "loss-curve PNG (default ./train_<task>.png, in the current folder)"),
+    ],
+)
+def test_help_says_where_commands_write(command, default, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # one line per option
+    with pytest.raises(SystemExit) as exit:
+        cli.main([command, "--help"])
+    assert exit.value.code == 0 and default in capsys.readouterr().out
+
+
+def test_all_writes_into_output_under_the_current_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(all_command, "ARTEFACTS", {"gradient.txt": cli.ARTEFACTS["gradient.txt"]})
+    assert cli.main(["all"]) == 0
+    assert capsys.readouterr().out == "output/gradient.txt\n"
+    assert (tmp_path / "output" / "gradient.txt").read_bytes() == (OUTPUT / "gradient.txt").read_bytes()
+
+
+# ---------------------------------------------------------------- the artefacts of derive all
+
+
+def test_artefacts_are_the_files_of_output():
+    assert set(cli.ARTEFACTS) == {p.relative_to(OUTPUT).as_posix() for p in OUTPUT.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("name", sorted(cli.ARTEFACTS))
+def test_artefacts_are_functions_of_explicit_arguments(name):
+    """Each artefact is a partial of a command module's function with plain values, never a parsed command line."""
+    make = cli.ARTEFACTS[name]
+    assert isinstance(make, functools.partial) and make.func.__module__.startswith("derive.app.")
+    plain = (str, int, float, bool, tuple, ModelOptions)
+    assert all(isinstance(arg, plain) or callable(arg) for arg in make.args) and not make.keywords
+
+
 def test_all_writes_every_artefact(tmp_path, capsys):
     assert cli.main(["all", "-o", str(tmp_path / "out")]) == 0
     written = capsys.readouterr().out.split()
@@ -155,8 +256,8 @@ def test_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(cli.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(OSError):
-        cli.write_atomic(target, "new")
+        files.write_atomic(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["gradient.txt"]

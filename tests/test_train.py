@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from derive.app.cli import TRAIN_TASKS, main
+from derive.app.cli import ARTEFACTS, TRAIN_TASKS, main
 from derive.app.training import TASKS, load, train
 from derive.core.models import SOFTMAX
 
@@ -102,3 +104,45 @@ def test_train_refuses_a_regression_model(capsys):
 
     assert cli.main(["train", "--model", "linear", "--task", "setosa"]) == 2
     assert "derive train trains classifiers" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- without the [train] extra
+
+
+@pytest.mark.parametrize(
+    "hidden, named",
+    [
+        (("sklearn", "matplotlib"), "scikit-learn and matplotlib"),
+        (("sklearn",), "scikit-learn"),
+        (("matplotlib",), "matplotlib"),
+    ],
+)
+def test_train_without_the_extra_is_one_line(hidden, named, tmp_path, monkeypatch, capsys):
+    for module in hidden:
+        monkeypatch.setitem(sys.modules, module, None)  # `import sklearn` raises ImportError
+    monkeypatch.chdir(tmp_path)
+    assert main(["train"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert (
+        captured.err
+        == f"derive train: error: training needs {named} (not installed): pip install 'derive-gradients[train]'\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_all_skips_the_loss_curves_without_the_extra_and_writes_the_rest(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["all", "-o", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    why = "training needs scikit-learn and matplotlib (not installed): pip install 'derive-gradients[train]'"
+    tex = shutil.which("pdflatex") is not None  # without TeX the PDF is skipped too, on a line of its own
+    lines = [line for line in captured.err.splitlines() if tex or not line.startswith("skipped derivation.pdf: ")]
+    assert lines == [f"skipped train_setosa.png: {why}", f"skipped train_species.png: {why}"]
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    skipped = {"train_setosa.png", "train_species.png"} | (set() if tex else {"derivation.pdf"})
+    assert written == set(ARTEFACTS) - skipped
+    assert captured.out.split() == [str(tmp_path / name) for name in ARTEFACTS if name in written]
+    for name in ("gradient.txt", "softmax_grad.py", "models/logistic.md"):
+        assert (tmp_path / name).read_bytes() == (ROOT / "output" / name).read_bytes()

@@ -76,7 +76,7 @@ def start(session: Session) -> int:
         from IPython.terminal.interactiveshell import TerminalInteractiveShell
         from traitlets.config import Config
     except ImportError:
-        raise InputError("derive shell needs IPython: pip install 'derive[shell]'") from None
+        raise InputError("derive shell needs IPython: pip install 'derive-gradients[shell]'") from None
     names = namespace(session)
     config = Config()
     config.TerminalInteractiveShell.banner1 = banner(session)

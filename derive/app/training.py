@@ -5,7 +5,8 @@ with ``loss_and_grad`` from the module that :mod:`derive.codegen` generates
 (compiled from the generated source, exactly the text ``derive code`` writes),
 and compares the test accuracy with scikit-learn's ``LogisticRegression`` on the
 same split.  Iris comes from ``sklearn.datasets.load_iris``, which ships the data
-(no download).  Two tasks:
+(no download).  scikit-learn and matplotlib are the ``[train]`` extra, imported only
+here and only when training (:func:`missing_packages` says which are absent).  Two tasks:
 
 ========  ===============================  ========================  =================
 task      features                         classes                   start
@@ -18,6 +19,7 @@ species   all four measurements (cm)       Setosa, Versicolor,       zeros
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import types
 from dataclasses import dataclass
@@ -27,9 +29,20 @@ import numpy as np
 from derive.app.code import load_module, module_source
 from derive.core.models import SOFTMAX, Model
 
+#: the packages of the [train] extra: module -> distribution
+EXTRA = {"sklearn": "scikit-learn", "matplotlib": "matplotlib"}
+
+#: how to install them
+INSTALL = "pip install 'derive-gradients[train]'"
+
 #: the split and everything else random is fixed, so ``derive all`` is reproducible
 SPLIT_SEED = 0
 TEST_FRACTION = 0.3
+
+
+def missing_packages() -> list[str]:
+    """The distributions of the [train] extra that cannot be imported here."""
+    return [name for module, name in EXTRA.items() if importlib.util.find_spec(module) is None]
 
 
 @dataclass(frozen=True)
@@ -170,7 +183,9 @@ def train(
     spec = TASKS[task]
     model = model or SOFTMAX
     if model.output_index is None and (model.label_kind != "probability" or task != "setosa"):
-        raise ValueError(f"derive train trains classifiers: model {model.name!r} needs --model softmax, or logistic with --task setosa")
+        raise ValueError(
+            f"derive train trains classifiers: model {model.name!r} needs --model softmax, or logistic with --task setosa"
+        )
     epochs, lr = epochs or spec.epochs, lr or spec.lr
     data = load(spec)
     module = load_module(module_source("float64", model, constants), "model_grad")

@@ -1,0 +1,67 @@
+"""``derive code``: write the generated NumPy module (loss, grad, loss_and_grad) into the current folder.
+
+:func:`module_text` is the same module for a model's options and a dtype given as plain
+values; ``derive all`` writes the ones of :data:`MODULES` into output/.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from derive.app.cli.options import ModelOptions, add_model_options, model_from_args
+from derive.app.cli.registry import command
+from derive.app.files import write_atomic
+
+#: the generated modules in output/: file name -> (the model's options, the dtype)
+MODULES = {
+    "softmax_grad.py": (ModelOptions(), "float64"),
+    "softmax_grad_float32.py": (ModelOptions(), "float32"),
+    "logistic_grad.py": (ModelOptions("logistic"), "float64"),
+    "logistic_grad_float32.py": (ModelOptions("logistic"), "float32"),
+    "linear_grad.py": (ModelOptions("linear"), "float64"),
+    "softmax_l2_grad.py": (ModelOptions(l2=0.01), "float64"),
+    "logistic_l2_grad.py": (ModelOptions("logistic", l2=0.01), "float64"),
+}
+
+
+def options(model: ModelOptions, dtype: str) -> list[str]:
+    """The options of ``derive code`` that write the module of ``model`` in ``dtype``."""
+    return [*model.options(), *(["--dtype", dtype] if dtype != "float64" else [])]
+
+
+#: the modules of the models other than plain softmax in output/, each with the options of derive code that write it
+MODEL_MODULES = {name: options(*spec) for name, spec in MODULES.items() if spec[0] != ModelOptions()}
+
+
+def module_text(model: ModelOptions, dtype: str = "float64") -> str:
+    """The module that ``derive code`` with ``options(model, dtype)`` writes."""
+    from derive.app.code import module_source
+
+    configured, constants = model.configure()
+    return module_source(dtype, configured, constants)
+
+
+def _code_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, default=Path("."), help="directory (default: the current one)")
+    parser.add_argument(
+        "--dtype", choices=("float64", "float32"), default="float64", help="dtype of the arrays (default float64)"
+    )
+    add_model_options(parser)
+    parser.epilog = (
+        "The module always lowers the exact closed forms (--exact changes nothing). With --l2 the strength is the default "
+        "of the generated functions' keyword argument l2; with --smoothing the module takes the smoothed labels P."
+    )
+
+
+@command(
+    "code",
+    "write the generated NumPy module with loss, grad and loss_and_grad into . (-o DIR); print its path",
+    _code_args,
+)
+def cmd_code(args: argparse.Namespace) -> int:
+    from derive.app.code import module_name, module_source
+
+    model, constants = model_from_args(args)
+    print(write_atomic(args.output / module_name(args.dtype, model), module_source(args.dtype, model, constants)))
+    return 0

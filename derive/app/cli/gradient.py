@@ -1,0 +1,105 @@
+"""``derive gradient``: the closed forms of a model's derivatives, or of one's own loss (``--expr``/``--wrt``).
+
+For a model: each derivative derived by the engine (``--steps`` prints every step), the
+assumption line, and with ``--classes K --features d`` the element-wise proof.  For a loss
+typed with ``--expr`` (which may start with a minus sign: the command takes formulas), its
+derivatives by the parameters of ``--wrt``, their steps and a finite-difference check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from derive.app.cli.options import add_model_options, model_from_args, positive_int
+from derive.app.cli.registry import command
+from derive.core.errors import InputError
+
+
+def _gradient_args(parser: argparse.ArgumentParser) -> None:
+    add_model_options(parser)
+    parser.add_argument("--steps", action="store_true", help="print every step of the derivation")
+    parser.add_argument("--classes", "-K", type=positive_int(1000), metavar="K", help="prove every entry for K classes")
+    parser.add_argument("--features", "-d", type=positive_int(100_000), metavar="d", help="... and d features")
+    group = parser.add_argument_group("your own loss (instead of --model)")
+    group.add_argument(
+        "--expr",
+        metavar="LOSS",
+        help='a loss such as "log(cosh(w*x + b - y))" (functions exp, log, sigmoid, softmax, cosh, ...)',
+    )
+    group.add_argument(
+        "--wrt", metavar="w,b", help="the parameters to differentiate by, comma-separated (w, b, w_i ...)"
+    )
+
+
+@command("gradient", "the closed forms of the loss's derivatives, derived by the engine", _gradient_args, formulas=True)
+def cmd_gradient(args: argparse.Namespace) -> int:
+    if args.expr is not None or args.wrt is not None:
+        return user_gradient(args)
+    model, _ = model_from_args(args)
+    print_closed_forms(model, not args.exact, args.steps)
+    if (args.classes is None) != (args.features is None):
+        raise InputError("give both --classes and --features for the element-wise proof")
+    if args.classes is not None:
+        print(proof(model, args.classes, args.features, not args.exact))
+    return 0
+
+
+def print_closed_forms(model, assume: bool, steps: bool) -> None:
+    """Each derivative's closed form (after its steps with ``steps``), then the assumption line."""
+    from derive.core.derivation import gradients
+    from derive.printing.text import equation
+    from derive.render.report import assumption_line, steps_report
+
+    derivations = gradients(model, assume=assume)
+    for derivation in derivations:
+        if steps:
+            print(steps_report(derivation))
+        print(equation(derivation.lhs, derivation.result))
+    print(assumption_line(derivations[0]))
+
+
+def proof(model, classes: int, features: int, assume: bool) -> str:
+    """The summary of the element-wise proof for K = ``classes`` and d = ``features``."""
+    from derive.verify.proof import prove
+
+    try:
+        return prove(model, classes, features, assume=assume, progress=sys.stderr.isatty()).summary()
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
+def user_gradient(args: argparse.Namespace) -> int:
+    """The derivatives of a user-written loss, with their steps and a finite-difference check."""
+    from derive.claims.loss import gradients, numeric_check
+    from derive.printing.text import equation, text
+    from derive.render.report import steps_report
+
+    if args.expr is None or args.wrt is None:
+        raise InputError(
+            'give the loss with --expr and the parameters with --wrt, e.g. --expr "(w*x + b - y)^2/2" --wrt w,b'
+        )
+    if args.model != "softmax" or args.l2 is not None or args.smoothing is not None or args.classes or args.features:
+        raise InputError("--expr is a loss of its own: leave out --model, --l2, --smoothing, --classes and --features")
+    results = gradients(args.expr, args.wrt)
+    print(f"loss: L = {text(results[0].loss.expr)}")
+    worst = 0.0
+    for result in results:
+        if args.steps:
+            print(steps_report(result))
+        print(equation(result.lhs, result.result))
+        worst = max(worst, numeric_check(result))
+    print(f"checked: central finite differences at 3 random points, largest relative error {worst:.1e}")
+    return 0
+
+
+def steps_text(model_name: str = "softmax", assumptions: tuple[bool, ...] = (True, False)) -> str:
+    """Every derivation's steps and its assumption line, with and without the assumptions (output/gradient.txt)."""
+    from derive.core.derivation import gradients
+    from derive.render.report import assumption_line, steps_report
+
+    parts = []
+    for assume in assumptions:
+        derivations = gradients(model_name, assume=assume)
+        parts += [steps_report(d) for d in derivations] + [assumption_line(derivations[0]) + "\n"]
+    return "\n".join(parts)

@@ -1,0 +1,71 @@
+"""``derive train``: softmax (or logistic) regression on iris with the generated gradient, against scikit-learn.
+
+Needs the ``[train]`` extra (scikit-learn, matplotlib): without it the command is a one-line
+error that says how to install it, and ``derive all`` skips the loss curves.  The loss
+curve goes to ./train_<task>.png unless ``--plot PATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from derive.app.cli.options import ModelOptions, add_model_options, learning_rate, model_from_args, positive_int
+from derive.app.cli.registry import command
+from derive.app.files import write_atomic
+from derive.core.errors import InputError
+
+#: the tasks of ``derive train`` (derive.app.training.TASKS; listed here so that the parser needs no NumPy)
+TRAIN_TASKS = ("setosa", "species")
+
+
+def require_extra() -> None:
+    """InputError naming the packages of the [train] extra that are not installed, and how to install them."""
+    from derive.app.training import INSTALL, missing_packages
+
+    missing = missing_packages()
+    if missing:
+        raise InputError(f"training needs {' and '.join(missing)} (not installed): {INSTALL}")
+
+
+def _train_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--task",
+        choices=TRAIN_TASKS,
+        default="species",
+        help="setosa: the seed's binary task; species: 3 classes (default)",
+    )
+    parser.add_argument(
+        "--epochs", type=positive_int(1_000_000), metavar="N", help="epochs of gradient descent (default per task)"
+    )
+    parser.add_argument("--lr", type=learning_rate, metavar="ETA", help="learning rate (default per task)")
+    parser.add_argument(
+        "--plot", type=Path, metavar="PATH", help="loss-curve PNG (default ./train_<task>.png, in the current folder)"
+    )
+    add_model_options(parser)
+
+
+@command(
+    "train", "train softmax regression on iris with the generated gradient; compare with scikit-learn", _train_args
+)
+def cmd_train(args: argparse.Namespace) -> int:
+    from derive.app.training import loss_plot, train
+
+    require_extra()
+    model, constants = model_from_args(args)
+    try:
+        result = train(args.task, args.epochs, args.lr, progress=True, model=model, constants=constants)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    print(result.summary())
+    print(f"loss curve: {write_atomic(args.plot or Path(f'train_{args.task}.png'), loss_plot(result))}")
+    return 0
+
+
+def loss_curve(task: str, model: ModelOptions | None = None) -> bytes:
+    """The PNG that ``derive train --task TASK`` writes with its default epochs and learning rate."""
+    from derive.app.training import loss_plot, train
+
+    require_extra()
+    configured, constants = (model or ModelOptions()).configure()
+    return loss_plot(train(task, model=configured, constants=constants))

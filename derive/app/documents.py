@@ -1,0 +1,88 @@
+"""The derivation documents as the front ends make them: their context, and their PDF.
+
+:func:`context` computes what the rendering layer takes from its caller (the derivations,
+the verdicts on the model's seed claims, the two-class pair of worked examples) and builds
+the templates' context with :func:`derive.render.document.document`; ``derive latex``,
+``derive markdown``, ``derive all`` and ``Session.latex()`` / ``.markdown()`` all go through
+it, and :func:`render` lays it out as LaTeX or Markdown.  :func:`compile_pdf` runs pdflatex in a temporary folder (this layer alone runs processes).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from derive.core.errors import InputError
+
+#: the learning rate of the documents' gradient-descent step unless one is given
+DOCUMENT_LR = 0.1
+
+#: seconds pdflatex may take
+TEX_TIMEOUT = 300
+
+#: each kind of document: (the templates' kind, the template)
+TEMPLATES = {
+    "tex": ("latex", "derivation.tex.jinja"),
+    "body.tex": ("latex", "body.tex.jinja"),
+    "md": ("markdown", "derivation.md.jinja"),
+}
+
+
+def context(model, example, assume: bool = True, sizes: tuple[int, int] | None = None, constants: dict | None = None):
+    """The derivation templates' context for ``model`` and its worked ``example``.
+
+    ``sizes`` (K, d) writes the derivation for concrete sizes (generic K and d when None);
+    ``constants`` are the add-ons' strengths.  ValueError when the sizes do not fit the example.
+    """
+    from derive.claims.verdict import seed_checks
+    from derive.core.derivation import gradients
+    from derive.render.document import document
+    from derive.verify.example import two_class_pair
+
+    derivations = gradients(model, assume=assume)
+    judged = seed_checks(model, assume)
+    return document(derivations, example, sizes, constants, judged, two_class_pair(model))
+
+
+def render(kind: str, context: dict) -> str:
+    """The document of ``kind`` (a key of :data:`TEMPLATES`: "tex", "body.tex", "md") for ``context``."""
+    from derive.render.environment import render
+
+    return render(*TEMPLATES[kind], **context)
+
+
+def tex_compiler() -> str:
+    """The path of pdflatex; InputError when no TeX is installed."""
+    found = shutil.which("pdflatex")
+    if found is None:
+        raise InputError("--pdf needs TeX, and pdflatex is not on PATH (Debian: apt-get install texlive-latex-base)")
+    return found
+
+
+def compile_pdf(source: str) -> bytes:
+    """The PDF of the standalone LaTeX ``source``, compiled by pdflatex in a temporary directory.
+
+    One pass suffices: the document has no cross-references.  SOURCE_DATE_EPOCH
+    pins the dates pdfTeX writes, so the same source gives the same PDF.
+    """
+    compiler = tex_compiler()
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
+    with tempfile.TemporaryDirectory(prefix="derive-tex-") as tmp:
+        Path(tmp, "derivation.tex").write_text(source, encoding="utf-8")
+        command = [compiler, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "derivation.tex"]
+        try:
+            run = subprocess.run(command, cwd=tmp, env=env, capture_output=True, timeout=TEX_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            raise InputError(f"pdflatex failed: no PDF after {TEX_TIMEOUT} s") from None
+        if run.returncode != 0:
+            raise InputError(f"pdflatex failed: {_first_error(run.stdout)}")
+        return Path(tmp, "derivation.pdf").read_bytes()
+
+
+def _first_error(output: bytes) -> str:
+    """The first line of TeX's log that reports an error ("! ..."), else its last line."""
+    log = output.decode("utf-8", "replace").splitlines()
+    return next((line for line in log if line.startswith("!")), log[-1] if log else "no output")[:300]

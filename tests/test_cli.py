@@ -132,6 +132,15 @@ def test_python_m_and_help():
     assert result.returncode == 0 and "example" in result.stdout and "gradient" in result.stdout
 
 
+def test_a_closed_pipe_is_a_quiet_exit():
+    """derive gradient --steps | head: the reader leaves early; no traceback, exit 0."""
+    command = [sys.executable, "-m", "derive", "gradient", "--steps"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 0 and err == b""
+
+
 def test_version_is_the_packages():
     result = run("--version")
     assert result.returncode == 0 and result.stdout == f"derive {derive.__version__}\n"

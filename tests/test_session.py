@@ -300,6 +300,14 @@ def test_code_module_reproduces_the_worked_example(softmax):
     np.testing.assert_allclose(example.b - 0.1 * grad_b, example.b_next, atol=1e-12)
 
 
+def test_public_names_keep_their_homes():
+    from derive.app import session, views
+
+    assert derive.CheckView is views.CheckView is session.CheckView and session.Code is views.Code
+    assert (derive.model, derive.Session, derive.check) == (session.model, session.Session, session.check)
+    assert derive.model().__class__ is session.Session
+
+
 def test_import_derive_loads_no_renderer():
     code = "import sys, derive\nprint([m for m in ('jinja2', 'derive.app.session') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout

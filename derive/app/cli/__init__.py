@@ -21,10 +21,11 @@ it.  Commands import SymPy and the renderers inside their functions, so that
 
 from derive.app.cli.all import ARTEFACTS
 from derive.app.cli.code import MODEL_MODULES
-from derive.app.cli.documents import document_from_args
 from derive.app.cli.main import main, parser
 from derive.app.cli.options import model_from_args
 from derive.app.cli.train import TRAIN_TASKS
+
+# the former module's names that callers use: the TeX helpers live with the documents
 from derive.app.documents import compile_pdf, tex_compiler
 from derive.core.errors import InputError
 
@@ -34,7 +35,6 @@ __all__ = [
     "TRAIN_TASKS",
     "InputError",
     "compile_pdf",
-    "document_from_args",
     "main",
     "model_from_args",
     "parser",

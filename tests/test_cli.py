@@ -230,7 +230,7 @@ def test_artefacts_are_functions_of_explicit_arguments(name):
     make = cli.ARTEFACTS[name]
     assert isinstance(make, functools.partial) and make.func.__module__.startswith("derive.app.")
     plain = (str, int, float, bool, tuple, ModelOptions)
-    assert all(isinstance(arg, plain) or callable(arg) for arg in make.args) and not make.keywords
+    assert all(isinstance(arg, plain) or callable(arg) for arg in [*make.args, *make.keywords.values()])
 
 
 def test_all_writes_every_artefact(tmp_path, capsys):

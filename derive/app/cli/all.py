@@ -25,7 +25,11 @@ from derive.core.errors import InputError
 #: where ``derive all`` writes unless -o says otherwise: ./output, under the current folder
 OUTPUT = Path("output")
 
+#: the seed's model: softmax regression with cross-entropy, no add-ons
 SEED = ModelOptions()
+
+#: the learning rate of the descent step in output/example.txt and example.json
+EXAMPLE_LR = 0.1
 
 #: the per-model documents in output/models/: file stem -> the model's options (rendered, not compiled:
 #: the PDF of the seed's document is enough to keep derive all fast)
@@ -61,9 +65,9 @@ def _model_documents() -> dict[str, Callable[[], str]]:
 
 #: every artefact of ``derive all``: file name under the output folder -> the callable that makes its content
 ARTEFACTS: dict[str, Callable[[], str | bytes]] = {
-    "gradient.txt": partial(gradient.steps_text, "softmax", (True, False)),
-    "example.txt": partial(example.seed_example, SEED, 0.1, "text"),
-    "example.json": partial(example.seed_example, SEED, 0.1, "json"),
+    "gradient.txt": partial(gradient.steps_text, "softmax", assumptions=(True, False)),
+    "example.txt": partial(example.seed_example, SEED, lr=EXAMPLE_LR, form="text"),
+    "example.json": partial(example.seed_example, SEED, lr=EXAMPLE_LR, form="json"),
     "check.txt": partial(check.seed_claims, "softmax"),
     "derivation.tex": partial(documents.seed_document, "tex", SEED),
     "derivation.pdf": partial(needs, tex_compiler, documents.seed_pdf, SEED),

@@ -17,6 +17,7 @@ import pytest
 import sympy as sp
 
 from derive.app import cli
+from derive.app.documents import compile_pdf
 from derive.claims.verdict import seed_checks
 from derive.core import symbols as S
 from derive.core.derivation import gradients
@@ -293,7 +294,7 @@ PDF_NUMBERS = {
 @needs_tex
 @pytest.mark.parametrize("stem", MODELS)
 def test_each_model_compiles_with_pdflatex(stem, tmp_path):
-    (tmp_path / "derivation.pdf").write_bytes(cli.compile_pdf(committed(stem, "tex")))
+    (tmp_path / "derivation.pdf").write_bytes(compile_pdf(committed(stem, "tex")))
     text = subprocess.run(
         ["pdftotext", str(tmp_path / "derivation.pdf"), "-"], capture_output=True, text=True, check=True
     ).stdout

@@ -12,6 +12,7 @@ and read the diff before committing it.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -28,9 +29,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derive.app import cli
+from derive.app.documents import compile_pdf
 from derive.claims.verdict import seed_checks
 from derive.core import symbols as S
 from derive.core.derivation import derive, gradients
+from derive.core.errors import InputError
 from derive.core.models import SOFTMAX
 from derive.printing.latex import Gradient, equation, index_range, latex
 from derive.render.document import Tex, document, jacobian, matrix_forms, missing_term, written
@@ -312,7 +315,7 @@ def test_tex_escape_of_special_characters():
 def test_escaped_names_compile_and_print_literally(tmp_path):
     name = r"class_1 100% R&D #2 $5 {x} back\slash 1 <= j"
     source = f"\\documentclass{{article}}\\begin{{document}}{tex_escape(name)}\\end{{document}}\n"
-    (tmp_path / "names.pdf").write_bytes(cli.compile_pdf(source))
+    (tmp_path / "names.pdf").write_bytes(compile_pdf(source))
     text = subprocess.run(
         ["pdftotext", str(tmp_path / "names.pdf"), "-"], capture_output=True, text=True, check=True
     ).stdout
@@ -438,7 +441,7 @@ def test_fragment_compiles_inside_ones_own_document(tmp_path, capsys):
     fragment = (tmp_path / "derivation-body.tex").read_text(encoding="utf-8")
     assert r"\documentclass" not in fragment and r"\begin{document}" not in fragment
     own = f"\\documentclass{{article}}\n\\usepackage{{amsmath,amssymb}}\n\\begin{{document}}\n{fragment}\\end{{document}}\n"
-    (tmp_path / "own.pdf").write_bytes(cli.compile_pdf(own))
+    (tmp_path / "own.pdf").write_bytes(compile_pdf(own))
     text = subprocess.run(
         ["pdftotext", str(tmp_path / "own.pdf"), "-"], capture_output=True, text=True, check=True
     ).stdout
@@ -475,22 +478,24 @@ def test_unwritable_directory_is_one_line_and_exit_2(tmp_path, capsys):
 
 @needs_tex
 def test_failed_compile_is_a_one_line_error():
-    with pytest.raises(cli.InputError, match=r"^pdflatex failed: ! Undefined control sequence\.$"):
-        cli.compile_pdf("\\documentclass{article}\\begin{document}\\nosuchmacro\\end{document}\n")
+    with pytest.raises(InputError, match=r"^pdflatex failed: ! Undefined control sequence\.$"):
+        compile_pdf("\\documentclass{article}\\begin{document}\\nosuchmacro\\end{document}\n")
 
 
 def test_failed_compile_keeps_the_pdf_already_there(tmp_path, capsys, monkeypatch):
-    (tmp_path / "derivation.pdf").write_bytes(b"%PDF old")
-
-    def fail(source: str) -> bytes:
-        raise cli.InputError("pdflatex failed: ! Emergency stop.")
-
-    monkeypatch.setattr(cli, "compile_pdf", fail)
-    monkeypatch.setattr(cli, "tex_compiler", lambda: "pdflatex")
-    code, err = run_cli(["latex", "--pdf", "-o", str(tmp_path)], capsys)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "derivation.pdf").write_bytes(b"%PDF old")
+    # a pdflatex that fails as TeX does: the error on a line of its own that starts with "!"
+    tex = tmp_path / "bin" / "pdflatex"
+    tex.parent.mkdir()
+    tex.write_text("#!/bin/sh\necho 'This is pdfTeX'\necho '! Emergency stop.'\nexit 1\n")
+    tex.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tex.parent))
+    code, err = run_cli(["latex", "--pdf", "-o", str(out)], capsys)
     assert code == 2 and err == "derive latex: error: pdflatex failed: ! Emergency stop.\n"
-    assert (tmp_path / "derivation.pdf").read_bytes() == b"%PDF old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["derivation.pdf", "derivation.tex"]
+    assert (out / "derivation.pdf").read_bytes() == b"%PDF old"
+    assert sorted(p.name for p in out.iterdir()) == ["derivation.pdf", "derivation.tex"]
 
 
 @pytest.mark.parametrize(
@@ -508,12 +513,24 @@ def test_bad_options_are_one_line_errors(argv, message, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@contextlib.contextmanager
+def only_the_documents():
+    """derive all writes the seed's documents alone (the modules and the training plots take seconds and
+    have tests of their own); the artefacts come back in their order afterwards."""
+    every = dict(cli.ARTEFACTS)
+    cli.ARTEFACTS.clear()
+    cli.ARTEFACTS.update({name: make for name, make in every.items() if name.startswith("derivation.")})
+    try:
+        yield
+    finally:
+        cli.ARTEFACTS.clear()
+        cli.ARTEFACTS.update(every)
+
+
 def test_all_skips_the_pdf_without_tex_and_says_so(tmp_path, capsys, monkeypatch):
-    # the documents alone: the generated modules and the training plots (seconds) have tests of their own
-    for name in [name for name in cli.ARTEFACTS if not name.startswith("derivation.")]:
-        monkeypatch.delitem(cli.ARTEFACTS, name)
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
-    assert cli.main(["all", "-o", str(tmp_path)]) == 0
+    with only_the_documents():
+        assert cli.main(["all", "-o", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert captured.err == f"skipped derivation.pdf: {NO_TEX}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["derivation.md", "derivation.tex"]

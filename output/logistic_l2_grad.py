@@ -10,7 +10,7 @@ derive's engine derived for the model 'logistic+l2':
 Exact for any labels: the closed forms assume nothing about y.
 Do not edit: regenerate with ``derive code --model logistic --l2 0.01 --dtype float64``.
 
-Shapes (rows of X and y are samples n = 1..N; float64 throughout):
+Shapes (rows of X and y are samples n = 1..N):
 
     X (N, d)   features x_i of each sample
     y (N,)     labels y of each sample: 0 or 1, or a probability
@@ -23,6 +23,12 @@ Math, per sample (the model's definitions, as derive's engine prints them):
     sigma = 1/(1 + exp(-z))
     L = -y*log(sigma) - (1 - y)*log(1 - sigma)
     R = lambda*Sum(w_l**2, (l, 1, d))/2
+
+Everything is computed in float64 (DTYPE).  Arrays of any real floating dtype (float16, float32,
+float64, ...) are accepted and converted to float64 once, before the first block; integer, boolean and
+complex arrays are refused with a ValueError that names the dtype (cast them yourself if you mean it).
+The bias b may also be a Python int or float.  The loss and dH/db come back as Python floats,
+the other gradients as float64 arrays.
 
 The loss and the gradients are means over the batch (``reduction="sum"`` for sums).
 The penalty R is added once, to the mean or the sum; its strength lambda is the keyword
@@ -40,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: the dtype every array must have
+#: the dtype the module computes in: arrays of another real floating dtype are converted to it once
 DTYPE = np.dtype("float64")
 #: the batch sum is taken over blocks of this many rows, and the temporaries stay small.  Each
 #: block costs two threaded BLAS calls: on a machine whose cores are busy, fewer blocks (a larger
@@ -54,7 +60,7 @@ def _scale(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray, reduction: str
     """Check shapes and dtypes; return the factor of the reduction (1/N for the mean, 1 for the sum)."""
     try:
         shapes = (w.shape, b.shape, X.shape, y.shape)
-        dtypes = {w.dtype, b.dtype, X.dtype, y.dtype}
+        dtypes = {"w": w.dtype, "b": b.dtype, "X": X.dtype, "y": y.dtype}
     except AttributeError:
         raise ValueError("w, b, X and y must be NumPy arrays") from None
     if shapes[1] != () or len(shapes[2]) != 2:
@@ -62,14 +68,24 @@ def _scale(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray, reduction: str
     N, d = shapes[2]
     if shapes[0] != (d,) or shapes[3] != (N,) or not N:
         raise _shape_error(shapes)
-    if dtypes != {DTYPE}:
-        names = ", ".join(sorted(str(t) for t in dtypes))
-        raise ValueError(f"dtypes {names}: this module is generated for {DTYPE} (derive code --dtype)")
+    for name, dtype in dtypes.items():
+        if dtype.kind != "f":
+            raise _dtype_error(name, dtype)
     if reduction == "mean":
         return 1.0 / N
     if reduction == "sum":
         return 1.0
     raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
+
+
+def _dtype_error(name: str, dtype: np.dtype) -> ValueError:
+    """The error for an argument whose dtype is not real floating point (integer, boolean, complex)."""
+    return ValueError(f"{name} has dtype {dtype}: only real floating dtypes are accepted (and converted to {DTYPE})")
+
+
+def _in_dtype(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays in DTYPE: each converted once, no copy of one that is already in DTYPE."""
+    return tuple(a.astype(DTYPE, copy=False) for a in arrays)
 
 
 def _shape_error(shapes: tuple[tuple[int, ...], ...]) -> ValueError:
@@ -78,10 +94,12 @@ def _shape_error(shapes: tuple[tuple[int, ...], ...]) -> ValueError:
 
 
 def _bias(b: float) -> np.floating:
-    """b as a scalar of DTYPE: a Python or NumPy real number, or a 0-d array of one."""
-    if isinstance(b, (int, float, np.integer, np.floating)) and not isinstance(b, bool):
+    """b as a scalar of DTYPE: a Python int or float, or a NumPy floating scalar or 0-d array."""
+    if isinstance(b, (int, float)) and not isinstance(b, bool):
         return DTYPE.type(b)
-    if isinstance(b, np.ndarray) and b.shape == () and b.dtype.kind in "iuf":
+    if isinstance(b, (np.generic, np.ndarray)) and np.shape(b) == ():
+        if b.dtype.kind != "f":
+            raise _dtype_error("b", b.dtype)
         return DTYPE.type(b)
     raise ValueError(f"b must be a real number, not {type(b).__name__} of shape {np.shape(b)}")
 
@@ -106,6 +124,7 @@ def loss(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray, reduction: str =
     """The loss H: mean (or sum) over the N rows of the data term L, plus the penalty R."""
     b = _bias(b)
     scale = _scale(w, b, X, y, reduction)
+    w, X, y = _in_dtype(w, X, y)
     H = sum(_loss(w, b, X[s : s + BLOCK_ROWS], y[s : s + BLOCK_ROWS], scale) for s in range(0, len(X), BLOCK_ROWS))
     return float(H + l2 * np.vdot(w, w) / 2)
 
@@ -119,6 +138,7 @@ def loss_and_grad(
     """
     b = _bias(b)
     scale = _scale(w, b, X, y, reduction)
+    w, X, y = _in_dtype(w, X, y)
     H, dw, db = _loss_and_grad(w, b, X[:BLOCK_ROWS], y[:BLOCK_ROWS], scale)
     for start in range(BLOCK_ROWS, len(X), BLOCK_ROWS):
         part = _loss_and_grad(w, b, X[start : start + BLOCK_ROWS], y[start : start + BLOCK_ROWS], scale)

@@ -10,7 +10,7 @@ derive's engine derived for the model 'softmax':
 Exact for any labels: no assumption that Sum_k P_k = 1 (soft or unnormalised labels are fine).
 Do not edit: regenerate with ``derive code --dtype float64``.
 
-Shapes (rows of X and P are samples n = 1..N; float64 throughout):
+Shapes (rows of X and P are samples n = 1..N):
 
     X (N, d)   features x_i of each sample
     P (N, K)   labels P_j of each sample (one-hot or soft)
@@ -22,6 +22,11 @@ Math, per sample (the model's definitions, as derive's engine prints them):
     z_j = b_j + Sum(x_l*W_lj, (l, 1, d))
     a_k = exp(z_k)/Sum(exp(z_m), (m, 1, K))
     H = -Sum(P_m*log(a_m), (m, 1, K))
+
+Everything is computed in float64 (DTYPE).  Arrays of any real floating dtype (float16, float32,
+float64, ...) are accepted and converted to float64 once, before the first block; integer, boolean and
+complex arrays are refused with a ValueError that names the dtype (cast them yourself if you mean it).
+The loss comes back as a Python float, the gradients as float64 arrays.
 
 The loss and the gradients are means over the batch (``reduction="sum"`` for sums).
 The rewrites that keep the code finite for logits of any magnitude:
@@ -38,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: the dtype every array must have
+#: the dtype the module computes in: arrays of another real floating dtype are converted to it once
 DTYPE = np.dtype("float64")
 #: the batch sum is taken over blocks of this many rows, and the temporaries stay small.  Each
 #: block costs two threaded BLAS calls: on a machine whose cores are busy, fewer blocks (a larger
@@ -50,7 +55,7 @@ def _scale(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, reduction
     """Check shapes and dtypes; return the factor of the reduction (1/N for the mean, 1 for the sum)."""
     try:
         shapes = (W.shape, b.shape, X.shape, P.shape)
-        dtypes = {W.dtype, b.dtype, X.dtype, P.dtype}
+        dtypes = {"W": W.dtype, "b": b.dtype, "X": X.dtype, "P": P.dtype}
     except AttributeError:
         raise ValueError("W, b, X and P must be NumPy arrays") from None
     if len(shapes[1]) != 1 or len(shapes[2]) != 2:
@@ -58,14 +63,24 @@ def _scale(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, reduction
     (K,), (N, d) = shapes[1], shapes[2]
     if shapes[0] != (d, K) or shapes[3] != (N, K) or not N:
         raise _shape_error(shapes)
-    if dtypes != {DTYPE}:
-        names = ", ".join(sorted(str(t) for t in dtypes))
-        raise ValueError(f"dtypes {names}: this module is generated for {DTYPE} (derive code --dtype)")
+    for name, dtype in dtypes.items():
+        if dtype.kind != "f":
+            raise _dtype_error(name, dtype)
     if reduction == "mean":
         return 1.0 / N
     if reduction == "sum":
         return 1.0
     raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
+
+
+def _dtype_error(name: str, dtype: np.dtype) -> ValueError:
+    """The error for an argument whose dtype is not real floating point (integer, boolean, complex)."""
+    return ValueError(f"{name} has dtype {dtype}: only real floating dtypes are accepted (and converted to {DTYPE})")
+
+
+def _in_dtype(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays in DTYPE: each converted once, no copy of one that is already in DTYPE."""
+    return tuple(a.astype(DTYPE, copy=False) for a in arrays)
 
 
 def _shape_error(shapes: tuple[tuple[int, ...], ...]) -> ValueError:
@@ -98,6 +113,7 @@ def _loss_and_grad(
 def loss(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray, reduction: str = "mean") -> float:
     """The loss H: mean (or sum) over the N rows."""
     scale = _scale(W, b, X, P, reduction)
+    W, b, X, P = _in_dtype(W, b, X, P)
     return sum(_loss(W, b, X[s : s + BLOCK_ROWS], P[s : s + BLOCK_ROWS], scale) for s in range(0, len(X), BLOCK_ROWS))
 
 
@@ -109,6 +125,7 @@ def loss_and_grad(
     Per sample: dH/dW_ij = -(P_j - a_j*Sum(P_k, (k, 1, K)))*x_i; dH/db_j = -(P_j - a_j*Sum(P_k, (k, 1, K))).
     """
     scale = _scale(W, b, X, P, reduction)
+    W, b, X, P = _in_dtype(W, b, X, P)
     if len(X) <= BLOCK_ROWS:
         return _loss_and_grad(W, b, X, P, scale)
     H, dW, db = _loss_and_grad(W, b, X[:BLOCK_ROWS], P[:BLOCK_ROWS], scale)

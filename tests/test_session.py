@@ -211,7 +211,7 @@ def test_example_rejects_shapes_that_do_not_fit(name, values, message):
 
 
 def test_documents_are_the_command_line_documents(softmax):
-    assert softmax.markdown() == (GOLDEN / "derivation.md").read_text(encoding="utf-8")
+    assert softmax.markdown() == (GOLDEN.parent.parent / "output" / "derivation.md").read_text(encoding="utf-8")
     assert softmax.latex() == (GOLDEN / "derivation-body.tex").read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="plain softmax"):
         derive.model("logistic").latex()

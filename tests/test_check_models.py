@@ -115,7 +115,9 @@ def test_claims_table_per_model(model, claim, options, code):
     if code == 2:
         assert out == "" and err.startswith("derive check: error: ") and err.count("\n") == 1
     else:
-        assert f"(exit {code})" in out
+        assert (
+            out.splitlines()[3] == f"verdict:    {'CORRECT' if code == 0 else 'INCORRECT'} (exit {code})" and err == ""
+        )
 
 
 def _model(*argv: str):
@@ -162,24 +164,28 @@ def test_lambda_and_epsilon_only_with_their_add_ons():
         parse("epsilon*x_i", model=configure("softmax", l2=0.1))
 
 
+#: the vocabulary of the single-output models after y and their activation, as their messages list it
+SCALAR_KNOWN = "z, b, w_i and x_i (feature index i, l or 1..d), d, exp, log, sigmoid, sum_l(...), Sum(..., (l, 1, d))"
+
+
 @pytest.mark.parametrize(
     ("model", "text", "message"),
     [
-        ("logistic", "P_j", "unknown name 'P_j'; known: y, sigma, z, b, w_i and x_i"),
-        ("logistic", "yhat", "unknown name 'yhat'"),
-        ("linear", "sigma", "unknown name 'sigma'"),
-        ("logistic", "x_j", "the feature index must be one of i, l or 1..2, not j"),
+        ("logistic", "P_j", f"unknown name 'P_j'; known: y, sigma, {SCALAR_KNOWN}"),
+        ("logistic", "yhat", f"unknown name 'yhat'; known: y, sigma, {SCALAR_KNOWN}"),
+        ("linear", "sigma", f"unknown name 'sigma'; known: y, yhat, {SCALAR_KNOWN}"),
+        ("logistic", "x_j", "x_j: the feature index must be one of i, l or 1..2, not j"),
         ("logistic", "w_i*x_l", "index l is not bound by a sum (a formula for dH/dw may use only i freely)"),
         ("logistic", "sigma(exp(100))", "exp(100.0) is larger than the limit exp(27)"),
         ("logistic", "sigmoid(-100)", "sigmoid(-100.0) is larger than the limit exp(27)"),
-        ("logistic", "dH/dW_ij = x_i", "unknown name 'W_ij'"),
+        ("logistic", "dH/dW_ij = x_i", f"unknown name 'W_ij'; known: y, sigma, {SCALAR_KNOWN}"),
         ("logistic", "dH/dy = x_i", "the left-hand side must differentiate by w_i or b, not y"),
     ],
 )
 def test_bad_input_per_model(model, text, message):
     with pytest.raises(ClaimError) as err:
         parse(text, model=configure(model))
-    assert message in str(err.value)
+    assert str(err.value) == message
 
 
 # ---------------------------------------------------------------- verdict, difference, counterexample
@@ -188,7 +194,7 @@ def test_bad_input_per_model(model, text, message):
 def test_logistic_sign_forgotten():
     result = judge("(y - sigma)*x_i", "--model", "logistic")
     assert result.verdict == INCORRECT and result.symbolic
-    assert result.explanation.startswith("the sign is wrong")
+    assert result.explanation == "the sign is wrong (the claim is -truth): a step against it would climb the loss"
     assert str(result.difference) == "2*(-sigma + y)*x[i]"
     counter = result.counterexample
     assert (counter.where, counter.entry, counter.indices) == ("seed", "w_1", {"i": 1})
@@ -199,55 +205,91 @@ def test_logistic_sign_forgotten():
     assert counter.truth == pytest.approx(grad[0], abs=1e-12) and counter.claim == pytest.approx(-grad[0])
     assert counter.finite_difference == pytest.approx(counter.truth, abs=1e-6)
     assert f"{counter.truth:+.6f}" == "-1.358580"
-    assert "at the logistic example x = [1.9, 0.4]" in counter.description
+    assert counter.description == (
+        "w_1 (petal length) at the logistic example x = [1.9, 0.4], w = [-0.4, -0.4], b = 0.0, target y = 1.0"
+    )
 
 
 def test_logistic_input_forgotten():
     result = judge("sigma - y", "--model", "logistic")
     assert result.explanation == "the factor dz/dw_i = x_i is missing"
     assert result.counterexample.entry == "w_1"
+    assert str(result.difference) == "-(1 - x[i])*(-sigma + y)"
 
 
 def test_linear_half_convention():
     result = judge("2*(yhat - y)*x_i", "--model", "linear")
-    assert "the 1/2 cancels the 2 of the square" in result.explanation
+    assert result.explanation == (
+        "the claim is twice the truth: the loss is (1/2)(yhat - y)^2, the 1/2 cancels the 2 of the square"
+    )
     c = result.counterexample
     assert c.claim == pytest.approx(2 * c.truth) and c.truth == pytest.approx(c.finite_difference, abs=1e-6)
+    # at the example: yhat = w . x + b = 0.39, so (yhat - y) x_1 = -0.01 * 1.9
+    assert (c.entry, c.truth) == ("w_1", pytest.approx(-0.019, abs=1e-12))
 
 
 @pytest.mark.parametrize(
-    ("argv", "claim", "entry"),
+    ("argv", "claim", "entry", "description"),
     [
-        (("--model", "logistic", "--l2", "0.1"), "(sigma - y)*x_i", "w_1"),
-        (("--model", "linear", "--l2", "0.5"), "(yhat - y)*x_i", "w_2"),
-        (("--l2", "0.1"), "(a_j - P_j)*x_i", "W_12"),
+        (
+            ("--model", "logistic", "--l2", "0.1"),
+            "(sigma - y)*x_i",
+            "w_1",
+            (
+                "w_1 (petal length) at the logistic+l2 example x = [1.9, 0.4], w = [-0.4, -0.4], b = 0.0,"
+                " target y = 1.0, lambda = 0.1"
+            ),
+        ),
+        (
+            ("--model", "linear", "--l2", "0.5"),
+            "(yhat - y)*x_i",
+            "w_2",
+            (
+                "w_2 (petal width) at the linear+l2 example x = [1.9, 0.4], w = [0.1, 0.5], b = 0.0, target y = 0.4,"
+                " lambda = 0.5"
+            ),
+        ),
+        (
+            ("--l2", "0.1"),
+            "(a_j - P_j)*x_i",
+            "W_12",
+            "W_12 (petal length, Non-Setosa) at the seed's sample x = [1.9, 0.4], label Setosa, lambda = 0.1",
+        ),
     ],
 )
-def test_l2_term_missing(argv, claim, entry):
+def test_l2_term_missing(argv, claim, entry, description):
     model, constants = _model(*argv)
     result = check(claim, model=model, constants=constants)
-    assert result.explanation.startswith("the L2 term lambda")
+    weights = "w_i" if model.output_index is None else "W_ij"
+    assert result.explanation == (
+        f"the L2 term lambda {weights} (the derivative of the penalty (lambda/2) Sum {weights[0]}^2) is missing"
+    )
     assert result.difference == -S.lam * model.parameters[0]
     c = result.counterexample
-    assert c.entry == entry and f"lambda = {constants[S.lam]:g}" in c.description
-    # the gap is exactly lambda times the weight at the example
-    weight = np.ravel(np.asarray(model.example["W"], dtype=float))[list(c.indices.values())[0] - 1] if model.output_index is None else None
-    if weight is not None:
-        assert c.truth - c.claim == pytest.approx(constants[S.lam] * weight)
+    assert (c.entry, c.description) == (entry, description)
+    # the gap is exactly lambda times that weight at the example
+    weight = np.asarray(model.example["W"], dtype=float)[tuple(q - 1 for q in c.indices.values())]
+    assert c.truth - c.claim == pytest.approx(constants[S.lam] * weight, rel=1e-12)
     assert c.finite_difference == pytest.approx(c.truth, abs=1e-6)
 
 
 def test_l2_doubled():
     result = judge("(a_j - P_j)*x_i + 2*lambda*W_ij", "--l2", "0.1")
-    assert "whose derivative is lambda W_ij" in result.explanation
+    assert result.explanation == (
+        "the L2 term is 2 lambda W_ij: the penalty is (lambda/2) Sum W^2, whose derivative is lambda W_ij"
+    )
     assert result.difference == S.lam * S.W[S.i, S.j]
 
 
 def test_smoothing_counterexample_uses_the_smoothed_labels():
     result = judge("-P_j*(1 - a_j)*x_i", "--smoothing", "0.1")
-    assert result.verdict == INCORRECT and result.explanation.startswith("the k != j terms")
+    assert result.verdict == INCORRECT and result.explanation == (
+        "the k != j terms of the chain rule are missing: only the diagonal k = j of the softmax Jacobian was kept"
+    )
     c = result.counterexample
-    assert "epsilon = 0.1" in c.description
+    assert c.description == (
+        "W_12 (petal length, Non-Setosa) at the seed's sample x = [1.9, 0.4], label Setosa, epsilon = 0.1"
+    )
     assert c.truth == pytest.approx(c.finite_difference, abs=1e-6)
     from derive.verify.example import worked_example
 
@@ -263,7 +305,9 @@ def test_correct_claims_have_no_difference_per_model():
         (("--model", "logistic", "--l2", "0.1"), "(sigma - y)*x_i + lambda*w_i"),
     ]:
         result = judge(claim, *argv)
-        assert result.verdict == CORRECT and result.difference == 0 and result.counterexample is None and result.symbolic
+        assert (
+            result.verdict == CORRECT and result.difference == 0 and result.counterexample is None and result.symbolic
+        )
 
 
 def test_json_and_text_per_model():
@@ -273,8 +317,14 @@ def test_json_and_text_per_model():
     assert data["truth"] == "-(y - sigma)*x_i" and data["classes"] == 1
     code, out, _ = run("sigma - y", "--model", "logistic", "--wrt", "b")
     assert code == 0
-    assert "truth:      dH/db = -(y - sigma)   (model logistic, no assumption needed)" in out
-    assert "checked:    symbolically and numerically: every entry at d = 2, generic d, and every entry at d = 3" in out
+    assert out == (
+        "claim:      sigma - y\n"
+        "read as:    dH/db = sigma - y   (plain notation)\n"
+        "truth:      dH/db = -(y - sigma)   (model logistic, no assumption needed)\n"
+        "verdict:    CORRECT (exit 0)\n"
+        "checked:    symbolically and numerically: every entry at d = 2, generic d, and every entry at d = 3,"
+        " at 3 random points\n"
+    )
 
 
 def test_options_with_digits_before_the_claim():
@@ -296,8 +346,8 @@ def test_readme_shows_real_output():
 
 # ---------------------------------------------------------------- hostile input and fuzzing per model
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 HOSTILE = [
     "__import__('os').system('touch {marker}')",
@@ -329,7 +379,7 @@ TOKENS = ["y", "sigma", "z", "b", "w_i", "x_i", "x_1", "w_2", "(", ")", "+", "-"
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(TOKENS), max_size=16))
 def test_fuzz_logistic_claims(tokens):
-    code, out, err = run("".join(tokens), "--model", "logistic", "--l2", "0.1")
+    code, _, err = run("".join(tokens), "--model", "logistic", "--l2", "0.1")
     assert code in (0, 1, 2), err
     assert "Traceback" not in err
     if code == 2:  # "--" alone is argparse's end of options: its own usage error

@@ -376,6 +376,7 @@ TOKENS = ["y", "sigma", "z", "b", "w_i", "x_i", "x_1", "w_2", "(", ")", "+", "-"
           r"\sigma", "sigma(", "sigmoid(", "lambda", r"\lambda", "sum_l(", " ", "=", "dH/dw_i"]  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(TOKENS), max_size=16))
 def test_fuzz_logistic_claims(tokens):

@@ -46,10 +46,15 @@ LAM = 0.03  # the penalty strength the tests pass as the l2 keyword
 
 
 @cache
-def module(name: str, l2: float | None = None, smoothing: float | None = None, dtype: str = "float64"):
-    model = configure(name, l2, smoothing)
+def source(name: str, l2: float | None = None, smoothing: float | None = None, dtype: str = "float64") -> str:
+    """The module's text, generated once per configuration for all the tests here."""
     constants = {S.lam: l2} if l2 is not None else {}
-    return C.load_module(C.module_source(dtype, model, constants), C.module_name(dtype, model)[:-3])
+    return C.module_source(dtype, configure(name, l2, smoothing), constants)
+
+
+@cache
+def module(name: str, l2: float | None = None, smoothing: float | None = None, dtype: str = "float64"):
+    return C.load_module(source(name, l2, smoothing, dtype), C.module_name(dtype, configure(name, l2, smoothing))[:-3])
 
 
 def data(name, N, d, seed=0, dtype=np.float64, K=3):
@@ -302,7 +307,7 @@ def test_smoothing_module_takes_smoothed_labels():
 def test_blocks_add_up_with_a_penalty():
     gen = module("logistic", 0.1)
     W, b_, X_, Y = data("logistic", 2 * gen.BLOCK_ROWS + 5, 3)
-    one = C.load_module(C.module_source("float64", configure("logistic", 0.1), {S.lam: 0.1}))
+    one = C.load_module(source("logistic", 0.1))
     one.BLOCK_ROWS = 1 << 40
     for got, want in zip(gen.loss_and_grad(W, b_, X_, Y), one.loss_and_grad(W, b_, X_, Y)):
         np.testing.assert_allclose(got, want, rtol=1e-11)
@@ -435,11 +440,12 @@ def test_a_softmax_module_with_l2_refuses_integer_and_complex_labels(wrong):
 ALL = [(*config, dtype) for config in [("softmax", None, None), *CONFIGS] for dtype in PR.DTYPES]
 
 
+@pytest.mark.slow
 def test_ruff_passes_on_every_generated_module(tmp_path):
     """ruff check and ruff format --check, with the project's settings, over the modules of every model and dtype."""
     for name, l2, smoothing, dtype in ALL:
         model = configure(name, l2, smoothing)
-        (tmp_path / C.module_name(dtype, model)).write_text(C.module_source(dtype, model))
+        (tmp_path / C.module_name(dtype, model)).write_text(source(name, l2, smoothing, dtype))
     assert len(list(tmp_path.glob("*.py"))) == len(ALL)
     for check in (["check"], ["format", "--check"]):
         done = subprocess.run(
@@ -463,13 +469,20 @@ def test_derive_code_with_the_listed_options_writes_what_derive_all_writes(name,
     assert (tmp_path / name).read_text() == cli.ARTEFACTS[name]()
 
 
-def test_deterministic_across_processes(tmp_path):
-    """Another process with another hash seed writes the same bytes for an L2-regularised logistic model."""
+@pytest.mark.slow
+def test_deterministic_across_processes():
+    """Another process with another hash seed makes the same text, for the softmax module and an L2 logistic one."""
+    script = (
+        "import sys\n"
+        "from derive.app.code import module_source\n"
+        "from derive.core import symbols as S\n"
+        "from derive.core.models import configure\n"
+        "sys.stdout.write(module_source('float64') + '\\0')\n"
+        "sys.stdout.write(module_source('float64', configure('logistic', 0.5), {S.lam: 0.5}))\n"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "777"}
-    run = [sys.executable, "-m", "derive", "code", "--model", "logistic", "--l2", "0.5", "-o", str(tmp_path)]
-    subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    expected = C.module_source("float64", configure("logistic", 0.5), {S.lam: 0.5})
-    assert (tmp_path / "logistic_l2_grad.py").read_text() == expected
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split("\0") == [source("softmax"), source("logistic", 0.5)]
 
 
 def test_module_names():

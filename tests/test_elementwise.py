@@ -19,6 +19,7 @@ def test_every_entry_is_proven(classes, features, assume):
     assert proof.max_numeric_error < 1e-12
 
 
+@pytest.mark.slow
 def test_mnist_sized_proof():
     proof = prove("softmax", 10, 784)
     assert proof.entries == 7850

@@ -150,6 +150,7 @@ def test_numerically_at_random_points(applied, by):
 reals = st.floats(-40, 40, allow_nan=False, allow_infinity=False)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(range(len(CASES))), reals, reals, reals)
 def test_property_derivatives_agree_anywhere(case, p, q, r):
@@ -158,6 +159,7 @@ def test_property_derivatives_agree_anywhere(case, p, q, r):
     agrees_numerically(applied, by, point)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(reals, reals, reals)
 def test_property_identities(p, q, r):

@@ -1,4 +1,8 @@
-"""The generated NumPy module: lowering, printing, numerics, quality, and the file in output/."""
+"""The generated softmax module: printing, lowering, numerics, input dtypes, quality, the command line.
+
+That output/ holds it is tests/test_output.py's job; ruff over every generated module runs in
+tests/test_codegen_models.py.
+"""
 
 from __future__ import annotations
 
@@ -425,7 +429,7 @@ def test_bad_reduction(gen):
         gen.loss_and_grad(*problem(5, 2, 3), reduction="max")
 
 
-# --------------------------------------------------------------------------- the file
+# --------------------------------------------------------------------------- the source and the command line
 
 
 def test_numpy_is_the_only_import():

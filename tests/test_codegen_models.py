@@ -2,7 +2,9 @@
 
 Each module comes from the same lowering as the softmax one (tests/test_codegen.py); here each is
 checked by central finite differences, by HIPS autograd on independent losses, at extreme logits,
-in float32, at N = 1, by ruff, against output/, and the 2-class softmax against the logistic model.
+in float32, at N = 1, with input of every real floating dtype (and integer, boolean or complex input
+refused), by ruff, and the 2-class softmax against the logistic model.  That output/ holds these
+modules is tests/test_output.py's job; tests/test_taylor.py runs the Taylor test on them.
 """
 
 from __future__ import annotations

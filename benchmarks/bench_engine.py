@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from derive.core import symbols as S
-from derive.verify.proof import prove
 from derive.core.models import SOFTMAX
+from derive.verify.proof import prove
 
 
 def fresh_process(code: str) -> float:

@@ -33,7 +33,10 @@ _HOMES = {
     "Session": "app.session",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [  # noqa: PLE0604 -- the lazily imported names, listed once in _HOMES
+    "__version__",
+    *sorted(_HOMES),
+]
 
 
 def __getattr__(name: str):

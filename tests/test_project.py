@@ -16,7 +16,7 @@ def test_import_contracts_hold():
     linter = shutil.which("lint-imports")
     if linter is None:
         pytest.skip("import-linter is not installed (pip install import-linter)")
-    done = subprocess.run([linter, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([linter, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
 
 

@@ -62,7 +62,6 @@ class NotationError(ClaimError):
     """The plain notation cannot read the claim; the LaTeX front end may."""
 
 
-
 def sizes(classes: int, features: int) -> None:
     for name, n in (("classes", classes), ("features", features)):
         if not (isinstance(n, int) and 1 <= n <= MAX_SIZE):

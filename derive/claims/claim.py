@@ -32,7 +32,6 @@ class Claim:
     concrete: bool
 
 
-
 def parse(
     text: str, wrt: str | None = None, latex: bool | None = None, classes: int = 2, features: int = 2, model=None
 ) -> Claim:
@@ -97,9 +96,10 @@ def bound_indices(expr: sp.Expr, parameter: sp.Indexed) -> sp.Expr:
     if extra:
         names = ", ".join(sorted(map(str, extra)))
         allowed = " and ".join(map(str, getattr(parameter, "indices", ()))) or "no index"
-        raise ClaimError(f"index {names} is not bound by a sum (a formula for dH/d{S.key(parameter)} may use only {allowed} freely)")
+        raise ClaimError(
+            f"index {names} is not bound by a sum (a formula for dH/d{S.key(parameter)} may use only {allowed} freely)"
+        )
     return expr
-
 
 
 def parameter_of(lhs: str | None, wrt: str | None, notation: str, reader: Reader) -> sp.Indexed:
@@ -121,7 +121,9 @@ def _parameter(wrt: str, table: dict) -> sp.Basic:
 
 
 _PLAIN_LHS = re.compile(r"^d\s*H\s*/\s*d\s*(?P<name>.+)$")
-_LATEX_LHS = re.compile(r"^(?:\\frac\s*\{\s*\\partial\s*H\s*\}\s*\{\s*\\partial\s*(?P<a>.+)\}|\\partial\s*H\s*/\s*\\partial\s*(?P<b>.+))$")
+_LATEX_LHS = re.compile(
+    r"^(?:\\frac\s*\{\s*\\partial\s*H\s*\}\s*\{\s*\\partial\s*(?P<a>.+)\}|\\partial\s*H\s*/\s*\\partial\s*(?P<b>.+))$"
+)
 
 
 def lhs_parameter(lhs: str, notation: str, reader: Reader) -> sp.Indexed:

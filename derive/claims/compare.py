@@ -67,7 +67,10 @@ def points(model: Model, classes: int, features: int, normalised: bool, seed: in
 
 def _random_point(model: Model, classes: int, features: int, rng: np.random.Generator, normalised: bool) -> dict:
     """Random inputs and, for a penalised model, a random strength lambda."""
-    return {**checking.random_inputs(model, classes, features, rng, normalised=normalised), **checking.penalty_strength(model, rng)}
+    return {
+        **checking.random_inputs(model, classes, features, rng, normalised=normalised),
+        **checking.penalty_strength(model, rng),
+    }
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,9 @@ def sizes_of(model: Model, classes: int, features: int) -> list[tuple[int, int]]
     return [(classes, features), (more, features + 1)]
 
 
-def numeric_mismatch(claim, truth, model, parameter, normalised, classes, features, seed=0, sample=None) -> Mismatch | None:
+def numeric_mismatch(
+    claim, truth, model, parameter, normalised, classes, features, seed=0, sample=None
+) -> Mismatch | None:
     """The worst entry over POINTS random points, or None when the claim agrees everywhere.
 
     Every entry is checked, or ``sample`` of them drawn at random (for the second size).
@@ -118,7 +123,9 @@ class Comparison:
         return self.mismatch is None
 
 
-def compare(claim: Claim, truth: sp.Expr, model: Model, normalised: bool, classes: int, features: int, reduce: bool = True) -> Comparison:
+def compare(
+    claim: Claim, truth: sp.Expr, model: Model, normalised: bool, classes: int, features: int, reduce: bool = True
+) -> Comparison:
     """claim == truth for labels summing to 1 (normalised) or for any labels.
 
     Numbers first (every entry at K, d; claims without concrete indices also a

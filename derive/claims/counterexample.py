@@ -66,7 +66,9 @@ def example_point(model: Model, constants: dict | None = None) -> dict:
     return given
 
 
-def seed_counterexample(claim: Claim, model: Model, truth: sp.Expr, constants: dict | None = None) -> Counterexample | None:
+def seed_counterexample(
+    claim: Claim, model: Model, truth: sp.Expr, constants: dict | None = None
+) -> Counterexample | None:
     """The entry with the largest error at the model's example (the seed's sample), or None if all agree.
 
     The truth is the engine's derivative at the sample, cross-checked by a
@@ -99,10 +101,12 @@ def _example_words(model: Model, name: str, entry: dict, given: dict) -> str:
         words.append(classes[entry[S.j] - 1])
         where = f"at the seed's sample x = {list(ex['x'])}, label {classes[int(np.argmax(ex['P']))]}"
     else:
-        where = f"at the {model.name} example x = {list(ex['x'])}, w = {list(ex['W'])}, b = {ex['b']}, target y = {ex['P']}"
+        where = (
+            f"at the {model.name} example x = {list(ex['x'])}, w = {list(ex['W'])}, b = {ex['b']}, target y = {ex['P']}"
+        )
     strengths = ", ".join(f"{q} = {given[q]:g}" for q in (S.lam, S.eps) if q in given)
     shown = f"{name} ({', '.join(words)})" if words else name
-    return " ".join([shown, where]) + (f", {strengths}" if strengths else "")
+    return f"{shown} {where}" + (f", {strengths}" if strengths else "")
 
 
 def random_counterexample(claim: Claim, mismatch: Mismatch) -> Counterexample:

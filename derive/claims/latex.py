@@ -130,7 +130,13 @@ class LatexReader:
         return self.factor()
 
     def starts_factor(self, token: Token) -> bool:
-        return token.kind in ("number", "letter", "word") or token.text in ("(", "[", "{", "\\left", "\\frac", "\\sum", "\\delta") or token.text in LATEX_FUNCTIONS or token.text in LATEX_NAMES or token.text == "\\hat"
+        return (
+            token.kind in ("number", "letter", "word")
+            or token.text in ("(", "[", "{", "\\left", "\\frac", "\\sum", "\\delta")
+            or token.text in LATEX_FUNCTIONS
+            or token.text in LATEX_NAMES
+            or token.text == "\\hat"
+        )
 
     @nested
     def factor(self) -> str:

@@ -100,7 +100,9 @@ def _index_symbols() -> set:
 def _no_index_scalars(expr: sp.Expr) -> None:
     for q in expr.free_symbols:
         if q.name in INDEX_LETTERS and q not in _index_symbols():
-            raise bounds.ClaimError(f"{q.name} is an index letter (i, j, k, l, m): use it in z_{q.name} or a sum, not alone")
+            raise bounds.ClaimError(
+                f"{q.name} is an index letter (i, j, k, l, m): use it in z_{q.name} or a sum, not alone"
+            )
 
 
 def _items(wrt: str) -> list[str]:
@@ -221,12 +223,17 @@ def name_tanh(expr: sp.Expr) -> sp.Expr:
 
 def named_first(expr: sp.Expr) -> sp.Expr:
     """-y + sigma(u) -> sigma(u) - y: the named function first, as textbooks write (sigma - y) x."""
+
     def first(add: sp.Add) -> sp.Expr:
         return rules.WrittenSum.written(*sorted(add.args, key=lambda t: not t.has(*NAMED)))
 
     def mixed(e: sp.Basic) -> bool:
         # 1 - sigma(u) stays as it prints; sigma(u) - y is reordered
-        return isinstance(e, sp.Add) and any(t.has(*NAMED) for t in e.args) and any(not t.has(*NAMED) and not t.is_Number for t in e.args)
+        return (
+            isinstance(e, sp.Add)
+            and any(t.has(*NAMED) for t in e.args)
+            and any(not t.has(*NAMED) and not t.is_Number for t in e.args)
+        )
 
     return expr.replace(mixed, first)
 
@@ -278,7 +285,9 @@ def gradient(loss: Loss, wrt: sp.Basic) -> LossGradient:
     """SymPy's derivative of the loss by ``wrt``, reduced by :data:`LOSS_RULES`."""
     lhs = sp.Derivative(S.L, wrt)
     raw = sp.diff(loss.expr, wrt)
-    first = Step("differentiate", lhs, raw, "SymPy differentiates the loss {0} with respect to {1}", MAIN, (loss.expr, wrt))
+    first = Step(
+        "differentiate", lhs, raw, "SymPy differentiates the loss {0} with respect to {1}", MAIN, (loss.expr, wrt)
+    )
     if sp.count_ops(raw) > MAX_OPERATIONS:
         raise LossError(f"the derivative by {wrt} has more than {MAX_OPERATIONS} operations: too large to simplify")
     return LossGradient(loss, wrt, (first, *reduce(lhs, raw, LOSS_RULES)))
@@ -328,7 +337,9 @@ def numeric_check(result: LossGradient, points: int = 3, seed: int = 0, h: float
 def _relative_gap(loss: sp.Expr, derivative: sp.Expr, env: dict, variable: sp.Symbol, h: float) -> float | None:
     """|derivative - central difference of the loss| / max(1, |difference|) at env; None where undefined."""
     got = number(derivative, env)
-    fd = (number(loss, {**env, variable: env[variable] + h}) - number(loss, {**env, variable: env[variable] - h})) / (2 * h)
+    fd = (number(loss, {**env, variable: env[variable] + h}) - number(loss, {**env, variable: env[variable] - h})) / (
+        2 * h
+    )
     if not (math.isfinite(got) and math.isfinite(fd)):
         return None
     return abs(got - fd) / max(1.0, abs(fd))

@@ -24,7 +24,7 @@ def chain_summand(model: Model, parameter: sp.Indexed) -> tuple[sp.Expr, sp.Symb
     """The summand of the chain rule Sum_k dH/da_k * da_k/dz_j * dz_j/dtheta, with its index k."""
     derivation = derive(model, parameter, False)
     product = next(s.rhs for s in derivation.steps if s.rule == "substitute_factors")
-    (index, _, _), = product.limits
+    ((index, _, _),) = product.limits
     return rules.RULES["evaluate_product"](product.function), index
 
 
@@ -86,12 +86,21 @@ def doubled_data(model: Model, parameter: sp.Basic) -> sp.Expr | None:
 
 #: (explanation, the wrong formula it describes): checked in order, the first match is reported
 MISTAKES = (
-    ("the k != j terms of the chain rule are missing: only the diagonal k = j of the softmax Jacobian was kept", diagonal_only),
-    ("da_k/dz_j = a_k(delta_kj - a_j) was taken as a_k(1 - a_j) for every k: delta_kj is 1 only for k = j", delta_as_one),
+    (
+        "the k != j terms of the chain rule are missing: only the diagonal k = j of the softmax Jacobian was kept",
+        diagonal_only,
+    ),
+    (
+        "da_k/dz_j = a_k(delta_kj - a_j) was taken as a_k(1 - a_j) for every k: delta_kj is 1 only for k = j",
+        delta_as_one,
+    ),
     ("the sign is wrong (the claim is -truth): a step against it would climb the loss", wrong_sign),
     ("the factor dz_j/dW_ij = x_i is missing", missing_input),
     ("the L2 term lambda W_ij (the derivative of the penalty (lambda/2) Sum W^2) is missing", missing_penalty),
-    ("the L2 term is 2 lambda W_ij: the penalty is (lambda/2) Sum W^2, whose derivative is lambda W_ij", doubled_penalty),
+    (
+        "the L2 term is 2 lambda W_ij: the penalty is (lambda/2) Sum W^2, whose derivative is lambda W_ij",
+        doubled_penalty,
+    ),
     ("the claim is twice the truth: the loss is (1/2)(yhat - y)^2, the 1/2 cancels the 2 of the square", doubled_data),
 )
 

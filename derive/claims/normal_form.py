@@ -54,7 +54,9 @@ def strategy(model: Model, assume: bool, classes: int | None = None) -> Exhaust:
     return exhaust(chain(naming, rules.SIMPLIFY, naming, rules.RULES["expand"]), limit=ROUNDS)
 
 
-def concrete_forms(expr: sp.Expr, model: Model, assume: bool, classes: int, features: int, cells: list[dict]) -> list[sp.Expr]:
+def concrete_forms(
+    expr: sp.Expr, model: Model, assume: bool, classes: int, features: int, cells: list[dict]
+) -> list[sp.Expr]:
     """expr at each concrete entry: sums written out, the softmax named, P_K (if assumed) and a_K eliminated.
 
     The sizes are substituted once; each entry is then one substitution of i, j and an expansion.

@@ -149,7 +149,9 @@ class Reader:
             symbol, kind = INDICES[token]
             if role is not None and kind != role:
                 allowed = ", ".join(t for t, (_, r) in INDICES.items() if r == role)
-                raise ClaimError(f"{name}: the {role} index must be one of {allowed} or 1..{self.ranges[role]}, not {token}")
+                raise ClaimError(
+                    f"{name}: the {role} index must be one of {allowed} or 1..{self.ranges[role]}, not {token}"
+                )
             return symbol
         if token.isdigit() and len(token) <= 3:
             number = int(token)
@@ -212,7 +214,7 @@ class Reader:
         if name == "Sum":
             return self.sum_with_limits(args)
         if name == SOFTMAX:
-            return self.softmax([self.node(a) for a in args[:MAX_SOFTMAX_ARGS + 1]])
+            return self.softmax([self.node(a) for a in args[: MAX_SOFTMAX_ARGS + 1]])
         if len(args) != 1:
             raise ClaimError(f"{name} takes one argument")
         if name in SUMS:
@@ -221,7 +223,13 @@ class Reader:
 
     def callable(self, name: str) -> bool:
         sigma = name == "sigma" and self.words.activation == S.sigma
-        return name in self.words.functions or name in SUMS or name == "Sum" or (self.words.free and name == SOFTMAX) or sigma
+        return (
+            name in self.words.functions
+            or name in SUMS
+            or name == "Sum"
+            or (self.words.free and name == SOFTMAX)
+            or sigma
+        )
 
     def function(self, name: str, argument: Value) -> Value:
         """exp(f), log(f), sigmoid(f) ...; a constant argument is bounded (exp) or in the domain (log)."""
@@ -286,7 +294,12 @@ def combine(op: type, left: Value, right: Value) -> Value:
     if op is ast.Div and right.constant and right.value == 0:
         raise ClaimError("division by zero")
     if left.constant and right.constant:
-        fold = {ast.Add: lambda p, q: p + q, ast.Sub: lambda p, q: p - q, ast.Mult: lambda p, q: p * q, ast.Div: lambda p, q: p / q}
+        fold = {
+            ast.Add: lambda p, q: p + q,
+            ast.Sub: lambda p, q: p - q,
+            ast.Mult: lambda p, q: p * q,
+            ast.Div: lambda p, q: p / q,
+        }
         return Value(_checked(fold[op](left.value, right.value)))
     if op in (ast.Add, ast.Sub):
         terms = _terms(left.terms + right.terms)
@@ -345,9 +358,7 @@ def _describe(node: ast.AST) -> str:
         "Starred": "*args",
     }
     kind = type(node).__name__
-    if isinstance(node, ast.BinOp):
-        kind = f"the operator {type(node.op).__name__}"
-    elif isinstance(node, ast.UnaryOp):
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
         kind = f"the operator {type(node.op).__name__}"
     elif isinstance(node, ast.Constant):
         kind = f"the constant {type(node.value).__name__} {short(node.value)}"

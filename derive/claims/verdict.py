@@ -140,14 +140,22 @@ def check(
         return _result(claim, ASSUMED, assume, shown_truth, exact, None, counter, classes, features, model)
     judged = normalised if assume else exact
     explanation = explain(claim, model, classes, features)
-    counter = seed_counterexample(claim, model, exact_truth, constants) if (classes, features) == example_size(model) else None
+    counter = (
+        seed_counterexample(claim, model, exact_truth, constants)
+        if (classes, features) == example_size(model)
+        else None
+    )
     counter = counter or random_counterexample(claim, judged.mismatch)
     return _result(claim, INCORRECT, assume, shown_truth, judged, explanation, counter, classes, features, model)
 
 
-def _result(claim, verdict, assume, truth, comparison: Comparison, explanation, counter, classes, features, model=None) -> CheckResult:
+def _result(
+    claim, verdict, assume, truth, comparison: Comparison, explanation, counter, classes, features, model=None
+) -> CheckResult:
     difference = sp.Integer(0) if comparison.equal else tidy(comparison.difference)
-    return CheckResult(claim, verdict, assume, truth, difference, comparison.symbolic, explanation, counter, classes, features, model)
+    return CheckResult(
+        claim, verdict, assume, truth, difference, comparison.symbolic, explanation, counter, classes, features, model
+    )
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:

@@ -47,7 +47,6 @@ def _sigmoid(u: sp.Expr) -> sp.Expr:
     return sigmoid(u).rewrite(sp.exp)
 
 
-
 #: function name -> (builder, the bound on a constant argument: "exp", "log", "sym" (|c| <= 27), "root" (c >= 0))
 FUNCTIONS = {"exp": sp.exp, "log": sp.log, "ln": sp.log, "sigmoid": _sigmoid}
 #: further functions a user-written loss may call (their derivatives print in the same terms)
@@ -91,7 +90,9 @@ SOFTMAX_VOCABULARY = Vocabulary(
     QUANTITIES, dict(CONSTANTS), {"W": S.W[S.i, S.j], "b": S.b[S.j]}, KNOWN,
 )  # fmt: skip
 
-SCALAR_KNOWN = "y, {act}, z, b, w_i and x_i (feature index i, l or 1..d), d, exp, log, sigmoid, sum_l(...), Sum(..., (l, 1, d))"
+SCALAR_KNOWN = (
+    "y, {act}, z, b, w_i and x_i (feature index i, l or 1..d), d, exp, log, sigmoid, sum_l(...), Sum(..., (l, 1, d))"
+)
 
 
 def vocabulary(model=None) -> Vocabulary:
@@ -99,7 +100,13 @@ def vocabulary(model=None) -> Vocabulary:
     if model is None:
         return SOFTMAX_VOCABULARY
     if model.output_index is not None:
-        quantities, scalars, parameters, known, act = QUANTITIES, dict(CONSTANTS), SOFTMAX_VOCABULARY.parameters, KNOWN, None
+        quantities, scalars, parameters, known, act = (
+            QUANTITIES,
+            dict(CONSTANTS),
+            SOFTMAX_VOCABULARY.parameters,
+            KNOWN,
+            None,
+        )
     else:
         act = model.activation
         quantities = {"w": (S.w, (FEATURE,)), "x": (S.x, (FEATURE,))}

@@ -61,6 +61,31 @@ def _factor_row_constants(expr: sp.Expr) -> sp.Expr:
 _u = sp.Wild("u")
 
 
+def _log_of_quotient(expr: sp.Expr) -> sp.Expr:
+    """log(exp(u) * c / T) -> u + log c - log T: only the log of a product holding an exponential is split.
+
+    The other factors are positive there (a class sum of exponentials, constants); other logs are
+    left alone, since expanding log(X*y) whatever the signs would not be an identity.
+    """
+
+    def holds_exp(e: sp.Basic) -> bool:
+        return isinstance(e, sp.log) and any(isinstance(f, sp.exp) for f in sp.Mul.make_args(e.args[0]))
+
+    def split(log: sp.log) -> sp.Expr:
+        terms = []
+        for factor in sp.Mul.make_args(log.args[0]):
+            base, power = factor.as_base_exp()
+            if isinstance(factor, sp.exp):
+                terms.append(factor.args[0])
+            elif power.is_Integer:
+                terms.append(power * sp.log(base))
+            else:
+                terms.append(sp.log(factor))
+        return sp.Add(*terms)
+
+    return expr.replace(holds_exp, split)
+
+
 def _reflect_softplus(expr: sp.Expr) -> sp.Expr:
     """softplus(u) -> u + softplus(-u) where both occur, then the totals collected in u (the y*softplus terms cancel)."""
     atoms = expr.atoms(softplus)
@@ -113,7 +138,7 @@ STABILISE: Chain = chain(
     Rule(
         "log_of_quotient",
         "log(exp(S)/T) = S - log T: the log-softmax never takes the log of an underflowed a_j",
-        lambda e: sp.expand_log(e, force=True),
+        _log_of_quotient,
     ),
 )
 
@@ -124,6 +149,8 @@ def contiguous(expr: sp.Expr) -> sp.Expr:
     ``P.T`` is a strided view: BLAS takes it for free, but elementwise arithmetic, the
     class reductions and ``np.vdot`` on it are slow (or copy on every use).
     """
+    copies = {c: c.args[0] for c in expr.atoms(Contiguous) if isinstance(c.args[0], Transposed)}
+    expr = expr.xreplace(copies)  # copies made before are made again below, once: the rule is idempotent
     in_products = {arg for dot in expr.atoms(Dot) for arg in dot.args}
     loose = {t for t in expr.atoms(Transposed) if t.args[0] in ARRAYS and t not in in_products}
     return expr.xreplace({t: Contiguous(t) for t in loose})

@@ -148,7 +148,9 @@ SOFTMAX = Model(
     assumptions=(LABELS_SUM_TO_ONE,),
     activation_words="softmax output",
     naming=(
-        rules.name_quantity(S.a[S.k], SOFTMAX_OUTPUT, S.k, "name the softmax output: {0} = {1}", (S.a[S.k], SOFTMAX_OUTPUT)),
+        rules.name_quantity(
+            S.a[S.k], SOFTMAX_OUTPUT, S.k, "name the softmax output: {0} = {1}", (S.a[S.k], SOFTMAX_OUTPUT)
+        ),
         rules.RULES["factor"],
     ),
     inputs=(
@@ -159,9 +161,13 @@ SOFTMAX = Model(
     ),
     # the student's sample: petal length and width of an iris Setosa, label Setosa
     example={
-        "x": (1.9, 0.4), "W": ((0.1, 0.5), (0.1, 0.5)), "b": (0.0, 0.0), "P": (1.0, 0.0),
-        "classes": ("Setosa", "Non-Setosa"), "features": FLOWER,
-    },  # fmt: skip
+        "x": (1.9, 0.4),
+        "W": ((0.1, 0.5), (0.1, 0.5)),
+        "b": (0.0, 0.0),
+        "P": (1.0, 0.0),
+        "classes": ("Setosa", "Non-Setosa"),
+        "features": FLOWER,
+    },
     mistakes=(
         (
             "accepted answer",
@@ -212,6 +218,7 @@ def _scalar_inputs(label: str) -> tuple[Input, ...]:
         Input(S.x, ("d",), "features x_i of each sample"),
         Input(S.y, (), label),
     )
+
 
 LOGISTIC = Model(
     name="logistic",

@@ -31,7 +31,7 @@ from __future__ import annotations
 import sympy as sp
 
 
-class sigmoid(sp.Function):  # noqa: N801 -- SymPy's convention: functions are lower case
+class sigmoid(sp.Function):
     """The logistic sigmoid 1/(1 + exp(-u)); its derivative is sigmoid(u)(1 - sigmoid(u))."""
 
     nargs = 1
@@ -43,7 +43,7 @@ class sigmoid(sp.Function):  # noqa: N801 -- SymPy's convention: functions are l
         return 1 / (1 + sp.exp(-u))
 
 
-class softplus(sp.Function):  # noqa: N801
+class softplus(sp.Function):
     """log(1 + exp(u)), finite for every u; its derivative is sigmoid(u)."""
 
     nargs = 1
@@ -55,7 +55,7 @@ class softplus(sp.Function):  # noqa: N801
         return sp.log(1 + sp.exp(u))
 
 
-class softmax(sp.Function):  # noqa: N801
+class softmax(sp.Function):
     """softmax(u, v, ...) = exp(u)/(exp(u) + exp(v) + ...): the first argument's share.
 
     Differentiated by the first argument: s (1 - s); by another, -s softmax(that one, the rest).
@@ -72,7 +72,7 @@ class softmax(sp.Function):  # noqa: N801
         return sp.exp(args[0]) / sp.Add(*(sp.exp(a) for a in args))
 
 
-class logsumexp(sp.Function):  # noqa: N801
+class logsumexp(sp.Function):
     """log(exp(u) + exp(v) + ...); its derivative by one argument is that argument's softmax share."""
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:

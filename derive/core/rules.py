@@ -149,7 +149,7 @@ def name_quantity(
     hole = sp.Dummy("denominator", positive=True)
 
     def apply(expr: sp.Expr) -> sp.Expr:
-        held = expr.xreplace({denom: hole})
+        held = expr.replace(lambda e: e == denom or (isinstance(e, sp.Sum) and e.dummy_eq(denom)), lambda e: hole)
         named = held.replace(
             lambda e: _instance_index(e, numer, index) is not None,
             lambda e: name.subs(index, _instance_index(e, numer, index)) * hole,
@@ -188,6 +188,16 @@ def expand(expr: sp.Expr) -> sp.Expr:
 #: a derivative of a definition: Sum_l W_lj x_l differentiated leaves deltas and an index-in-range Piecewise
 COLLAPSE = chain(RULES["collapse_delta"], RULES["index_in_range"])
 #: the order in which the driver reduces a chain-rule product to a closed form
-SIMPLIFY = chain(*(RULES[n] for n in ("evaluate_product", "cancel", "split_sum", "collapse_delta", "index_in_range", "factor_out_of_sum")))
+SIMPLIFY = chain(
+    *(
+        RULES[n]
+        for n in ("evaluate_product", "cancel", "split_sum", "collapse_delta", "index_in_range", "factor_out_of_sum")
+    )
+)
 #: defined labels (label smoothing) summed over the classes: the proof that they sum to one
-LABEL_TOTAL = chain(*(RULES[n] for n in ("split_sum", "collapse_delta", "index_in_range", "factor_out_of_sum", "collapse_delta", "cancel")))
+LABEL_TOTAL = chain(
+    *(
+        RULES[n]
+        for n in ("split_sum", "collapse_delta", "index_in_range", "factor_out_of_sum", "collapse_delta", "cancel")
+    )
+)

@@ -22,7 +22,9 @@ def names(example: Example, model) -> tuple[list[str], list[str]]:
     """Column (class) and row (feature) headings: the names of the model's example when the shapes fit."""
     named_classes, named_features = (tuple(model.example.get(kind, ())) for kind in ("classes", "features"))
     classes = [f"{n} (j={q})" for q, n in enumerate(named_classes, 1)] if example.classes == len(named_classes) else []
-    features = [f"{n} (i={q})" for q, n in enumerate(named_features, 1)] if example.features == len(named_features) else []
+    features = (
+        [f"{n} (i={q})" for q, n in enumerate(named_features, 1)] if example.features == len(named_features) else []
+    )
     classes = classes or [f"j={q}" for q in range(1, example.classes + 1)]
     features = features or [f"i={q}" for q in range(1, example.features + 1)]
     return classes, features

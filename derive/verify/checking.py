@@ -205,7 +205,9 @@ def loss_function(model: Model, classes: int, features: int, constants: Mapping 
         if index is None:
             expr = expr.xreplace({name: explicit(definition)})
         else:
-            names = {explicit.symbol(name.base, (q,)): explicit(definition, **{str(index): q}) for q in range(1, classes + 1)}
+            names = {
+                explicit.symbol(name.base, (q,)): explicit(definition, **{str(index): q}) for q in range(1, classes + 1)
+            }
             expr = expr.xreplace(names)
     sizes = {"d": features, "K": classes}
     symbols = [

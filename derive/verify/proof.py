@@ -118,7 +118,9 @@ def prove(
     outputs = tuple(range(1, classes + 1)) if model.output_index is not None else (None,)
     setting = _Setting(model, S.Explicit(classes, features), outputs, assume)
     total = classes * (features + 2)
-    with tqdm(total=total, desc=f"proving K={classes} d={features}", unit="entry", disable=not progress, leave=False) as bar:
+    with tqdm(
+        total=total, desc=f"proving K={classes} d={features}", unit="entry", disable=not progress, leave=False
+    ) as bar:
         parts = {p: _separate(derive(model, p, assume)) for p in model.parameters}
         dLdz = _logit_derivatives(setting)
         identities = _prove_logit_identities(setting, dLdz, {c for c, _, _ in parts.values()})

@@ -1,7 +1,7 @@
-"""NumPy printing of the array expressions that :mod:`derive.lowering` lowers the gradient to.
+"""NumPy printing of the array expressions that :mod:`derive.codegen.lowering` lowers the gradient to.
 
 A subclass of SymPy's ``NumPyPrinter``: elementwise arithmetic, ``exp`` and ``log``
-print as SymPy prints them, and each array operation of :mod:`derive.arrays` (a
+print as SymPy prints them, and each array operation of :mod:`derive.codegen.arrays` (a
 SymPy ``Function`` such as ``Dot`` or ``SumOver``) gets its own ``_print_<Class>``
 method.  Printed code never goes through string edits afterwards.
 

@@ -144,17 +144,24 @@ def accuracy(W: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray) -> floa
 
 
 def descend(module: types.ModuleType, data: Data, task: Task, epochs: int, lr: float, progress: bool) -> tuple:
-    """Plain gradient descent from the task's start; the loss before each step."""
-    from tqdm import tqdm
-
+    """Plain gradient descent of softmax regression from the task's start; the loss before each step."""
     W, b = task.start()
     P = one_hot(data.y_train, len(task.class_names))
+    return gradient_descent(module, (W, b), (data.X_train, P), epochs, lr, task.name, progress)
+
+
+def gradient_descent(
+    module: types.ModuleType, parameters: tuple, inputs: tuple, epochs: int, lr: float, name: str, progress: bool
+) -> tuple:
+    """theta <- theta - lr * dH/dtheta with the module's ``loss_and_grad``: (the parameters..., the losses)."""
+    from tqdm import tqdm
+
     losses = []
-    for _ in tqdm(range(epochs), desc=f"train {task.name}", unit="epoch", disable=not progress, leave=False):
-        H, dW, db = module.loss_and_grad(W, b, data.X_train, P)
-        W, b = W - lr * dW, b - lr * db
+    for _ in tqdm(range(epochs), desc=f"train {name}", unit="epoch", disable=not progress, leave=False):
+        H, *grads = module.loss_and_grad(*parameters, *inputs)
+        parameters = tuple(p - lr * g for p, g in zip(parameters, grads))
         losses.append(H)
-    return W, b, tuple(losses)
+    return (*parameters, tuple(losses))
 
 
 def sklearn_accuracy(data: Data) -> float:
@@ -208,17 +215,10 @@ def train(
 
 def descend_binary(module: types.ModuleType, data: Data, task: Task, epochs: int, lr: float, progress: bool) -> tuple:
     """Gradient descent for the logistic model: y = 1 for Setosa (class 0), from the seed's start."""
-    from tqdm import tqdm
-
     W, b = task.start()
     w, bias = W[:, 0] - W[:, 1], float(b[0] - b[1])
     y = (data.y_train == 0).astype(float)
-    losses = []
-    for _ in tqdm(range(epochs), desc=f"train {task.name}", unit="epoch", disable=not progress, leave=False):
-        H, dw, db = module.loss_and_grad(w, bias, data.X_train, y)
-        w, bias = w - lr * dw, bias - lr * db
-        losses.append(H)
-    return w, bias, tuple(losses)
+    return gradient_descent(module, (w, bias), (data.X_train, y), epochs, lr, task.name, progress)
 
 
 def binary_accuracy(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray) -> float:

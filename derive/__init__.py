@@ -27,6 +27,8 @@ _HOMES = {
     "get_model": "core.models",
     "text": "printing.text",
     "CheckResult": "claims.verdict",
+    "ClaimError": "claims.bounds",
+    "InputError": "core.errors",
     "CheckView": "app.views",
     "check": "app.session",
     "model": "app.session",

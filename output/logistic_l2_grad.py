@@ -27,7 +27,7 @@ Math, per sample (the model's definitions, as derive's engine prints them):
 Everything is computed in float64 (DTYPE).  Arrays of any real floating dtype (float16, float32,
 float64, ...) are accepted and converted to float64 once, before the first block; integer, boolean and
 complex arrays are refused with a ValueError that names the dtype (cast them yourself if you mean it).
-The bias b may also be a Python int or float.  The loss and dH/db come back as Python floats,
+The bias b is a number: any real one, integer or floating (Python or NumPy).  The loss and dH/db come back as Python floats,
 the other gradients as float64 arrays.
 
 The loss and the gradients are means over the batch (``reduction="sum"`` for sums).
@@ -94,11 +94,11 @@ def _shape_error(shapes: tuple[tuple[int, ...], ...]) -> ValueError:
 
 
 def _bias(b: float) -> np.floating:
-    """b as a scalar of DTYPE: a Python int or float, or a NumPy floating scalar or 0-d array."""
+    """b as a scalar of DTYPE: a real number (Python or NumPy, integer or floating), or a 0-d array of one."""
     if isinstance(b, (int, float)) and not isinstance(b, bool):
         return DTYPE.type(b)
     if isinstance(b, (np.generic, np.ndarray)) and np.shape(b) == ():
-        if b.dtype.kind != "f":
+        if b.dtype.kind not in "iuf":
             raise _dtype_error("b", b.dtype)
         return DTYPE.type(b)
     raise ValueError(f"b must be a real number, not {type(b).__name__} of shape {np.shape(b)}")

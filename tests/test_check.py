@@ -463,21 +463,21 @@ def judged(text: str) -> int:
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=120))
 def test_fuzz_random_strings(text):
     judged(text)
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(TOKENS), max_size=24))
 def test_fuzz_token_sequences(tokens):
     judged("".join(tokens))
 
 
 @pytest.mark.slow
-@settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(["P_j", "a_j", "x_i", "(a_j - P_j)", "(1 - a_j)", "2", "P_1", "sum_k(P_k)"]), min_size=1, max_size=4),
        st.sampled_from(["+", "-", "*"]))  # fmt: skip
 def test_fuzz_well_formed_claims_agree_with_numbers(factors, op):

@@ -1,8 +1,8 @@
 """The command line: output, JSON, errors (one line, exit 2), atomic writes, its structure and defaults."""
 
 import functools
+import importlib.metadata
 import json
-import os
 import pkgutil
 import re
 import subprocess
@@ -129,7 +129,7 @@ def test_usage_errors_exit_2_without_traceback(args, message):
 
 def test_python_m_and_help():
     result = run("--help")
-    assert result.returncode == 0 and "example" in result.stdout and "gradient" in result.stdout
+    assert result.returncode == 0 and result.stdout.startswith("usage: derive [-h] [--version] COMMAND ...")
 
 
 def test_a_closed_pipe_is_a_quiet_exit():
@@ -144,7 +144,7 @@ def test_a_closed_pipe_is_a_quiet_exit():
 def test_version_is_the_packages():
     result = run("--version")
     assert result.returncode == 0 and result.stdout == f"derive {derive.__version__}\n"
-    assert derive.__version__ == "0.2.0"
+    assert derive.__version__ == importlib.metadata.version("derive-gradients")  # one source: the package's
 
 
 # ---------------------------------------------------------------- formulas as typed
@@ -189,7 +189,7 @@ def test_help_lists_the_commands_in_the_modules_order(capsys, monkeypatch):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     listed = re.findall(r"^    (\w+) ", capsys.readouterr().out, flags=re.MULTILINE)
-    assert listed == ["example", "gradient", "check", "latex", "markdown", "code", "train", "shell", "models", "all"]
+    assert listed == ["example", "gradient", "models", "check", "all", "latex", "markdown", "shell", "code", "train"]
 
 
 @pytest.mark.parametrize(
@@ -239,14 +239,6 @@ def test_all_writes_every_artefact(tmp_path, capsys):
     assert {Path(p).name for p in written} >= {"gradient.txt", "example.txt", "example.json"}
     assert all(Path(p).exists() for p in written)
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_directory_non_root(tmp_path, capsys):  # pragma: no cover - CI runs as root
-    target = tmp_path / "ro"
-    target.mkdir()
-    target.chmod(0o500)
-    assert cli.main(["all", "-o", str(target)]) == 2
 
 
 def test_unwritable_target_is_one_line_and_keeps_files(tmp_path, capsys):

@@ -181,7 +181,7 @@ def test_each_economising_rule_keeps_the_value_and_fires(rule):
     env["S"] = Z - Z.max(axis=0)
     changed = 0
     for expr in PR.outputs(PR.get_model("softmax"), exact=True).values():
-        before = RW.contiguous(RW.stabilise(expr.xreplace({AR.A: activation})))
+        before = RW.contiguous(RW.STABILISE(expr.xreplace({AR.A: activation})))
         after = rule(before)
         changed += after != before
         np.testing.assert_allclose(eval(numpy_code(after), env), eval(numpy_code(before), env), rtol=1e-12)

@@ -411,12 +411,16 @@ def test_any_real_floating_input_is_computed_in_the_modules_dtype(config, given,
 @pytest.mark.parametrize("wrong", [np.int64, np.uint8, np.bool_, np.complex128])
 @pytest.mark.parametrize("position", range(4), ids=["w", "b", "X", "y"])
 def test_integer_boolean_complex_input_is_refused_naming_the_dtype(dtype, wrong, position):
-    """A scalar bias of such a dtype too (a NumPy scalar): only Python's int and float are taken as numbers."""
+    """Arrays of such dtypes are refused; the scalar bias is a number, refused only as a boolean or complex one."""
     gen = module("logistic", dtype=dtype)
     arguments = list(data("logistic", 5, 3))
     arguments[position] = np.asarray(arguments[position]).astype(wrong)
     if position == 1:
         arguments[1] = arguments[1][()]  # a NumPy scalar, not a 0-d array
+        if np.dtype(wrong).kind in "iu":  # an integer number: taken as the same float
+            as_float = [*arguments[:1], float(arguments[1]), *arguments[2:]]
+            assert gen.loss_and_grad(*arguments)[0] == gen.loss_and_grad(*as_float)[0]
+            return
     name, wrong_name = "wbXy"[position], np.dtype(wrong).name
     message = f"{name} has dtype {wrong_name}: only real floating dtypes are accepted (and converted to {dtype})"
     for function in (gen.loss, gen.loss_and_grad, gen.grad):

@@ -297,7 +297,7 @@ def test_concrete_sizes_print_concrete_sums():
         [r"i = 1, \dots, 2"],
         [r"i = 1, \dots, 2", r"j = 1, \dots, 3"],
     ]
-    with pytest.raises(ValueError, match="do not match"):
+    with pytest.raises(ValueError, match=r"sizes \(2, 2\) differ from the worked example.s \(3, 2\)"):
         document(gradients(), example, sizes=(2, 2))
 
 

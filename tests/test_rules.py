@@ -358,7 +358,7 @@ def test_codegen_rewrite_prints_as(name, before, code):
 def test_fired_lists_the_rules_that_changed_something():
     naive = sp.log(sp.exp(Z) / SumOver(sp.exp(Z), 0))
     assert [r.name for r in RW.fired(naive)] == ["shift_by_max", "max_out_of_class_sum", "log_of_quotient"]
-    assert RW.stabilise(naive) == Sh - sp.log(T)
+    assert RW.STABILISE(naive) == Sh - sp.log(T)
     assert RW.fired(Sh) == ()
 
 

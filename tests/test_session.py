@@ -213,8 +213,10 @@ def test_example_rejects_shapes_that_do_not_fit(name, values, message):
 def test_documents_are_the_command_line_documents(softmax):
     assert softmax.markdown() == (GOLDEN.parent.parent / "output" / "derivation.md").read_text(encoding="utf-8")
     assert softmax.latex() == (GOLDEN / "derivation-body.tex").read_text(encoding="utf-8")
-    with pytest.raises(ValueError, match="plain softmax"):
-        derive.model("logistic").latex()
+    output = GOLDEN.parent.parent / "output"
+    for name in ("logistic", "linear"):
+        assert derive.model(name).markdown() == (output / "models" / f"{name}.md").read_text(encoding="utf-8")
+    assert derive.model("softmax", l2=0.01).markdown() == (output / "models" / "softmax-l2.md").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------- derive check and derive code from a session

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import types
 
-from derive.codegen.program import module_name
+from derive.codegen.program import DTYPES, module_name, program
 from derive.core import symbols as S
 from derive.core.models import Model, get_model
 from derive.render import code
@@ -31,10 +31,16 @@ def command_line(model: Model, dtype: str, constants: dict) -> str:
 
 
 def module_source(dtype: str = "float64", model: Model | str = "softmax", constants: dict | None = None) -> str:
-    """The text of the generated module, as ``derive code`` writes it (ValueError for an unknown dtype)."""
+    """The text of the generated module, as ``derive code`` writes it (ValueError for an unknown dtype).
+
+    Always the exact form: a module that assumed Sum_k P_k = 1 would be silently wrong for other labels.
+    ``constants`` gives the add-ons' strengths ({lambda: 0.01}); the model's defaults otherwise.
+    """
     model = get_model(model) if isinstance(model, str) else model
     constants = {**model.constants, **(constants or {})}
-    return code.module_source(dtype, model, constants, command=command_line(model, dtype, constants))
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    return code.module_source(program(model, exact=True), dtype, constants, command_line(model, dtype, constants))
 
 
 def load_module(source: str, name: str = "softmax_grad") -> types.ModuleType:

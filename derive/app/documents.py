@@ -42,9 +42,14 @@ def context(model, example, assume: bool = True, sizes: tuple[int, int] | None =
     from derive.render.document import document
     from derive.verify.example import two_class_pair
 
-    derivations = gradients(model, assume=assume)
+    if sizes is not None and tuple(sizes) != (example.classes, example.features):
+        raise ValueError(
+            f"--classes {sizes[0]} --features {sizes[1]} do not match the worked example's sample "
+            f"({example.classes} classes, {example.features} features): give --x and --W of that shape"
+        )
+    derivations, exact = gradients(model, assume=assume), gradients(model, assume=False)
     judged = seed_checks(model, assume)
-    return document(derivations, example, sizes, constants, judged, two_class_pair(model))
+    return document(derivations, example, sizes, constants, judged, two_class_pair(model), exact)
 
 
 def render(kind: str, context: dict) -> str:

@@ -50,7 +50,7 @@ from derive.app import documents
 from derive.app.views import CheckView, Code, DerivationView, ExampleView, Formula, Gradients, StepView
 from derive.claims import verdict
 from derive.core import symbols as S
-from derive.core.derivation import derive
+from derive.core.derivation import derive, gradients
 from derive.core.models import Model, configure
 from derive.printing.text import text
 from derive.render.session import definitions, jacobian_matrix, model_markdown
@@ -109,12 +109,11 @@ class Session:
         """
         x, W, b, P = _sample(self.model, x, W, b, P, label, self.constants)
         example = worked_example(x, W, b, P, lr=lr, model=self.model, assume=self.assume, constants=self.constants)
-        return ExampleView(example, tuple(d.derivation for d in self.gradients()))
+        # labels that break the assumption are computed in the exact form: show its closed forms beside them
+        return ExampleView(example, gradients(self.model, assume=example.assume))
 
     def context(self, lr: float = DOCUMENT_LR) -> dict:
-        """The context of the derivation documents (softmax without add-ons, as ``derive latex``)."""
-        if self.model.name != "softmax":
-            raise ValueError(f"the derivation documents cover the plain softmax model, not {self.model.name!r}")
+        """The context of the derivation documents, as ``derive latex`` and ``derive markdown`` make it."""
         return documents.context(self.model, self.example(lr=lr).example, self.assume, constants=self.constants)
 
     def latex(self, lr: float = DOCUMENT_LR) -> str:

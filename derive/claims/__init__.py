@@ -13,3 +13,7 @@ evaluates text: no ``eval``, ``exec``, ``sympify`` or ``parse_expr``.
 May import: :mod:`derive.core`, :mod:`derive.printing`, :mod:`derive.verify`; not the code
 generator, the renderers or the front ends.
 """
+
+from derive.claims.bounds import ClaimError, NotationError
+
+__all__ = ["ClaimError", "NotationError"]

@@ -34,17 +34,6 @@ MAX_TERMS = 120
 #: largest K and d a claim is judged at (each entry is checked symbolically)
 MAX_SIZE = 4
 
-BOUNDS = {
-    "length": MAX_LENGTH,
-    "depth": MAX_DEPTH,
-    "nodes": MAX_NODES,
-    "literal": MAX_LITERAL,
-    "constant": MAX_CONSTANT,
-    "exponent": MAX_EXPONENT,
-    "terms": MAX_TERMS,
-    "classes/features": MAX_SIZE,
-}
-
 #: Unicode operators people paste, and their ASCII meaning
 TRANSLATIONS = {
     "\u2212": "-", "\u00b7": "*", "\u00d7": "*", "\u22c5": "*",

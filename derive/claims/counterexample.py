@@ -72,7 +72,7 @@ def seed_counterexample(
     """The entry with the largest error at the model's example (the seed's sample), or None if all agree.
 
     The truth is the engine's derivative at the sample, cross-checked by a
-    central finite difference of the loss (:func:`derive.checking.finite_difference`).
+    central finite difference of the loss (:func:`derive.verify.checking.finite_difference`).
     """
     classes, features = example_size(model)
     given = example_point(model, constants)

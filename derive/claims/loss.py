@@ -9,7 +9,7 @@ immutable value:
   is a real scalar, ``z_k`` an indexed quantity, the functions of
   :data:`derive.claims.vocabulary.LOSS_FUNCTIONS`, ``softmax``, sums over an index): no
   eval, the same bounds, one-line errors;
-* SymPy differentiates; the engine's :func:`derive.derivation.reduce` applies the
+* SymPy differentiates; the engine's :func:`derive.core.derivation.reduce` applies the
   rules of :data:`LOSS_RULES` in order, each recorded as a step when it changes
   the expression;
 * the rules recognise the sigmoid (exp(-u)/(1 + exp(-u))**2 -> sigma(u)(1 - sigma(u))),
@@ -172,12 +172,7 @@ def _name_indexed(expr: sp.Expr, total: sp.Sum) -> sp.Expr:
     if not (isinstance(term, sp.Indexed) and term.indices == (index,)):
         return expr
     named = S.a if term.base == S.z else sp.IndexedBase(f"softmax_{term.base}")
-    hole = sp.Dummy("total", positive=True)
-    held = expr.xreplace({total: hole}).replace(
-        lambda e: isinstance(e, sp.exp) and isinstance(e.args[0], sp.Indexed) and e.args[0].base == term.base,
-        lambda e: named[e.args[0].indices[0]] * hole,
-    )
-    return held.xreplace({hole: total})
+    return rules.name_quantity(named[index], sp.exp(term) / total, index, "")(expr)
 
 
 def _name_listed(expr: sp.Expr, total: sp.Add) -> sp.Expr:

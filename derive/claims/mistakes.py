@@ -18,6 +18,7 @@ from derive.core import rules
 from derive.core import symbols as S
 from derive.core.derivation import derive
 from derive.core.models import Model
+from derive.printing.text import text
 
 
 def chain_summand(model: Model, parameter: sp.Indexed) -> tuple[sp.Expr, sp.Symbol]:
@@ -84,7 +85,8 @@ def doubled_data(model: Model, parameter: sp.Basic) -> sp.Expr | None:
     return 2 * data + penalty
 
 
-#: (explanation, the wrong formula it describes): checked in order, the first match is reported
+#: (explanation, the wrong formula it describes): checked in order, the first match is reported.  The
+#: explanations are templates in the model's own notation: {dz} is dz/d(weight), {w} the weight, {W} its name
 MISTAKES = (
     (
         "the k != j terms of the chain rule are missing: only the diagonal k = j of the softmax Jacobian was kept",
@@ -95,21 +97,21 @@ MISTAKES = (
         delta_as_one,
     ),
     ("the sign is wrong (the claim is -truth): a step against it would climb the loss", wrong_sign),
-    ("the factor dz_j/dW_ij = x_i is missing", missing_input),
-    ("the L2 term lambda W_ij (the derivative of the penalty (lambda/2) Sum W^2) is missing", missing_penalty),
+    ("the factor {dz} = x_i is missing", missing_input),
+    ("the L2 term lambda {w} (the derivative of the penalty (lambda/2) Sum {W}^2) is missing", missing_penalty),
     (
-        "the L2 term is 2 lambda W_ij: the penalty is (lambda/2) Sum W^2, whose derivative is lambda W_ij",
+        "the L2 term is 2 lambda {w}: the penalty is (lambda/2) Sum {W}^2, whose derivative is lambda {w}",
         doubled_penalty,
     ),
     ("the claim is twice the truth: the loss is (1/2)(yhat - y)^2, the 1/2 cancels the 2 of the square", doubled_data),
 )
 
 
-def explanation_for(model: Model, text_: str) -> str:
-    """A mistake's words in the model's own notation (x_i = dz/dw_i, lambda w_i for a scalar model)."""
-    if model.output_index is not None:
-        return text_
-    return text_.replace("dz_j/dW_ij", "dz/dw_i").replace("W_ij", "w_i").replace("Sum W^2", "Sum w^2")
+def explanation_for(model: Model, template: str) -> str:
+    """A mistake's words in the model's own notation: dz_j/dW_ij and W_ij, or dz/dw_i and w_i for a single output."""
+    weight = model.parameters[0]
+    names = {"dz": text(sp.Derivative(model.logit, weight)), "w": text(weight), "W": str(S.key(weight))}
+    return template.format(**names)
 
 
 def explain(claim: Claim, model: Model, classes: int, features: int) -> str | None:

@@ -103,9 +103,7 @@ def _eliminated_size(expanded: sp.Expr, last: dict, classes: int) -> int:
 
 
 def _name_softmax(expr: sp.Expr, model: Model, classes: int) -> sp.Expr:
-    """exp(z_q) / (exp(z_1) + ... + exp(z_K)) -> a_q at a concrete K."""
-    z, a = model.logit.base, model.activation.base
-    denominator = sp.Add(*(sp.exp(z[q]) for q in range(1, classes + 1)))
-    hole = sp.Dummy("denominator", positive=True)
-    held = expr.xreplace({denominator: hole}).xreplace({sp.exp(z[q]): a[q] * hole for q in range(1, classes + 1)})
-    return held.xreplace({hole: denominator})
+    """exp(z_q) / (exp(z_1) + ... + exp(z_K)) -> a_q at a concrete K: the model's naming rule, written out."""
+    z, a, k = model.logit.base, model.activation.base, model.output_index
+    written_out = sp.exp(z[k]) / sp.Add(*(sp.exp(z[q]) for q in range(1, classes + 1)))
+    return rules.name_quantity(a[k], written_out, k, "name the softmax output at K = {0}", (classes,))(expr)

@@ -44,6 +44,7 @@ from derive.claims.vocabulary import (
     Vocabulary,
 )
 from derive.core import symbols as S
+from derive.core.primitives import indexed_softmax, softmax
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ class Reader:
         for argument in args:
             self.function("exp", argument)
         if len(args) > 1:
-            return Value(sp.exp(args[0].expr) / sp.Add(*(sp.exp(a.expr) for a in args)), _terms(len(args)))
+            return Value(softmax(*(a.expr for a in args)).rewrite(sp.exp), _terms(len(args)))
         (one,) = args
         if not (isinstance(one.expr, sp.Indexed) and len(one.expr.indices) == 1 and one.expr.indices[0].is_Symbol):
             raise ClaimError("softmax takes the listed symbols, softmax(u, v, w), or one indexed logit, softmax(z_j)")
@@ -268,8 +269,7 @@ class Reader:
         dummy = S.m if q != S.m else S.k
         upper = S.d if INDICES.get(str(q), (None, CLASS))[1] == FEATURE else S.K
         dummy = S.l if upper == S.d and q != S.l else dummy
-        total = sp.Sum(sp.exp(one.expr.base[dummy]), (dummy, 1, upper))
-        return Value(sp.exp(one.expr) / total, _terms(MAX_SIZE))
+        return Value(indexed_softmax(one.expr.base, q, dummy, upper), _terms(MAX_SIZE))
 
     def sum(self, letter: str, summand: Value) -> Value:
         index, role = INDICES[letter]

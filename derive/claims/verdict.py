@@ -120,7 +120,7 @@ def check(
     A single-output model (logistic, linear) has K = 1 whatever ``classes`` says.
     ``constants`` fixes strengths (lambda, epsilon) for the counterexample at the
     model's example; elsewhere they are random.  Raises
-    :class:`derive.ClaimError` (an InputError) for a claim that cannot be read.
+    :class:`derive.claims.ClaimError` (an InputError) for a claim that cannot be read.
     """
     model = get_model(model) if isinstance(model, str) else model
     classes = 1 if model.output_index is None else classes

@@ -96,7 +96,7 @@ SCALAR_KNOWN = (
 
 
 def vocabulary(model=None) -> Vocabulary:
-    """The vocabulary of claims about ``model`` (a :class:`derive.models.Model`; None: softmax regression)."""
+    """The vocabulary of claims about ``model`` (a :class:`derive.core.models.Model`; None: softmax regression)."""
     if model is None:
         return SOFTMAX_VOCABULARY
     if model.output_index is not None:

@@ -2,7 +2,7 @@
 
 Each operation (``Dot``, ``Transposed``, ``SumOver`` ...) is a SymPy ``Function``
 so that ``cse``, ``xreplace`` and the rewrites see through it, and
-:class:`derive.numpyprinter.ArrayPrinter` prints it (``_print_Dot``: ``A @ B``).
+:class:`derive.printing.numpy.ArrayPrinter` prints it (``_print_Dot``: ``A @ B``).
 
 Layout: every index of the engine has a role (the batch index n, a feature index
 i/l, a class index j/k/m).  Inputs are stored with their indices in the order the

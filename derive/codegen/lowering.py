@@ -3,7 +3,7 @@
 *Lifting* turns x_i into X[n, i], P_j into P[n, j] (y into y[n] ...) and takes the
 batch mean, ``scale * Sum_n``.  *Lowering* reads the ``Indexed`` structure: a sum
 over an index shared by two factors is a contraction (a matrix product, oriented
-by ``PRODUCT_ORDER`` of :mod:`derive.arrays`, operands transposed as the layouts
+by ``PRODUCT_ORDER`` of :mod:`derive.codegen.arrays`, operands transposed as the layouts
 require); a sum over an index of one factor is a reduction along that axis;
 everything else is elementwise with NumPy broadcasting.  Symbolic constants (the
 1/N of the mean) multiply the small results of products and reductions, not the

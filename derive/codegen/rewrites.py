@@ -28,7 +28,7 @@ from derive.codegen.arrays import (
     Z,
 )
 from derive.core.primitives import sigmoid, softplus
-from derive.core.strategies import Chain, Rule, chain, run
+from derive.core.strategies import Chain, Rule, chain, run, where
 
 # --------------------------------------------------------------------------- stabilise
 
@@ -103,17 +103,17 @@ STABILISE: Chain = chain(
     Rule(
         "name_sigmoid",
         "1/(1 + exp(-u)) = sigma(u)",
-        lambda e: e.replace(1 / (1 + sp.exp(_u)), sigmoid(-_u)),
+        where(1 / (1 + sp.exp(_u)), sigmoid(-_u)),
     ),
     Rule(
         "sigmoid_complement",
         "1 - sigma(u) = sigma(-u): no cancellation when sigma(u) is close to 1",
-        lambda e: e.replace(1 - sigmoid(_u), sigmoid(-_u)),
+        where(1 - sigmoid(_u), sigmoid(-_u)),
     ),
     Rule(
         "log_sigmoid",
         "log sigma(u) = -log(1 + exp(-u)) = -logaddexp(0, -u): finite for any u, never the log of 0",
-        lambda e: e.replace(sp.log(sigmoid(_u)), -softplus(-_u)),
+        where(sp.log(sigmoid(_u)), -softplus(-_u)),
     ),
     Rule(
         "softplus_reflect",
@@ -123,7 +123,7 @@ STABILISE: Chain = chain(
     Rule(
         "sigmoid_by_softplus",
         "sigma(u) = exp(-logaddexp(0, -u)): exp of a number <= 0 never overflows, and shares logaddexp with the loss",
-        lambda e: e.replace(sigmoid(_u), sp.exp(-softplus(-_u))),
+        where(sigmoid(_u), sp.exp(-softplus(-_u))),
     ),
     Rule(
         "shift_by_max",
@@ -158,10 +158,6 @@ def contiguous(expr: sp.Expr) -> sp.Expr:
 
 #: the definition of the shifted logits that the rules above introduce
 SHIFTED = (Sh, Z - M)
-
-
-def stabilise(expr: sp.Expr, rules: Chain = STABILISE) -> sp.Expr:
-    return rules(expr)
 
 
 CONTIGUOUS = Rule("contiguous", "a transposed input used outside a matrix product is copied once", contiguous)

@@ -6,7 +6,8 @@ one-line justification in words, which the derivation records next to the step i
 produced.  Rules that depend on a model (naming its activation, its assumptions)
 are built by the factories below from the model's own definitions.  The orders in
 which rules run are named chains at the bottom (:data:`SIMPLIFY`, :data:`COLLAPSE`,
-:data:`LABEL_TOTAL`): every driver takes its order from there.
+:data:`LABEL_TOTAL`); a driver composes them with a model's own rules (naming its
+activation, its assumptions, the sign) and nothing else.
 
 No rule calls ``sympy.simplify``: on indexed sums with Kronecker deltas it is
 slow and can crash, and it would hide which identity was used.
@@ -20,7 +21,7 @@ import sympy as sp
 from sympy.simplify.simplify import factor_sum as _factor_sum
 
 from derive.core import symbols as S
-from derive.core.strategies import Rewrite, Rule, chain
+from derive.core.strategies import Rewrite, Rule, chain, where
 
 RULES: dict[str, Rule] = {}
 
@@ -38,7 +39,7 @@ def rule(name: str, justification: str, *terms: sp.Basic) -> Callable[[Rewrite],
 @rule("evaluate_product", "multiply the factors out; common factors cancel")
 def evaluate_product(expr: sp.Expr) -> sp.Expr:
     """Mul(f, g, evaluate=False) -> f*g, also inside sums."""
-    return expr.replace(lambda e: isinstance(e, sp.Mul), lambda e: sp.Mul(*e.args))
+    return where(lambda e: isinstance(e, sp.Mul), lambda e: sp.Mul(*e.args))(expr)
 
 
 @rule("split_sum", "a sum of terms is the sum of the sums (linearity)")
@@ -60,7 +61,7 @@ def collapse_delta(expr: sp.Expr) -> sp.Expr:
 @rule("index_in_range", "the index lies in its range (1 to {0} for classes, 1 to {1} for features)", S.K, S.d)
 def index_in_range(expr: sp.Expr) -> sp.Expr:
     """Piecewise((f, N >= n), (0, True)) -> f when n is an index with upper bound N."""
-    return expr.replace(lambda e: isinstance(e, sp.Piecewise) and _in_range(e), lambda e: e.args[0][0])
+    return where(lambda e: isinstance(e, sp.Piecewise) and _in_range(e), lambda e: e.args[0][0])(expr)
 
 
 def _in_range(pw: sp.Piecewise) -> bool:
@@ -74,7 +75,7 @@ def _in_range(pw: sp.Piecewise) -> bool:
 @rule("factor_out_of_sum", "factors that do not depend on the summation index move out of the sum")
 def factor_out_of_sum(expr: sp.Expr) -> sp.Expr:
     """Sum_k c*f(k) -> c*Sum_k f(k) when c does not depend on k."""
-    return expr.replace(lambda e: isinstance(e, sp.Sum), _factor_sum)
+    return where(lambda e: isinstance(e, sp.Sum), _factor_sum)(expr)
 
 
 @rule("cancel", "cancel common factors of numerator and denominator")
@@ -172,7 +173,7 @@ def substitute(name: str, old: sp.Expr, new: sp.Expr, justification: str, terms:
     """old -> new, matching sums whatever their dummy index is called."""
 
     def apply(expr: sp.Expr) -> sp.Expr:
-        return expr.replace(lambda e: e == old or (isinstance(e, sp.Sum) and e.dummy_eq(old)), lambda e: new)
+        return where(lambda e: e == old or (isinstance(e, sp.Sum) and e.dummy_eq(old)), lambda e: new)(expr)
 
     return Rule(name, justification, apply, terms)
 

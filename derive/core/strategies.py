@@ -117,8 +117,9 @@ def exhaust(strategy, limit: int = 10) -> Exhaust:
     return Exhaust(strategy, limit)
 
 
-def where(query: Callable[[sp.Basic], bool], rewrite: Callable[[sp.Basic], sp.Expr]) -> Rewrite:
-    """A rewrite of every subexpression for which ``query`` holds (SymPy's ``replace``), bottom up."""
+def where(query, rewrite) -> Rewrite:
+    """A rewrite of every subexpression that matches, bottom up (SymPy's ``replace``): ``query`` is a predicate
+    and ``rewrite`` a function of the match, or ``query`` a pattern with Wilds and ``rewrite`` an expression in them."""
     return lambda expr: expr.replace(query, rewrite)
 
 

@@ -1,7 +1,7 @@
 r"""LaTeX printing in the seed's notation: P_{j}, W_{ij}, \delta_{kj}, \frac{\partial H}{\partial W_{ij}}.
 
 A subclass of SymPy's ``LatexPrinter`` with ``_print_<Class>`` methods, like
-:mod:`derive.textprinter` for plain text; printed strings are never edited
+:mod:`derive.printing.text` for plain text; printed strings are never edited
 afterwards.  Numbers (``Float``) are printed with a fixed number of decimals
 (the ``decimals`` setting) so that the worked example reads like a table.
 

@@ -24,7 +24,7 @@ INFIX = frozenset({"Dot"})
 
 
 class ArrayPrinter(NumPyPrinter):
-    """NumPy code for :mod:`derive.arrays`' array expressions: ``X.T @ G``, ``E.sum(axis=1, keepdims=True)``."""
+    """NumPy code for :mod:`derive.codegen.arrays`' array expressions: ``X.T @ G``, ``E.sum(axis=1, keepdims=True)``."""
 
     printmethod = "_derive_numpy"
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import sympy as sp
 
 from derive import __version__
-from derive.codegen.program import BLOCK_ROWS, DTYPES, KEYWORDS, Program, program
+from derive.codegen.program import BLOCK_ROWS, DTYPES, KEYWORDS, Program
 from derive.codegen.signature import Signature, signature
 from derive.core import symbols as S
-from derive.core.models import Model, get_model
+from derive.core.models import Model
 from derive.printing.numpy import ArrayPrinter
 from derive.printing.text import equation
 from derive.render.environment import render
@@ -32,19 +32,14 @@ LAYOUT = (
 )
 
 
-def module_source(
-    dtype: str = "float64", model: Model | str = "softmax", constants: dict | None = None, command: str = "derive code"
-) -> str:
-    """The generated module's text for ``model`` in ``dtype``; ``command`` is the command line that writes it.
+def module_source(prog: Program, dtype: str, constants: dict, command: str) -> str:
+    """The generated module's text for the program ``prog`` in ``dtype``; ``command`` is the command line that writes it.
 
-    Always the exact form: a module that assumed Sum_k P_k = 1 would be silently wrong for other labels.
-    ``constants`` gives the add-ons' strengths ({lambda: 0.01}); the model's defaults otherwise.
+    ``constants`` gives the add-ons' strengths ({lambda: 0.01}).  ValueError for a dtype other than float64, float32.
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    model = get_model(model) if isinstance(model, str) else model
-    constants = {**model.constants, **(constants or {})}
-    prog = program(model, exact=True)
+    model = prog.model
     printer = ArrayPrinter()
     sig = signature(model)
     return render(

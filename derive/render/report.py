@@ -1,6 +1,6 @@
 """Plain-text reports for the terminal: the worked example as tables, steps as lines.
 
-Numbers are formatted here; math is printed by :mod:`derive.textprinter`.
+Numbers are formatted here; math is printed by :mod:`derive.printing.text`.
 """
 
 from __future__ import annotations

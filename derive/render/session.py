@@ -96,6 +96,7 @@ def example_context(example: Example, derivations: tuple[Derivation, ...]) -> di
         "loss": equation(S.H, sp.Float(example.loss)),
         "gradients": [equation(*g) for g in gradients],
         "fd_error": document.fd_gap(example, equation),
+        "dropped": example.dropped_reason() if example.dropped else "",
         **_descent_context(example, derivations, gradients),
     }
 

@@ -35,6 +35,8 @@ from tqdm import tqdm
 from derive.core import symbols as S
 from derive.core.derivation import Derivation, derive
 from derive.core.models import Model, get_model
+from derive.verify.checking import random_inputs
+from derive.verify.evaluate import arrays, evaluate
 
 #: refuse sizes that could not finish in minutes
 MAX_ENTRIES = 200_000
@@ -302,8 +304,6 @@ class _NumericCheck:
     """
 
     def __init__(self, setting: _Setting, dLdz: dict, features: int):
-        from derive.verify.checking import random_inputs
-        from derive.verify.evaluate import arrays, evaluate
 
         rng = np.random.default_rng(1)
         model, explicit, classes = setting.model, setting.explicit, len(setting.outputs)

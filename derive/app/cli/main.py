@@ -19,7 +19,7 @@ from derive.app.cli.registry import COMMANDS
 from derive.core.errors import InputError
 
 #: the modules of derive.app.cli that hold commands, in the order ``derive --help`` lists them
-COMMAND_MODULES = ("example", "gradient", "check", "documents", "code", "train", "shell", "models", "all")
+COMMAND_MODULES = ("example", "gradient", "models", "check", "all", "documents", "shell", "code", "train")
 
 #: an argument shaped like an option (-h, -K, --format, --format=json); any other that starts with "-" is a formula
 OPTION = re.compile(r"--?[A-Za-z][A-Za-z0-9-]*(=.*)?", re.DOTALL)
@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``derive`` with ``argv`` (default: the process's arguments); the exit code."""
     args = parser().parse_args(as_typed(sys.argv[1:] if argv is None else list(argv)))
     try:
-        return COMMANDS[args.command].run(args)
+        code = COMMANDS[args.command].run(args)
+        sys.stdout.flush()  # inside the try: a reader that left is noticed here, not at the interpreter's exit
+        return code
     except InputError as err:
         print(f"derive {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -27,6 +27,7 @@ def document(
     constants: dict | None = None,
     judged: tuple[tuple[str, CheckResult], ...] = (),
     pair: tuple[Example, Example] | None = None,
+    exact: tuple[Derivation, ...] | None = None,
 ) -> dict:
     """The context of the derivation templates: generic K and d unless ``sizes`` (K, d) are given.
 
@@ -34,14 +35,12 @@ def document(
     worked example, by default the model's own.  ``judged`` are the model's seed claims with
     their verdicts (the section "Check your derivation"), ``pair`` the worked examples of a
     sigmoid model and of the 2-class softmax at the seed's sample (the section on their
-    equivalence); both are computed by the caller.  Raises ValueError when ``sizes`` differ
-    from the worked example's.
+    equivalence), ``exact`` the derivations without the model's assumptions (the derivations
+    themselves when None: they assume nothing); all are computed by the caller.  Raises
+    ValueError when ``sizes`` differ from the worked example's.
     """
     if sizes is not None and tuple(sizes) != (example.classes, example.features):
-        raise ValueError(
-            f"--classes {sizes[0]} --features {sizes[1]} do not match the worked example's sample "
-            f"({example.classes} classes, {example.features} features): give --x and --W of that shape"
-        )
+        raise ValueError(f"sizes {tuple(sizes)} differ from the worked example's {(example.classes, example.features)}")
     model = derivations[0].model
     constants = {**model.constants, **(constants or {})}
     tex = Tex(((S.K, sizes[0]), (S.d, sizes[1]))) if sizes else Tex()
@@ -63,7 +62,7 @@ def document(
         "assumptions": assumptions(derivations[0], tex),
         "smoothing": smoothing(derivations, sections, tex),
         "penalty": penalty(derivations, sections, tex),
-        "exact": exact_results(derivations, tex),
+        "exact": exact_results(exact or derivations, tex),
         "matrix_forms": [tex(lhs, rhs) for lhs, rhs in forms if isinstance(lhs, Gradient)],
         "columns": columns(model, tex),
         "example": worked(example, model, forms, tex, constants),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from derive.core import symbols as S
-from derive.core.derivation import Derivation, derive
+from derive.core.derivation import Derivation
 from derive.core.models import Model
 from derive.printing.latex import Gradient, equation
 from derive.render.document.notation import words
@@ -35,9 +35,9 @@ def jacobian(derivation: Derivation, classes: int, tex: Tex) -> dict:
     }
 
 
-def exact_results(derivations: tuple[Derivation, ...], tex: Tex) -> list[str]:
-    """Each result derived without the model's assumptions (for any labels)."""
-    return [tex(d.lhs, derive(d.model, d.wrt, assume=False).result) for d in derivations]
+def exact_results(exact: tuple[Derivation, ...], tex: Tex) -> list[str]:
+    """Each result of the derivations without the model's assumptions (for any labels), printed."""
+    return [tex(d.lhs, d.result) for d in exact]
 
 
 def vector(expr: sp.Expr, index: sp.Symbol, length: sp.Expr) -> sp.MatrixExpr:

@@ -216,7 +216,9 @@ def test_documents_are_the_command_line_documents(softmax):
     output = GOLDEN.parent.parent / "output"
     for name in ("logistic", "linear"):
         assert derive.model(name).markdown() == (output / "models" / f"{name}.md").read_text(encoding="utf-8")
-    assert derive.model("softmax", l2=0.01).markdown() == (output / "models" / "softmax-l2.md").read_text(encoding="utf-8")
+    assert derive.model("softmax", l2=0.01).markdown() == (output / "models" / "softmax-l2.md").read_text(
+        encoding="utf-8"
+    )
 
 
 # ---------------------------------------------------------------- derive check and derive code from a session

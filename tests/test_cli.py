@@ -3,6 +3,7 @@
 import functools
 import importlib.metadata
 import json
+import os
 import pkgutil
 import re
 import subprocess
@@ -18,6 +19,7 @@ from derive.app.cli import all as all_command
 from derive.app.cli.main import COMMAND_MODULES, as_typed
 from derive.app.cli.options import ModelOptions
 from derive.app.cli.registry import COMMANDS
+from derive.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "output"
@@ -116,7 +118,10 @@ def test_example_errors(args, message, capsys):
         (["example", "--lr", "x"], "'x' is not a number"),
         (["gradient", "--classes", "0", "--features", "2"], "0 is out of range"),
         (["gradient", "--classes", "2"], "give both --classes and --features"),
-        (["gradient", "--classes", "1000", "--features", "100000"], "is more than the limit"),
+        (["gradient", "--classes", "1000", "--features", "100000"], "is too large for the element-wise proof"),
+        (["gradient", "--classes", "3"], "give both --classes and --features"),
+        (["all", "-o", ""], "an empty path"),
+        (["train", "--plot", "curve.txt"], "the file name must end in .png, .pdf, .svg"),
         (["example", "--format", "yaml"], "invalid choice"),
         (["nonsense"], "invalid choice"),
     ],
@@ -199,7 +204,7 @@ def test_help_lists_the_commands_in_the_modules_order(capsys, monkeypatch):
         ("code", "directory (default: the current one)"),
         ("latex", "directory (default: the current one)"),
         ("markdown", "directory (default: the current one)"),
-        ("train", "loss-curve PNG (default ./train_<task>.png, in the current folder)"),
+        ("train", "the loss curve, .png, .pdf or .svg (default ./train_<task>.png, in the current folder)"),
     ],
 )
 def test_help_says_where_commands_write(command, default, capsys, monkeypatch):
@@ -258,7 +263,31 @@ def test_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(files.os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match=f"^cannot write {target}: disk full$"):
         files.write_atomic(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["gradient.txt"]
+
+
+def test_written_files_are_readable_by_others_as_new_files_are(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = files.write_atomic(tmp_path / "x.txt", "data")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        (lambda d: (d / "derivation.tex").mkdir(), ["latex", "-o", "{d}"], "cannot write {d}/derivation.tex: it is a directory"),
+        (lambda d: (d / "file").write_text("x"), ["code", "-o", "{d}/file"], "cannot write to {d}/file: {d}/file is not a directory"),
+        (lambda d: (d / "file").write_text("x"), ["all", "-o", "{d}/file/sub"], "cannot write to {d}/file/sub: {d}/file is not a directory"),
+    ],
+)  # fmt: skip
+def test_paths_that_cannot_be_written_are_one_line(tmp_path, capsys, setup, args, message):
+    setup(tmp_path)
+    assert cli.main([a.format(d=tmp_path) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err == f"derive {args[0]}: error: {message.format(d=tmp_path)}\n"

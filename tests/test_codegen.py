@@ -474,8 +474,9 @@ def test_cli_code_bad_dtype(capsys):
     with pytest.raises(SystemExit) as exit:
         main(["code", "--dtype", "float16"])
     assert exit.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == (
+    assert capsys.readouterr().err == (
         "derive code: error: argument --dtype: invalid choice: 'float16' (choose from 'float64', 'float32')"
+        " (see derive code --help)\n"
     )
 
 

@@ -363,7 +363,10 @@ def test_shell_without_ipython_is_a_one_line_error(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "IPython", None)  # makes `import IPython` raise ImportError
     assert cli.main(["shell"]) == 2
     err = capsys.readouterr().err
-    assert err == "derive shell: error: derive shell needs IPython: pip install 'derive-gradients[shell]'\n"
+    assert (
+        err
+        == "derive shell: error: derive shell needs IPython: pip install 'derive-gradients[shell]' (or '.[shell]' in a checkout)\n"
+    )
 
 
 def test_shell_rejects_an_add_on_the_model_cannot_take(capsys):
@@ -413,3 +416,20 @@ def test_readme_transcript_is_what_derive_shell_prints(tmp_path):
         shown = shown.replace(f"In [{n}]: ", f"In [{n}]: {c}\n", 1)
     shown = "\n".join(line.rstrip() for line in shown.splitlines() if line.rstrip() != f"In [{len(commands) + 1}]:")
     assert shown.strip() == transcript.strip()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: derive.model("softmax", l2=-1), r"l2 = -1 is out of range \[0, 1e\+06\)"),
+        (lambda: derive.model("softmax", smoothing=2), r"smoothing = 2 is out of range \[0, 1\)"),
+        (lambda: derive.model("softmax").example(x=[float("nan"), 1]), "x must hold finite numbers"),
+        (lambda: derive.model("softmax").example(x=[1e300, 1]), "x must hold finite numbers of magnitude"),
+        (lambda: derive.model("softmax").example(lr=-1), "the learning rate must be a positive number, not -1"),
+        (lambda: derive.model("softmax").example(x=[1.0] * 51, W=[[0.0, 0.0]] * 51), "at most 50 classes and 50"),
+        (lambda: derive.model("softmax").jacobian(10**6), "for 1 to 50 classes, not 1000000"),
+    ],
+)
+def test_the_session_checks_what_it_is_given_as_the_command_line_does(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -126,7 +126,7 @@ def test_train_without_the_extra_is_one_line(hidden, named, tmp_path, monkeypatc
     assert captured.out == ""
     assert (
         captured.err
-        == f"derive train: error: training needs {named} (not installed): pip install 'derive-gradients[train]'\n"
+        == f"derive train: error: training needs {named} (not installed): pip install 'derive-gradients[train]' (or '.[train]' in a checkout)\n"
     )
     assert list(tmp_path.iterdir()) == []
 
@@ -136,7 +136,7 @@ def test_all_skips_the_loss_curves_without_the_extra_and_writes_the_rest(tmp_pat
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert main(["all", "-o", str(tmp_path)]) == 0
     captured = capsys.readouterr()
-    why = "training needs scikit-learn and matplotlib (not installed): pip install 'derive-gradients[train]'"
+    why = "training needs scikit-learn and matplotlib (not installed): pip install 'derive-gradients[train]' (or '.[train]' in a checkout)"
     tex = shutil.which("pdflatex") is not None  # without TeX the PDF is skipped too, on a line of its own
     lines = [line for line in captured.err.splitlines() if tex or not line.startswith("skipped derivation.pdf: ")]
     assert sorted(lines) == [f"skipped train_setosa.png: {why}", f"skipped train_species.png: {why}"]

@@ -50,8 +50,13 @@ def number(token: str, name: str) -> float:
     return value
 
 
-def scalar_sample(x: str | None, w: str | None, b: str | None, y: str | None, seed: dict, max_features: int):
-    """(x, w, b, y) of a single-output model, each from the model's example unless given."""
+def scalar_sample(
+    x: str | None, w: str | None, b: str | None, y: str | None, seed: dict, max_features: int, label_kind: str = "real"
+):
+    """(x, w, b, y) of a single-output model, each from the model's example unless given (y by --P).
+
+    A "probability" label (the target of a logistic model) must lie in [0, 1].
+    """
     xs = vector(x, "x") if x is not None else np.array(seed["x"], dtype=float)
     if ";" in (w or ""):
         raise InputError("--W: this model has one weight per feature: give one row")
@@ -60,9 +65,9 @@ def scalar_sample(x: str | None, w: str | None, b: str | None, y: str | None, se
         raise InputError(f"--x has {len(xs)} values but --W has {len(ws)} (one weight per feature)")
     if len(xs) > max_features:
         raise InputError(f"a worked example has at most {max_features} features (got {len(xs)})")
-    bs, ys = (
-        _scalar(v, name) if v is not None else float(seed[key]) for v, name, key in ((b, "b", "b"), (y, "y", "P"))
-    )
+    bs, ys = (_scalar(v, name) if v is not None else float(seed[name]) for v, name in ((b, "b"), (y, "P")))
+    if label_kind == "probability" and not 0 <= ys <= 1:
+        raise InputError(f"--P {ys:g}: this model's target is a probability, between 0 and 1")
     return xs, ws, bs, ys
 
 

@@ -47,6 +47,7 @@ import sympy as sp
 
 from derive.app import code as codegen
 from derive.app import documents
+from derive.app.inputs import MAX_MAGNITUDE
 from derive.app.views import CheckView, Code, DerivationView, ExampleView, Formula, Gradients, StepView
 from derive.claims import verdict
 from derive.core import symbols as S
@@ -55,7 +56,7 @@ from derive.core.models import Model, configure
 from derive.printing.text import text
 from derive.render.session import definitions, jacobian_matrix, model_markdown
 from derive.verify import checking
-from derive.verify.example import worked_example
+from derive.verify.example import MAX_CLASSES, MAX_FEATURES, worked_example
 
 __all__ = ["CheckView", "Code", "Session", "check", "model"]
 
@@ -97,6 +98,8 @@ class Session:
         factor = self.derivation().derivation.factor(lhs)
         if classes is None:
             return Formula((lhs, factor))
+        if not (isinstance(classes, int) and 1 <= classes <= MAX_CLASSES):
+            raise ValueError(f"the Jacobian matrix is written out for 1 to {MAX_CLASSES} classes, not {classes!r}")
         return Formula(jacobian_matrix(self.model, factor, classes))
 
     def example(self, x=None, W=None, b=None, P=None, lr: float | None = None, label: int | None = None) -> ExampleView:
@@ -108,6 +111,8 @@ class Session:
         Raises ValueError for shapes that do not fit.
         """
         x, W, b, P = _sample(self.model, x, W, b, P, label, self.constants)
+        if lr is not None and not (np.isfinite(lr) and lr > 0):
+            raise ValueError(f"the learning rate must be a positive number, not {lr!r}")
         example = worked_example(x, W, b, P, lr=lr, model=self.model, assume=self.assume, constants=self.constants)
         # labels that break the assumption are computed in the exact form: show its closed forms beside them
         return ExampleView(example, gradients(self.model, assume=example.assume))
@@ -166,6 +171,9 @@ def model(
     smoothing; ``exact``: do not assume the labels sum to one.  The derivations
     keep the strengths symbolic; worked examples use these values.
     """
+    for value, low, high, what in ((l2, 0, 1e6, "l2"), (smoothing, 0, 1, "smoothing")):
+        if value is not None and not (np.isfinite(value) and low <= value < high):
+            raise ValueError(f"{what} = {value!r} is out of range [{low:g}, {high:g})")
     constants = {S.lam: float(l2)} if l2 is not None else {}
     if smoothing is not None:
         constants[S.eps] = float(smoothing)
@@ -186,12 +194,17 @@ def _sample(model: Model, x, W, b, P, label: int | None, constants: dict) -> tup
     seed = model.example
     given = {"x": x, "W": W, "b": b, "P": P}
     x, W, b, P = (np.asarray(seed[n] if given[n] is None else given[n], dtype=float) for n in ("x", "W", "b", "P"))
+    for name, values in zip("xWbP", (x, W, b, P)):
+        if not np.isfinite(values).all() or (np.abs(values) > MAX_MAGNITUDE).any():
+            raise ValueError(f"{name} must hold finite numbers of magnitude at most {MAX_MAGNITUDE:g}")
     several = model.output_index is not None
     if W.ndim != (2 if several else 1) or W.shape[0] != x.shape[0] or x.ndim != 1:
         raise ValueError(
             f"x has shape {x.shape} and W {W.shape}: W needs one row per feature" + ("" if several else " (a vector)")
         )
     classes = W.shape[1] if several else 1
+    if classes > MAX_CLASSES or x.shape[0] > MAX_FEATURES:
+        raise ValueError(f"a worked example has at most {MAX_CLASSES} classes and {MAX_FEATURES} features")
     if several and given["b"] is None and given["W"] is not None:
         b = np.zeros(classes)
     if b.shape != ((classes,) if several else ()):

@@ -56,6 +56,7 @@ def banner(session: Session) -> str:
     """What is loaded, one line per kind of name."""
     model = session.model
     derivations = ", ".join(f"{n} = model.derivation({wrt!r})" for n, wrt in names(session).items())
+    jacobian = "model.jacobian(K), " if model.output_index is not None else ""
     return "\n".join(
         [
             f"derive shell: {model.title} ({model.name})",
@@ -63,7 +64,7 @@ def banner(session: Session) -> str:
             f"  symbols    {', '.join(quantities(session))}",
             f"  derived    {derivations}  (.steps, .result)",
             "  example    model.example(lr=0.1), the model's sample; model.example(x=..., W=..., b=..., P=..., lr=...)",
-            "  also       model.gradients(), model.steps, model.jacobian(K), model.latex(), model.markdown(), sp = sympy",
+            f"  also       model.gradients(), model.steps, {jacobian}model.latex(), model.markdown(), sp = sympy",
             "",
         ]
     )
@@ -76,7 +77,9 @@ def start(session: Session) -> int:
         from IPython.terminal.interactiveshell import TerminalInteractiveShell
         from traitlets.config import Config
     except ImportError:
-        raise InputError("derive shell needs IPython: pip install 'derive-gradients[shell]'") from None
+        raise InputError(
+            "derive shell needs IPython: pip install 'derive-gradients[shell]' (or '.[shell]' in a checkout)"
+        ) from None
     names = namespace(session)
     config = Config()
     config.TerminalInteractiveShell.banner1 = banner(session)

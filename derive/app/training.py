@@ -33,7 +33,7 @@ from derive.core.models import SOFTMAX, Model
 EXTRA = {"sklearn": "scikit-learn", "matplotlib": "matplotlib"}
 
 #: how to install them
-INSTALL = "pip install 'derive-gradients[train]'"
+INSTALL = "pip install 'derive-gradients[train]' (or '.[train]' in a checkout)"
 
 #: the split and everything else random is fixed, so ``derive all`` is reproducible
 SPLIT_SEED = 0
@@ -226,8 +226,8 @@ def binary_accuracy(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray) -> fl
     return float(np.mean((X @ w + b > 0) == (y == 0)))
 
 
-def loss_plot(result: Result) -> bytes:
-    """The training loss per epoch as a PNG (matplotlib's Agg backend, no display needed)."""
+def loss_plot(result: Result, format: str = "png") -> bytes:
+    """The training loss per epoch as a PNG (or "pdf", "svg": matplotlib's Agg backend, no display needed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -246,5 +246,6 @@ def loss_plot(result: Result) -> bytes:
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
+    metadata = {"Software": None} if format == "png" else {"Creator": None} if format == "pdf" else {"Date": None}
+    figure.savefig(buffer, format=format, metadata=metadata)
     return buffer.getvalue()

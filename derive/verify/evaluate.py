@@ -75,13 +75,22 @@ def _compiled(expr: sp.Expr):
 
 
 def arrays(values: Mapping, classes: int, features: int) -> dict:
-    """A valuation {W[1, 2]: v, y: v} as 1-based arrays per IndexedBase (index 0 unused), plus its scalars."""
-    size = max(classes, features) + 1
+    """A valuation {W[1, 2]: v, y: v} as 1-based arrays per IndexedBase (index 0 unused), plus its scalars.
+
+    Each array is as large as its largest index on each axis needs (W at d = 784, K = 10 is 785 x 11).
+    """
     out: dict = {}
+    shapes: dict = {}
+    for key in values:
+        if isinstance(key, sp.Indexed):
+            indices = [int(q) for q in key.indices]
+            known = shapes.get(key.base, [0] * len(indices))
+            shapes[key.base] = [max(n + 1, m) for n, m in zip(indices, known)]
     for key, value in values.items():
         if isinstance(key, sp.Indexed):
-            shape = (size,) * len(key.indices)
-            out.setdefault(key.base, np.zeros(shape))[tuple(int(q) for q in key.indices)] = value
+            if key.base not in out:
+                out[key.base] = np.zeros(tuple(shapes[key.base]))
+            out[key.base][tuple(int(q) for q in key.indices)] = value
         else:
             out[key] = value
     return out

@@ -40,6 +40,8 @@ from derive.verify.evaluate import arrays, evaluate
 
 #: refuse sizes that could not finish in minutes
 MAX_ENTRIES = 200_000
+#: ... and refuse more classes than this: the symbolic identities grow as about K^2.7 (K = 50: 26 s, K = 100: 3 min)
+MAX_CLASSES = 50
 #: entries whose dz_q/dtheta is also re-derived by ``sympy.diff`` of the whole logit
 SPOT_CHECKS = 10
 
@@ -57,12 +59,18 @@ class ElementwiseProof:
     spot_checked: int
     max_numeric_error: float
     seconds: float
+    #: the model has one output (no K, no labels to sum), and whether it has an assumption to use at all
+    single: bool = False
+    assumptions: bool = True
 
     def summary(self) -> str:
-        assumption = "with Sum_k P_k = 1" if self.assume else "without assuming Sum_k P_k = 1"
+        sizes = f"d = {self.features}" if self.single else f"K = {self.classes}, d = {self.features}"
+        if self.assumptions:
+            sizes += ", with Sum_k P_k = 1" if self.assume else ", without assuming Sum_k P_k = 1"
+        dz = "dz/dtheta" if self.single else "dz_j/dtheta"
         return (
-            f"proved {self.entries} entries (K = {self.classes}, d = {self.features}, {assumption}): "
-            f"{self.logit_identities} logit identities symbolically, every dz_j/dtheta exactly "
+            f"proved {self.entries} entries ({sizes}): "
+            f"{self.logit_identities} logit identities symbolically, every {dz} exactly "
             f"({self.spot_checked} re-derived by sympy.diff), "
             f"max numeric deviation {self.max_numeric_error:.2e}, {self.seconds:.2f} s"
         )
@@ -132,7 +140,10 @@ def prove(
         error = _prove_entries(setting, parts, jacobian, _NumericCheck(setting, dLdz, features), bar)
     spot = _spot_check(logits, jacobian, SPOT_CHECKS)
     seconds = time.perf_counter() - start
-    return ElementwiseProof(model.name, classes, features, assume, len(jacobian), identities, spot, error, seconds)
+    single, assumptions = model.output_index is None, bool(model.assumptions)
+    return ElementwiseProof(
+        model.name, classes, features, assume, len(jacobian), identities, spot, error, seconds, single, assumptions
+    )
 
 
 def _sizes(model: Model, classes: int, features: int) -> int:
@@ -140,6 +151,8 @@ def _sizes(model: Model, classes: int, features: int) -> int:
     classes = classes if model.output_index is not None else 1
     if classes < 1 or features < 1:
         raise ValueError(f"K and d must be at least 1 (got K = {classes}, d = {features})")
+    if classes > MAX_CLASSES:
+        raise ValueError(f"K = {classes} classes is more than the limit {MAX_CLASSES} of the element-wise proof")
     if classes * features + classes > MAX_ENTRIES:
         raise ValueError(f"K*d + K = {classes * features + classes} entries is more than the limit {MAX_ENTRIES}")
     return classes

@@ -16,10 +16,10 @@ from functools import partial
 from pathlib import Path
 
 from derive.app.cli import check, code, documents, example, gradient, train
-from derive.app.cli.options import ModelOptions
+from derive.app.cli.options import ModelOptions, folder
 from derive.app.cli.registry import command
 from derive.app.documents import tex_compiler
-from derive.app.files import write_atomic
+from derive.app.files import writable_folder, write_atomic
 from derive.core.errors import InputError
 
 #: where ``derive all`` writes unless -o says otherwise: ./output, under the current folder
@@ -81,12 +81,13 @@ ARTEFACTS: dict[str, Callable[[], str | bytes]] = {
 
 def _all_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-o", "--output", type=Path, default=OUTPUT, help=f"directory (default ./{OUTPUT}, in the current folder)"
+        "-o", "--output", type=folder, default=OUTPUT, help=f"directory (default ./{OUTPUT}, in the current folder)"
     )
 
 
 @command("all", f"write every artefact into ./{OUTPUT} in the current folder, or -o DIR (the main job)", _all_args)
 def cmd_all(args: argparse.Namespace) -> int:
+    writable_folder(args.output)  # before any work: a folder that cannot be written is one line, not a late failure
     for name, make in ARTEFACTS.items():
         try:
             content = make()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from derive.app.cli.options import ModelOptions, add_model_options, model_from_args
+from derive.app.cli.options import ModelOptions, add_model_options, folder, model_from_args
 from derive.app.cli.registry import command
 from derive.app.files import write_atomic
 
@@ -43,7 +43,7 @@ def module_text(model: ModelOptions, dtype: str = "float64") -> str:
 
 
 def _code_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", type=Path, default=Path("."), help="directory (default: the current one)")
+    parser.add_argument("-o", "--output", type=folder, default=Path("."), help="directory (default: the current one)")
     parser.add_argument(
         "--dtype", choices=("float64", "float32"), default="float64", help="dtype of the arrays (default float64)"
     )

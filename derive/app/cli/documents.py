@@ -17,6 +17,7 @@ from derive.app.cli.options import (
     add_example_options,
     add_model_options,
     example_from_args,
+    folder,
     model_from_args,
     positive_int,
     sample,
@@ -28,7 +29,7 @@ from derive.core.errors import InputError
 
 
 def add_document_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", type=Path, default=Path("."), help="directory (default: the current one)")
+    parser.add_argument("-o", "--output", type=folder, default=Path("."), help="directory (default: the current one)")
     parser.add_argument(
         "--classes", "-K", type=positive_int(1000), metavar="K", help="write the derivation for K classes"
     )

@@ -37,12 +37,31 @@ def cmd_gradient(args: argparse.Namespace) -> int:
     if args.expr is not None or args.wrt is not None:
         return user_gradient(args)
     model, _ = model_from_args(args)
+    sizes = proof_sizes(model, args.classes, args.features)  # checked before any output
     print_closed_forms(model, not args.exact, args.steps)
-    if (args.classes is None) != (args.features is None):
-        raise InputError("give both --classes and --features for the element-wise proof")
-    if args.classes is not None:
-        print(proof(model, args.classes, args.features, not args.exact))
+    if sizes is not None:
+        print(proof(model, *sizes, not args.exact))
     return 0
+
+
+def proof_sizes(model, classes: int | None, features: int | None) -> tuple[int, int] | None:
+    """(K, d) of the element-wise proof, None without one: both for a model with classes, d alone for one output."""
+    from derive.verify.proof import MAX_CLASSES, MAX_ENTRIES
+
+    if model.output_index is None:
+        if classes is not None:
+            raise InputError(f"model {model.name!r} has one output: leave out --classes (--features alone sets d)")
+        return None if features is None else (1, features)
+    if (classes is None) != (features is None):
+        raise InputError("give both --classes and --features for the element-wise proof")
+    if classes is None:
+        return None
+    if classes > MAX_CLASSES or classes * features + classes > MAX_ENTRIES:
+        raise InputError(
+            f"K = {classes}, d = {features} is too large for the element-wise proof (at most {MAX_CLASSES} classes "
+            f"and {MAX_ENTRIES} entries)"
+        )
+    return classes, features
 
 
 def print_closed_forms(model, assume: bool, steps: bool) -> None:

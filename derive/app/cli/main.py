@@ -28,9 +28,16 @@ for _module in COMMAND_MODULES:
     importlib.import_module(f"derive.app.cli.{_module}")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with its errors on one line (the usage is one ``--help`` away), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
     """``derive``'s parser: ``--version`` and one subparser per registered command."""
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog="derive",
         description="Symbolic derivation of ML gradients: softmax regression with cross-entropy, derived by SymPy.",
     )
@@ -79,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"derive {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"derive {args.command}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # the reader left: send what is still buffered nowhere, so that exiting does not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from derive.core.errors import InputError
 
@@ -31,6 +32,25 @@ def positive_int(limit: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def folder(text: str) -> Path:
+    """An output folder: any path but the empty one (an unset shell variable must not mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (give a folder, or leave -o out)")
+    return Path(text)
+
+
+#: the formats a loss curve can be saved in, by the file's suffix
+PLOT_FORMATS = ("png", "pdf", "svg")
+
+
+def plot_path(text: str) -> Path:
+    """A loss-curve file: a .png, .pdf or .svg path."""
+    path = folder(text)
+    if path.suffix.lower().lstrip(".") not in PLOT_FORMATS:
+        raise argparse.ArgumentTypeError(f"{text[:60]!r}: the file name must end in .{', .'.join(PLOT_FORMATS)}")
+    return path
 
 
 def _number(text: str, name: str) -> float:
@@ -158,7 +178,7 @@ def sample(
     if model.output_index is None:
         if label is not None:
             raise InputError(f"model {model.name!r} has no classes: give its target with --P")
-        return inputs.scalar_sample(x, W, b, P, model.example, MAX_FEATURES)
+        return inputs.scalar_sample(x, W, b, P, model.example, MAX_FEATURES, model.label_kind)
     values = inputs.sample(x, W, b, label, P, model.example, MAX_CLASSES, MAX_FEATURES)
     if model.label_definition is not None and P is not None:
         raise InputError("with --smoothing the labels are defined by --label (the true class), not --P")

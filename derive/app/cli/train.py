@@ -10,9 +10,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from derive.app.cli.options import ModelOptions, add_model_options, learning_rate, model_from_args, positive_int
+from derive.app.cli.options import (
+    ModelOptions,
+    add_model_options,
+    learning_rate,
+    model_from_args,
+    plot_path,
+    positive_int,
+)
 from derive.app.cli.registry import command
-from derive.app.files import write_atomic
+from derive.app.files import writable_folder, write_atomic
 from derive.core.errors import InputError
 
 #: the tasks of ``derive train`` (derive.app.training.TASKS; listed here so that the parser needs no NumPy)
@@ -40,7 +47,10 @@ def _train_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lr", type=learning_rate, metavar="ETA", help="learning rate (default per task)")
     parser.add_argument(
-        "--plot", type=Path, metavar="PATH", help="loss-curve PNG (default ./train_<task>.png, in the current folder)"
+        "--plot",
+        type=plot_path,
+        metavar="PATH",
+        help="the loss curve, .png, .pdf or .svg (default ./train_<task>.png, in the current folder)",
     )
     add_model_options(parser)
 
@@ -53,12 +63,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     require_extra()
     model, constants = model_from_args(args)
+    plot = args.plot or Path(f"train_{args.task}.png")
+    writable_folder(plot.parent)  # before training: a path that cannot be written is one line, not a late failure
+    if plot.is_dir():
+        raise InputError(f"--plot {plot}: it is a directory")
     try:
         result = train(args.task, args.epochs, args.lr, progress=True, model=model, constants=constants)
     except ValueError as err:
         raise InputError(str(err)) from None
     print(result.summary())
-    print(f"loss curve: {write_atomic(args.plot or Path(f'train_{args.task}.png'), loss_plot(result))}")
+    print(f"loss curve: {write_atomic(plot, loss_plot(result, plot.suffix.lower().lstrip('.')))}")
     return 0
 
 

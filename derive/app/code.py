@@ -18,9 +18,9 @@ from derive.render import code
 __all__ = ["command_line", "load_module", "module_name", "module_source"]
 
 
-def command_line(model: Model, dtype: str, constants: dict) -> str:
-    """The ``derive code`` command that writes the module of ``model`` in ``dtype``."""
-    words = ["derive code"]
+def command_line(model: Model, dtype: str, constants: dict, backend: str = "numpy") -> str:
+    """The ``derive code`` command that writes the module of ``model`` in ``dtype`` for ``backend``."""
+    words = ["derive code"] + ([] if backend == "numpy" else [f"--backend {backend}"])
     if model.base_name != "softmax":
         words.append(f"--model {model.base_name}")
     if model.penalty != 0:
@@ -30,8 +30,10 @@ def command_line(model: Model, dtype: str, constants: dict) -> str:
     return " ".join([*words, f"--dtype {dtype}"])
 
 
-def module_source(dtype: str = "float64", model: Model | str = "softmax", constants: dict | None = None) -> str:
-    """The text of the generated module, as ``derive code`` writes it (ValueError for an unknown dtype).
+def module_source(
+    dtype: str = "float64", model: Model | str = "softmax", constants: dict | None = None, backend: str = "numpy"
+) -> str:
+    """The text of the generated module, as ``derive code`` writes it (ValueError for an unknown dtype or backend).
 
     Always the exact form: a module that assumed Sum_k P_k = 1 would be silently wrong for other labels.
     ``constants`` gives the add-ons' strengths ({lambda: 0.01}); the model's defaults otherwise.
@@ -40,7 +42,8 @@ def module_source(dtype: str = "float64", model: Model | str = "softmax", consta
     constants = {**model.constants, **(constants or {})}
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    return code.module_source(program(model, exact=True), dtype, constants, command_line(model, dtype, constants))
+    command = command_line(model, dtype, constants, backend)
+    return code.module_source(program(model, exact=True), dtype, constants, command, backend)
 
 
 def load_module(source: str, name: str = "softmax_grad") -> types.ModuleType:

@@ -159,8 +159,9 @@ BLOCK_ROWS = 32768
 DTYPES = ("float64", "float32")
 
 
-def module_name(dtype: str = "float64", model: Model | str = "softmax") -> str:
-    """softmax_grad.py for float64, softmax_grad_float32.py for float32; logistic_l2_grad.py for logistic+l2."""
+def module_name(dtype: str = "float64", model: Model | str = "softmax", backend: str = "numpy") -> str:
+    """softmax_grad.py for float64, softmax_grad_float32.py for float32; logistic_l2_grad.py for logistic+l2;
+    softmax_grad_torch.py, softmax_grad_numba_float32.py for the other backends."""
     model = get_model(model) if isinstance(model, str) else model
-    stem = f"{model.name.replace('+', '_')}_grad"
+    stem = f"{model.name.replace('+', '_')}_grad" + ("" if backend == "numpy" else f"_{backend}")
     return f"{stem}.py" if dtype == "float64" else f"{stem}_{dtype}.py"

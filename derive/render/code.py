@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from derive import __version__
-from derive.codegen.program import BLOCK_ROWS, DTYPES, KEYWORDS, Program
-from derive.codegen.signature import Signature, signature
+from derive.codegen.program import DTYPES, KEYWORDS, Program
+from derive.codegen.signature import Signature
 from derive.core import symbols as S
 from derive.core.models import Model
 from derive.printing.numpy import ArrayPrinter
@@ -32,41 +31,19 @@ LAYOUT = (
 )
 
 
-def module_source(prog: Program, dtype: str, constants: dict, command: str) -> str:
-    """The generated module's text for the program ``prog`` in ``dtype``; ``command`` is the command line that writes it.
+def module_source(prog: Program, dtype: str, constants: dict, command: str, backend: str = "numpy") -> str:
+    """The generated module's text for the program ``prog`` in ``dtype`` and ``backend``.
 
-    ``constants`` gives the add-ons' strengths ({lambda: 0.01}).  ValueError for a dtype other than float64, float32.
+    ``command`` is the command line that writes it; ``constants`` the add-ons' strengths ({lambda: 0.01}).
+    ValueError for a dtype other than float64, float32 or an unknown backend.
     """
+    from derive.render.backends import BACKENDS
+
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    model = prog.model
-    printer = ArrayPrinter()
-    sig = signature(model)
-    return render(
-        "numpy",
-        "model_grad.py.jinja",
-        title=model.title,
-        version=__version__,
-        command=command,
-        model=model.name,
-        closed_forms=prog.closed_forms,
-        labels=labels_note(model, sig),
-        dtype=dtype,
-        block_rows=BLOCK_ROWS,
-        sig=sig,
-        headers=headers(sig, str(KEYWORDS[S.lam]) if prog.penalty is not None else None),
-        math=definitions(model),
-        rewrites=[f"{rule.name}: {rule.justification}." for rule in prog.rewrites],
-        layout=LAYOUT if model.output_index is not None else "",
-        penalty=penalty_context(prog, sig, constants),
-        forward=[f"{s} = {printer.doprint(e)}" for s, e in prog.forward],
-        loss={"lines": prog.loss.lines(), "returns": prog.loss.returns()},
-        loss_and_grad={"lines": prog.loss_and_grad.lines(), "returns": prog.loss_and_grad.returns()},
-        gradient_doc=("Per sample" if prog.penalty is None else "Per sample, with the penalty's term once per batch")
-        + ": "
-        + "; ".join(prog.closed_forms)
-        + ".",
-    )
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    return render(backend, "model_grad.py.jinja", **BACKENDS[backend].context(prog, dtype, constants, command))
 
 
 def def_line(name: str, parameters: list[str], returns: str) -> str:

@@ -41,7 +41,8 @@ def tex_escape(text: str) -> str:
     return str(text).translate(_TEX_TABLE)
 
 
-#: delimiters per kind of output; TeX's avoid braces, the others keep Jinja's defaults
+#: delimiters per kind of output; TeX's avoid braces, the others (markdown, and each backend of generated
+#: code: numpy, numba, torch, jax) keep Jinja's defaults
 DELIMITERS = {
     "latex": {
         "block_start_string": "<%",
@@ -51,24 +52,24 @@ DELIMITERS = {
         "comment_start_string": "<#",
         "comment_end_string": "#>",
     },
-    "markdown": {},
-    "numpy": {},
 }
 
 
 @cache
 def environment(kind: str) -> jinja2.Environment:
-    """The Jinja2 environment for templates/<kind>/."""
-    if kind not in DELIMITERS:
-        raise KeyError(f"no templates of kind {kind!r} (known: {', '.join(DELIMITERS)})")
+    """The Jinja2 environment for templates/<kind>/ (KeyError when there is no such folder)."""
+    try:
+        loader = jinja2.PackageLoader(__package__, f"{TEMPLATES}/{kind}")
+    except ValueError:
+        raise KeyError(f"no templates of kind {kind!r}") from None
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader(__package__, f"{TEMPLATES}/{kind}"),
+        loader=loader,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
-        **DELIMITERS[kind],
+        **DELIMITERS.get(kind, {}),
     )
     env.filters["tex"] = tex_escape
     return env

@@ -12,6 +12,7 @@ from pathlib import Path
 from derive.app.cli.options import ModelOptions, add_model_options, folder, model_from_args
 from derive.app.cli.registry import command
 from derive.app.files import write_atomic
+from derive.render.backends import BACKENDS
 
 #: the generated modules in output/: file name -> (the model's options, the dtype)
 MODULES = {
@@ -47,6 +48,12 @@ def _code_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dtype", choices=("float64", "float32"), default="float64", help="dtype of the arrays (default float64)"
     )
+    parser.add_argument(
+        "--backend",
+        choices=tuple(BACKENDS),
+        default="numpy",
+        help="; ".join(f"{name}: {b.summary}" for name, b in BACKENDS.items()),
+    )
     add_model_options(parser)
     parser.epilog = (
         "The module always lowers the exact closed forms (--exact changes nothing). With --l2 the strength is the default "
@@ -63,5 +70,6 @@ def cmd_code(args: argparse.Namespace) -> int:
     from derive.app.code import module_name, module_source
 
     model, constants = model_from_args(args)
-    print(write_atomic(args.output / module_name(args.dtype, model), module_source(args.dtype, model, constants)))
+    source = module_source(args.dtype, model, constants, args.backend)
+    print(write_atomic(args.output / module_name(args.dtype, model, args.backend), source))
     return 0

@@ -79,7 +79,9 @@ TABLE = [
     ("(a_j - P_j)*x_i*K/2", [], 1),
     ("a_j*(1-a_j)*x_i", [], 1),
     # bad input
-    ("y_j", [], 2),
+    ("u_j", [], 2),
+    ("(\\hat{y}_j - y_j) x_i", [], 0),  # the most common ML notation: prediction \hat{y}, label y
+    ("Q_j(x) - P_j(x)", ["--wrt", "b"], 0),  # the question's own notation
     ("P_3", [], 2),
     ("x_j", [], 2),
     ("P_k*x_i", [], 2),
@@ -349,7 +351,7 @@ KNOWN = (
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("y_j", f"unknown name 'y_j'; known: {KNOWN}"),
+        ("u_j", f"unknown name 'u_j'; known: {KNOWN}"),
         ("P_3", "P_3: class index 3 is out of range 1..2 (--classes)"),
         ("x_j", "x_j: the feature index must be one of i, l or 1..2, not j"),
         ("P_k", "index k is not bound by a sum (a formula for dH/dW may use only i and j freely)"),
@@ -367,24 +369,22 @@ KNOWN = (
         ("x_i/(P_j-P_j)", "the claim is undefined (a division by zero or the log of 0)"),
         ("(-8)**0.5", "a fractional power of a negative number is not real"),
         ("(x_i+a_j+P_j+z_j+b_j)**10", "the claim would expand to more than 120 terms"),
-        (
-            "sum_j(P_j)",
-            f"only the functions exp, log, ln, sigmoid, sum_k, sum_m, sum_l and Sum can be called ({KNOWN})",
-        ),
+        ("sum_j(P_j)", "sums run over k or m (classes) or l (features), not j"),
         (r"\sum_j P_j", "sums run over k or m (classes) or l (features), not j"),
         (r"\sum_{k=1}^{d} P_k", "the sum over k runs from 1 to K"),
         (
             r"\input{x}",
             (
-                r"unknown LaTeX command \input; known: \frac, \left, \right, \cdot, \times, \sum, \exp, \log, \ln,"
-                r" \delta, \partial, \sigma, \hat{y}, \lambda, \epsilon, spacing"
+                r"unknown LaTeX command \input; known: \frac, \partial, \sum, \nabla, \left, \right, \cdot, \times,"
+                r" \exp, \log, \ln, \delta, \sigma, \hat, \mathrm, \operatorname, \mathcal, \text, \top, \lambda,"
+                r" \epsilon, \begin{align}, spacing"
             ),
         ),
-        ("x_i.real", "attribute access (a.b) is not allowed in a formula"),
-        ("lambda: 1", "a lambda is not allowed in a formula"),
-        ("x_i, a_j", "a tuple is not allowed in a formula"),
+        ("x_i.real", "character 4: '.' is not allowed here"),
+        ("lambda: 1", "character 7: ':' is not allowed here"),
+        ("x_i, a_j", "character 4: unexpected ','; expected + or -, =, \\\\, the end"),
         ("x_i < a_j", "character '<' at position 5 is not allowed in a formula"),
-        ("exp(x=1)", "keyword arguments are not allowed in a formula"),
+        ("exp(x=1)", "character 6: unexpected '='; expected ), + or -, ,, ]"),
         ("W_1", "W_1: W takes 2 indices"),
         ("x_i = x_i = x_i", "at most one '=' (an optional left-hand side dH/dW_ij = ...)"),
         ("((x_i)", "unclosed '('"),

@@ -37,7 +37,7 @@ TABLES = {
         ("(sigma - y)*x_1", [], 1),
         ("(a_j - P_j)*x_i", [], 2),  # softmax notation is not this model's
         ("x_i", ["--wrt", "W"], 2),
-        ("yhat - y", ["--wrt", "b"], 2),
+        ("yhat - y", ["--wrt", "b"], 0),  # \hat{y} names the prediction: sigma here
     ],
     ("--model", "linear"): [
         ("(yhat - y)*x_i", [], 0),
@@ -158,7 +158,7 @@ def test_lambda_and_epsilon_only_with_their_add_ons():
     assert parse("lambda*W_ij", model=configure("softmax", l2=0.1)).expr == S.lam * S.W[S.i, S.j]
     assert parse(r"\lambda w_i", model=configure("logistic", l2=0.1)).expr == S.lam * S.w[S.i]
     assert parse(r"\varepsilon/K", model=configure("softmax", smoothing=0.1)).expr == S.eps / S.K
-    with pytest.raises(ClaimError, match="a lambda is not allowed"):
+    with pytest.raises(ClaimError, match="character 7: ':' is not allowed here"):
         parse("lambda: 1")
     with pytest.raises(ClaimError, match="unknown name 'epsilon'"):
         parse("epsilon*x_i", model=configure("softmax", l2=0.1))
@@ -172,13 +172,17 @@ SCALAR_KNOWN = "z, b, w_i and x_i (feature index i, l or 1..d), d, exp, log, sig
     ("model", "text", "message"),
     [
         ("logistic", "P_j", f"unknown name 'P_j'; known: y, sigma, {SCALAR_KNOWN}"),
-        ("logistic", "yhat", f"unknown name 'yhat'; known: y, sigma, {SCALAR_KNOWN}"),
+        ("logistic", "u", f"unknown name 'u'; known: y, sigma, {SCALAR_KNOWN}"),
         ("linear", "sigma", f"unknown name 'sigma'; known: y, yhat, {SCALAR_KNOWN}"),
         ("logistic", "x_j", "x_j: the feature index must be one of i, l or 1..2, not j"),
         ("logistic", "w_i*x_l", "index l is not bound by a sum (a formula for dH/dw may use only i freely)"),
         ("logistic", "sigma(exp(100))", "exp(100.0) is larger than the limit exp(27)"),
         ("logistic", "sigmoid(-100)", "sigmoid(-100.0) is larger than the limit exp(27)"),
-        ("logistic", "dH/dW_ij = x_i", f"unknown name 'W_ij'; known: y, sigma, {SCALAR_KNOWN}"),
+        (
+            "logistic",
+            "dH/dW_ij = x_i",
+            "W_ij: 'ij' is not an index (use i, l for features; j, k, m for classes; or numbers)",
+        ),
         ("logistic", "dH/dy = x_i", "the left-hand side must differentiate by w_i or b, not y"),
     ],
 )

@@ -267,7 +267,7 @@ def test_check_and_code_work_for_every_model():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: derive.model("softmax").check("__import__(x_i)"), "only the functions exp, log, ln, sigmoid, sum_k, sum_m, sum_l and Sum can be called"),
+        (lambda: derive.model("softmax").check("__import__(x_i)"), "character 1: unexpected '_'; expected"),
         (lambda: derive.model("softmax").code("int8"), "dtype must be one of float64, float32, not 'int8'"),
     ],
 )  # fmt: skip

@@ -1,8 +1,9 @@
 """What people type, read and judged: claimed formulas, user-written losses, and the verdict on a claim.
 
 Owns: the bounds on typed text (:mod:`~derive.claims.bounds`), the names a formula may use
-(:mod:`~derive.claims.vocabulary`), the whitelist reader of plain notation
-(:mod:`~derive.claims.plain`) and the LaTeX front end that writes it (:mod:`~derive.claims.latex`),
+(:mod:`~derive.claims.vocabulary`), the one grammar of plain notation and LaTeX
+(``grammar.lark``, :mod:`~derive.claims.syntax`) and the builder of SymPy objects from its trees
+(:mod:`~derive.claims.builder`, :mod:`~derive.claims.names`, :mod:`~derive.claims.values`),
 a claim's parse (:mod:`~derive.claims.claim`), the symbolic normal form
 (:mod:`~derive.claims.normal_form`), the numeric and symbolic comparison
 (:mod:`~derive.claims.compare`), named mistakes (:mod:`~derive.claims.mistakes`),
@@ -14,6 +15,6 @@ May import: :mod:`derive.core`, :mod:`derive.printing`, :mod:`derive.verify`; no
 generator, the renderers or the front ends.
 """
 
-from derive.claims.bounds import ClaimError, NotationError
+from derive.claims.bounds import ClaimError
 
-__all__ = ["ClaimError", "NotationError"]
+__all__ = ["ClaimError"]

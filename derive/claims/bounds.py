@@ -18,8 +18,6 @@ K, d          at most 4 (each entry is also checked symbolically)
 
 from __future__ import annotations
 
-import ast
-
 from derive.core.errors import InputError
 
 MAX_LENGTH = 1000
@@ -45,10 +43,6 @@ ALLOWED_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01
 
 class ClaimError(InputError):
     """A claim that cannot be read: exit 2 with a one-line message."""
-
-
-class NotationError(ClaimError):
-    """The plain notation cannot read the claim; the LaTeX front end may."""
 
 
 def sizes(classes: int, features: int) -> None:
@@ -88,41 +82,6 @@ def depth(text: str) -> int:
     if stack:
         raise ClaimError(f"unclosed {stack[-1]!r}")
     return deepest
-
-
-def syntax_tree(text: str) -> ast.Expression:
-    """``ast.parse`` (which executes nothing) of bounded text, plus depth and node bounds."""
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
-        message = getattr(err, "msg", None) or str(err) or type(err).__name__
-        raise NotationError(f"cannot read the formula: {message}") from None
-    nodes = sum(1 for _ in ast.walk(tree))
-    if nodes > MAX_NODES:
-        raise ClaimError(f"the formula has {nodes} syntax nodes, more than the limit {MAX_NODES}")
-    if tree_depth(tree) > MAX_DEPTH:
-        raise ClaimError(f"the formula is nested more than {MAX_DEPTH} deep")
-    return tree
-
-
-def tree_depth(tree: ast.AST) -> int:
-    """Nesting depth, counting a chain of + and - (or of * and /) as one level; iterative."""
-    deepest, stack = 0, [(tree, 0, None)]
-    while stack:
-        node, level, parent = stack.pop()
-        group = group_of(node)
-        level = level if group is not None and group == parent else level + 1
-        deepest = max(deepest, level)
-        stack.extend((child, level, group) for child in ast.iter_child_nodes(node))
-    return deepest
-
-
-def group_of(node: ast.AST) -> str | None:
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
-        return "add"
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
-        return "mul"
-    return None
 
 
 def short(value) -> str:

@@ -1,24 +1,28 @@
 """Claims: a formula for dH/dW_ij or dH/db_j typed by a person, read into the engine's symbols.
 
-:func:`parse` screens the text (:mod:`derive.claims.bounds`), splits off a
-left-hand side, reads the right-hand side as plain notation
-(:mod:`derive.claims.plain`) or LaTeX (:mod:`derive.claims.latex`, which writes
-plain notation), and checks that every index is bound.  Nothing the user types
-is ever evaluated: no ``eval``, ``compile``, ``sympify`` or ``parse_expr``.
+:func:`parse` screens the text (:mod:`derive.claims.bounds`), parses it with the one grammar of
+plain notation and LaTeX (:mod:`derive.claims.syntax`), builds the right-hand side from the
+engine's own symbols (:mod:`derive.claims.builder`), reads the optional left-hand side
+(``dH/dW_ij``, ``\\frac{\\partial H}{\\partial W_{i,j}}``) and checks that every index is bound.
+Nothing the user types is ever evaluated: no ``eval``, ``compile``, ``sympify`` or ``parse_expr``.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
+import lark
 import sympy as sp
 
-from derive.claims.bounds import ClaimError, NotationError, screen, short, sizes, syntax_tree
-from derive.claims.latex import from_latex
-from derive.claims.plain import Reader
-from derive.claims.vocabulary import CLASS, FEATURE, INDICES, SOFTMAX_VOCABULARY, Vocabulary, vocabulary
+from derive.claims.bounds import ClaimError, screen, short, sizes
+from derive.claims.builder import Builder
+from derive.claims.derivatives import resolve
+from derive.claims.syntax import tree
+from derive.claims.vocabulary import INDICES, vocabulary
 from derive.core import symbols as S
+from derive.core.models import get_model
 
 
 @dataclass(frozen=True)
@@ -37,56 +41,47 @@ def parse(
 ) -> Claim:
     """Read ``text`` (plain or LaTeX) as a claim for dH/d(wrt) at K = classes, d = features.
 
-    ``latex=None`` detects LaTeX (a backslash or a brace, or plain notation
-    failing where implicit multiplication would succeed).  Raises
-    :class:`ClaimError` for anything that is not a bounded formula in the
-    vocabulary of ``model`` (:func:`vocabulary`; None: softmax regression).
+    ``latex`` only names the notation in reports (None: detected from backslashes, braces and
+    juxtaposed factors); one grammar reads both.  Raises :class:`ClaimError` for anything that
+    is not a bounded formula in the vocabulary of ``model`` (None: softmax regression).
     """
     words = vocabulary(model)
     sizes(classes, features)
     text = screen(text)
-    lhs, body = split_equation(text)
-    if "lam" in words.scalars:
-        body = re.sub(r"(?<![A-Za-z\\])lambda(?![A-Za-z0-9_])", "lam", body)
-    if latex or (latex is None and re.search(r"[\\{}]", text)):
-        notation, plain = "latex", from_latex(body)
-    else:
-        notation, plain = plain_or_latex(body, words)
-    reader = Reader(classes, features, words)
-    expr = reader.read(plain)
-    parameter = parameter_of(lhs, wrt, notation, reader)
-    expr = bound_indices(expr, parameter)
-    return Claim(text.strip(), expr, parameter, notation, reader.concrete)
-
-
-def split_equation(text: str) -> tuple[str | None, str]:
-    """'lhs = rhs' -> (lhs, rhs), splitting at an '=' outside brackets (not the one of \\sum_{k=1})."""
-    level, cuts = 0, []
-    for position, char in enumerate(text):
-        level += (char in "([{") - (char in ")]}")
-        if char == "=" and level == 0:
-            cuts.append(position)
-    if len(cuts) > 1:
+    parsed = tree(text)
+    lines = [child for child in parsed.children if isinstance(child, lark.Tree)]
+    if len(lines) != 1:
+        raise ClaimError("one formula, on one line (a whole derivation goes to derive check --file)")
+    sides = [child for child in lines[0].children if isinstance(child, lark.Tree)]
+    if len(sides) > 2 or len(lines[0].children) > 3:
         raise ClaimError("at most one '=' (an optional left-hand side dH/dW_ij = ...)")
-    if not cuts:
-        return None, text
-    lhs, rhs = text[: cuts[0]], text[cuts[0] + 1 :]
-    if not rhs.strip():
-        raise ClaimError("nothing after '='")
-    return lhs.strip(), rhs
+    if not sides or (len(sides) == 1 and lines[0].children[0] is None):
+        raise ClaimError("nothing after '='" if sides == [] or lines[0].children[0] is None else "the claim is empty")
+    builder = Builder(classes, features, words)
+    expr = resolve(builder.expression(sides[-1]), model or get_model("softmax"))
+    parameter = parameter_of(sides[0] if len(sides) == 2 else None, wrt, builder)
+    notation = "latex" if latex or _looks_latex(text, parsed) else "plain"
+    return Claim(text.strip(), bound_indices(expr, parameter), parameter, notation, builder.concrete)
 
 
-def plain_or_latex(text: str, words: Vocabulary = SOFTMAX_VOCABULARY) -> tuple[str, str]:
-    """Plain notation, or LaTeX when plain fails on notation LaTeX reads (e.g. -P_j(1-a_j)x_i)."""
-    plain = text.replace("^", "**")
-    try:
-        Reader(1, 1, words).check_calls(syntax_tree(plain))
-        return "plain", plain
-    except NotationError as plain_error:
-        try:
-            return "latex", from_latex(text)
-        except ClaimError:
-            raise plain_error from None
+def _looks_latex(text: str, parsed: lark.Tree) -> bool:
+    """LaTeX: a backslash or a brace, or factors written side by side (2x_i, P_j(1 - a_j))."""
+    return bool(re.search(r"[\\{}]", text)) or any(_juxtaposed(node) for node in parsed.iter_subtrees())
+
+
+def _juxtaposed(node: lark.Tree) -> bool:
+    if node.data == "postfix":
+        return any(isinstance(c, lark.Tree) and c.data == "applied" for c in node.children[1:]) and not _callable(node)
+    if node.data != "product":
+        return False
+    kinds = ["op" if isinstance(c, lark.Tree) and c.data == "mulop" else "factor" for c in node.children]
+    return any(a == b == "factor" for a, b in itertools.pairwise(kinds))
+
+
+def _callable(node: lark.Tree) -> bool:
+    head = node.children[0]
+    name = str(head.children[0]) if isinstance(head, lark.Tree) and head.data == "name" else ""
+    return name in {"exp", "log", "ln", "sigmoid", "sigma", "softmax", "sum", "Sum", "tanh", "cosh", "sinh", "sqrt"}
 
 
 def bound_indices(expr: sp.Expr, parameter: sp.Indexed) -> sp.Expr:
@@ -102,13 +97,13 @@ def bound_indices(expr: sp.Expr, parameter: sp.Indexed) -> sp.Expr:
     return expr
 
 
-def parameter_of(lhs: str | None, wrt: str | None, notation: str, reader: Reader) -> sp.Indexed:
+def parameter_of(lhs, wrt: str | None, builder: Builder) -> sp.Indexed:
     """The parameter the claim differentiates by: --wrt, checked against the left-hand side if given."""
-    table = reader.words.parameters
+    table = builder.words.parameters
     chosen = _parameter(wrt, table) if wrt is not None else None
     if lhs is None:
         return chosen if chosen is not None else next(iter(table.values()))
-    named = lhs_parameter(lhs, notation, reader)
+    named = lhs_parameter(lhs, builder)
     if chosen is not None and chosen != named:
         raise ClaimError(f"the left-hand side differentiates by {S.key(named)} but --wrt is {wrt}")
     return named
@@ -120,25 +115,19 @@ def _parameter(wrt: str, table: dict) -> sp.Basic:
     return table[wrt]
 
 
-_PLAIN_LHS = re.compile(r"^d\s*H\s*/\s*d\s*(?P<name>.+)$")
-_LATEX_LHS = re.compile(
-    r"^(?:\\frac\s*\{\s*\\partial\s*H\s*\}\s*\{\s*\\partial\s*(?P<a>.+)\}|\\partial\s*H\s*/\s*\\partial\s*(?P<b>.+))$"
-)
-
-
-def lhs_parameter(lhs: str, notation: str, reader: Reader) -> sp.Indexed:
-    """'dH/dW_ij' or '\\frac{\\partial H}{\\partial W_{i,j}}' -> W[i, j] (only W_ij and b_j)."""
-    plain, latex = _PLAIN_LHS.match(lhs), _LATEX_LHS.match(lhs)
-    name = plain.group("name") if plain else latex and (latex.group("a") or latex.group("b"))
-    if not name:
-        raise ClaimError("the left-hand side must be dH/dW_ij, dH/db_j or \\frac{\\partial H}{\\partial W_{i,j}}")
-    plain = from_latex(name) if "\\" in name or "{" in name or notation == "latex" else name
-    value = Reader(reader.ranges[CLASS], reader.ranges[FEATURE], reader.words).read(plain)
-    for parameter in reader.words.parameters.values():
-        if value == parameter:
+def lhs_parameter(lhs, builder: Builder) -> sp.Indexed:
+    """dH/dW_ij or \\frac{\\partial H}{\\partial W_{i,j}} -> W[i, j] (a parameter of the model)."""
+    value = builder.expression(lhs)
+    shown = " or ".join(_text(p) for p in builder.words.parameters.values())
+    if not (isinstance(value, sp.Derivative) and value.expr == S.H and len(value.variables) == 1):
+        raise ClaimError(
+            f"the left-hand side must be dH/d{shown.replace(' or ', ', dH/d')} or \\frac{{\\partial H}}{{\\partial ...}}"
+        )
+    (variable,) = value.variables
+    for parameter in builder.words.parameters.values():
+        if variable == parameter:
             return parameter
-    shown = " or ".join(_text(p) for p in reader.words.parameters.values())
-    raise ClaimError(f"the left-hand side must differentiate by {shown}, not {short(name.strip())}")
+    raise ClaimError(f"the left-hand side must differentiate by {shown}, not {short(str(variable))}")
 
 
 def _text(parameter: sp.Basic) -> str:

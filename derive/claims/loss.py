@@ -28,7 +28,8 @@ import numpy as np
 import sympy as sp
 
 from derive.claims import bounds, vocabulary
-from derive.claims.plain import Reader
+from derive.claims.builder import Builder
+from derive.claims.syntax import tree
 from derive.core import rules
 from derive.core import symbols as S
 from derive.core.derivation import MAIN, Step, reduce
@@ -79,11 +80,11 @@ def parse_loss(text: str, wrt: str) -> Loss:
 
 
 def read(text: str) -> sp.Expr:
-    """The loss: plain notation only (a name followed by brackets is a call, so it must be a function)."""
-    plain = bounds.screen(text).replace("^", "**")
-    if "=" in plain:
+    """The loss, read by the claims' grammar with the free vocabulary (any short name is a real scalar)."""
+    screened = bounds.screen(text)
+    if "=" in screened:
         raise bounds.ClaimError("write the loss alone, without '='")
-    expr = Reader(CHECK_SIZE, CHECK_SIZE, vocabulary.LOSS_VOCABULARY).read(plain)
+    expr = _expression(screened)
     _no_index_scalars(expr)
     free = sorted(str(q) for q in expr.free_symbols if q in _index_symbols())
     if free:
@@ -91,6 +92,16 @@ def read(text: str) -> sp.Expr:
     if not expr.free_symbols:
         raise bounds.ClaimError("the loss is a constant: it has no symbol to differentiate by")
     return expr
+
+
+def _expression(text: str) -> sp.Expr:
+    """One formula of the free vocabulary (one line, no '=')."""
+    parsed = tree(text)
+    lines = [line for line in parsed.children if hasattr(line, "data")]
+    sides = [side for side in lines[0].children if hasattr(side, "data")] if len(lines) == 1 else []
+    if len(sides) != 1:
+        raise bounds.ClaimError("write one formula")
+    return Builder(CHECK_SIZE, CHECK_SIZE, vocabulary.LOSS_VOCABULARY).expression(sides[0])
 
 
 def _index_symbols() -> set:
@@ -116,7 +127,7 @@ def _items(wrt: str) -> list[str]:
 
 def parameter(item: str, loss: sp.Expr) -> sp.Basic:
     """One --wrt entry: a scalar name (w) or an indexed one with a free index (w_i, z_j)."""
-    value = Reader(CHECK_SIZE, CHECK_SIZE, vocabulary.LOSS_VOCABULARY).read(item) if item else None
+    value = _expression(item) if item else None
     indexed = isinstance(value, sp.Indexed) and all(q in _index_symbols() for q in value.indices)
     if not (isinstance(value, sp.Symbol) or indexed) or value in _index_symbols():
         raise bounds.ClaimError(f"--wrt: {bounds.short(item)!r} is not a parameter name such as w, b or w_i")

@@ -11,10 +11,11 @@ the engine's ``P[j]``, with the engine's assumptions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
+from derive.claims.bounds import ClaimError
 from derive.core import symbols as S
 from derive.core.primitives import sigmoid
 
@@ -80,14 +81,40 @@ class Vocabulary:
     functions: dict = field(default_factory=lambda: FUNCTIONS)
     activation: sp.Symbol | None = None
     free: bool = False
+    #: other names people give the same quantities (Q_j, y_j, \hat{y}_j ...), and names too ambiguous to read
+    aliases: dict = field(default_factory=dict)
+    ambiguous: dict = field(default_factory=dict)
 
     @property
     def callable_names(self) -> str:
         return ", ".join([*self.functions, *SUMS]) + " and Sum"
 
+    def meaning(self, name: str) -> str:
+        """The name the vocabulary knows ``name`` by (its alias resolved); ClaimError for an ambiguous one."""
+        if name in self.ambiguous and name not in self.aliases:
+            raise ClaimError(
+                f'{name} is ambiguous: {self.ambiguous[name]}; say which with --let "{name}=a" or --let "{name}=P"'
+            )
+        return self.aliases.get(name, name)
+
+    def with_aliases(self, aliases: dict[str, str]) -> Vocabulary:
+        """The vocabulary with more aliases (``--let NAME=MEANING``), each meaning a name it knows."""
+        for name, meaning in aliases.items():
+            known = meaning in self.quantities or meaning in self.scalars or meaning in LOSSES
+            if not (FREE_NAME.fullmatch(name) and known):
+                raise ClaimError(f"--let {name}={meaning}: the meaning must be one of the names {self.known}")
+        return replace(self, aliases={**self.aliases, **aliases})
+
+
+#: names of the loss a derivative may be of: dH/dW_ij, dL/dw_ij, dJ/..., dE/..., \mathcal{L}
+LOSSES = ("H", "L", "J", "E")
+#: the prediction and the label under the names books give them (a_j is also Q_j, q_j, \hat{y}_j, S_j; P_j is y_j, t_j)
+SOFTMAX_ALIASES = {"Q": "a", "q": "a", "S": "a", "yhat": "a", "y": "P", "t": "P", "w": "W"}
+AMBIGUOUS = {"p": "p_j is the label in some books and the prediction in others"}
 
 SOFTMAX_VOCABULARY = Vocabulary(
     QUANTITIES, dict(CONSTANTS), {"W": S.W[S.i, S.j], "b": S.b[S.j]}, KNOWN,
+    aliases=SOFTMAX_ALIASES, ambiguous=AMBIGUOUS,
 )  # fmt: skip
 
 SCALAR_KNOWN = (
@@ -107,16 +134,20 @@ def vocabulary(model=None) -> Vocabulary:
             KNOWN,
             None,
         )
+        aliases = SOFTMAX_ALIASES
     else:
         act = model.activation
         quantities = {"w": (S.w, (FEATURE,)), "x": (S.x, (FEATURE,))}
         scalars = {"y": S.y, "z": S.logit, "b": S.bias, "d": S.d, str(act): act}
         parameters, known = {"w": S.w[S.i], "b": S.bias}, SCALAR_KNOWN.format(act=act)
+        aliases = {"t": "y", "W": "w", **({"yhat": str(act)} if str(act) != "yhat" else {})}
     # "lambda" is a Python keyword: the claim's lambda is read as lam (see :func:`parse`)
     extras = {"lam": S.lam} if model.penalty != 0 else {}
     extras.update({"epsilon": S.eps} if model.label_definition is not None else {})
     known += "".join(f", {n}" for n in extras).replace("lam", "lambda")
-    return Vocabulary(quantities, {**scalars, **extras}, parameters, known, activation=act)
+    return Vocabulary(
+        quantities, {**scalars, **extras}, parameters, known, activation=act, aliases=aliases, ambiguous=AMBIGUOUS
+    )
 
 
 #: a user-written loss: any name of letters and digits is a real scalar, name_k an indexed quantity

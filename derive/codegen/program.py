@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.printer import Printer
 
 from derive.codegen.arrays import A, Sh, Z
 from derive.codegen.lowering import batch_mean, lift, lower, stored
@@ -60,12 +61,14 @@ class Kernel:
     assignments: tuple[tuple[sp.Symbol, sp.Expr], ...]
     outputs: tuple[tuple[str, sp.Expr], ...]
 
-    def lines(self) -> tuple[str, ...]:
-        printer = ArrayPrinter()
+    def lines(self, printer: Printer | None = None) -> tuple[str, ...]:
+        """The assignments printed by ``printer`` (NumPy's :class:`ArrayPrinter` by default)."""
+        printer = printer or ArrayPrinter()
         return tuple(f"{name} = {printer.doprint(expr)}" for name, expr in self.assignments)
 
-    def returns(self) -> tuple[str, ...]:
-        printer = ArrayPrinter()
+    def returns(self, printer: Printer | None = None) -> tuple[str, ...]:
+        """The outputs printed by ``printer`` (NumPy's :class:`ArrayPrinter` by default)."""
+        printer = printer or ArrayPrinter()
         return tuple(printer.doprint(expr) for _, expr in self.outputs)
 
 

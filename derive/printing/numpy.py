@@ -3,7 +3,9 @@
 A subclass of SymPy's ``NumPyPrinter``: elementwise arithmetic, ``exp`` and ``log``
 print as SymPy prints them, and each array operation of :mod:`derive.codegen.arrays` (a
 SymPy ``Function`` such as ``Dot`` or ``SumOver``) gets its own ``_print_<Class>``
-method.  Printed code never goes through string edits afterwards.
+method.  Printed code never goes through string edits afterwards.  Those methods live in the
+mixin :class:`ArrayOperations`, which the PyTorch and JAX printers (:mod:`derive.printing.torch`,
+:mod:`derive.printing.jax`) share.
 
 Module functions print qualified by the alias ``np`` (``np.exp``).  SymPy's
 ``fully_qualified_modules=False`` would print bare ``max`` and ``sum``, which
@@ -23,10 +25,18 @@ MODULE_ALIASES = {"numpy": "np"}
 INFIX = frozenset({"Dot"})
 
 
-class ArrayPrinter(NumPyPrinter):
-    """NumPy code for :mod:`derive.codegen.arrays`' array expressions: ``X.T @ G``, ``E.sum(axis=1, keepdims=True)``."""
+class ArrayOperations:
+    """The array operations of :mod:`derive.codegen.arrays`, for any printer of Python array code.
 
-    printmethod = "_derive_numpy"
+    A mixin placed before a SymPy printer class (``NumPyPrinter``, ``JaxPrinter``, ``TorchPrinter``):
+    operators (``@``, ``.T``, ``[:, None]``), method calls (``.sum()``) and arithmetic laid out as
+    ruff formats it are the same in every such library; module functions are ``self._module``'s
+    (``numpy.vdot``, ``jax.numpy.vdot``), printed with the alias of :attr:`aliases`.  A backend whose
+    library spells an operation differently overrides that one ``_print_<Class>`` method.
+    """
+
+    #: module -> the alias the generated code imports it as
+    aliases = MODULE_ALIASES
 
     def __init__(self, settings: dict | None = None):
         settings = dict(settings or {})
@@ -38,7 +48,7 @@ class ArrayPrinter(NumPyPrinter):
         module, _, name = fqn.rpartition(".")
         if register and module:
             self.module_imports[module].add(name)
-        return f"{MODULE_ALIASES.get(module, module)}.{name}" if module else name
+        return f"{self.aliases.get(module, module)}.{name}" if module else name
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
         # positive terms first: a leading "-P + ..." would cost a whole extra array negation
@@ -76,10 +86,10 @@ class ArrayPrinter(NumPyPrinter):
 
     def _print_Inner(self, expr: sp.Expr) -> str:
         left, right = expr.args
-        return f"{self._module_format('numpy.vdot')}({self._print(left)}, {self._print(right)})"
+        return f"{self._module_format(self._module + '.vdot')}({self._print(left)}, {self._print(right)})"
 
     def _print_Contiguous(self, expr: sp.Expr) -> str:
-        return f"{self._module_format('numpy.ascontiguousarray')}({self._print(expr.args[0])})"
+        return f"{self._module_format(self._module + '.ascontiguousarray')}({self._print(expr.args[0])})"
 
     def _print_Column(self, expr: sp.Expr) -> str:
         return f"{self._operand(expr.args[0])}[:, None]"
@@ -99,11 +109,17 @@ class ArrayPrinter(NumPyPrinter):
         return f"({self._print(expr.args[0])})"
 
     def _print_softplus(self, expr: sp.Expr) -> str:
-        return f"{self._module_format('numpy.logaddexp')}(0, {self._print(expr.args[0])})"
+        return f"{self._module_format(self._module + '.logaddexp')}(0, {self._print(expr.args[0])})"
 
     def _print_sigmoid(self, expr: sp.Expr) -> str:
         # the naive form, for checking the rewrites at moderate logits; generated code never contains it
-        return f"(1 / (1 + {self._module_format('numpy.exp')}({self._print(-expr.args[0])})))"
+        return f"(1 / (1 + {self._module_format(self._module + '.exp')}({self._print(-expr.args[0])})))"
+
+
+class ArrayPrinter(ArrayOperations, NumPyPrinter):
+    """NumPy code for :mod:`derive.codegen.arrays`' array expressions: ``X.T @ G``, ``E.sum(axis=1, keepdims=True)``."""
+
+    printmethod = "_derive_numpy"
 
 
 def numpy_code(expr: sp.Expr) -> str:

@@ -10,9 +10,11 @@ The headers of the generated functions are laid out as ``ruff format`` would.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.printing.printer import Printer
 
+from derive import __version__
 from derive.codegen.program import DTYPES, KEYWORDS, Program
-from derive.codegen.signature import Signature
+from derive.codegen.signature import Signature, signature
 from derive.core import symbols as S
 from derive.core.models import Model
 from derive.printing.numpy import ArrayPrinter
@@ -94,17 +96,45 @@ def definitions(model: Model) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def penalty_context(prog: Program, sig: Signature, constants: dict) -> dict | None:
-    """The penalty, added once to the batch's loss and gradients, with its strength as a keyword argument."""
+def kernel_context(prog: Program, dtype: str, constants: dict, command: str, printer: Printer) -> dict:
+    """What every backend's template lays out: the docstring's pieces and the kernels printed by ``printer``."""
+    model = prog.model
+    sig = signature(model)
+    return {
+        "title": model.title,
+        "version": __version__,
+        "command": command,
+        "model": model.name,
+        "closed_forms": prog.closed_forms,
+        "labels": labels_note(model, sig),
+        "dtype": dtype,
+        "sig": sig,
+        "math": definitions(model),
+        "rewrites": [f"{rule.name}: {rule.justification}." for rule in prog.rewrites],
+        "layout": LAYOUT if model.output_index is not None else "",
+        "penalty": penalty_context(prog, sig, constants, printer),
+        "forward": [f"{s} = {printer.doprint(e)}" for s, e in prog.forward],
+        "loss": {"lines": prog.loss.lines(printer), "returns": prog.loss.returns(printer)},
+        "loss_and_grad": {"lines": prog.loss_and_grad.lines(printer), "returns": prog.loss_and_grad.returns(printer)},
+        "gradient_doc": ("Per sample" if prog.penalty is None else "Per sample, with the penalty's term once per batch")
+        + ": "
+        + "; ".join(prog.closed_forms)
+        + ".",
+    }
+
+
+def penalty_context(prog: Program, sig: Signature, constants: dict, printer: Printer | None = None) -> dict | None:
+    """The penalty, added once to the batch's loss and gradients, with its strength as a keyword argument
+    (printed by ``printer``, NumPy's :class:`ArrayPrinter` by default)."""
     if prog.penalty is None:
         return None
-    printer = ArrayPrinter()
+    printer = printer or ArrayPrinter()
     names = ("H", *sig.gradients)
     totals = [printer.doprint(sp.Symbol(name) + expr) for name, (_, expr) in zip(names, prog.penalty.outputs)]
     keyword = KEYWORDS[S.lam]
     return {
         "keyword": str(keyword),
         "value": repr(float(constants[S.lam])),
-        "lines": prog.penalty.lines(),
+        "lines": prog.penalty.lines(printer),
         "totals": totals,
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from derive.render.backends import numpy
+from derive.render.backends import jax, numpy, torch
 
 
 @dataclass(frozen=True)
@@ -27,4 +27,6 @@ class Backend:
 #: every backend, by the name ``derive code --backend`` takes
 BACKENDS: dict[str, Backend] = {
     "numpy": Backend("numpy", "NumPy alone: blocks of rows, BLAS products (the default)", numpy.context),
+    "torch": Backend("torch", "PyTorch: an autograd.Function whose backward is the derived gradient", torch.context),
+    "jax": Backend("jax", "JAX: jax.custom_vjp with the derived backward, jit-compiled", jax.context),
 }

@@ -1,10 +1,11 @@
 """The bounds on what people type, checked before anything large is built, and the errors that break them.
 
 ============  ===============================================================
-length        at most 1000 characters, ASCII only (a few Unicode operators
-              such as the minus sign are translated)
+length        at most 1000 characters for a formula, 8000 and 20 lines for a
+              whole derivation; ASCII only (a few Unicode operators such as
+              the minus sign are translated)
 depth         brackets and operators nested at most 24 deep
-nodes         at most 400 syntax-tree nodes
+nodes         at most 2000 syntax-tree nodes in a line
 numbers       literals at most 10^6 in magnitude, at most 12 decimals
 constants     constant sub-expressions folded exactly, numerator and
               denominator at most 10^12, exp(c) only for c <= 27
@@ -13,7 +14,7 @@ terms         the fully expanded claim has at most 120 terms (estimated)
 K, d          at most 4 (each entry is also checked symbolically)
 ============  ===============================================================
 
-``ast.parse`` only builds a syntax tree; nothing the user types is ever evaluated.
+The grammar (``grammar.lark``) only builds a syntax tree; nothing the user types is ever evaluated.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from __future__ import annotations
 from derive.core.errors import InputError
 
 MAX_LENGTH = 1000
+#: a whole derivation (derive check --file): characters and lines
+MAX_DERIVATION, MAX_LINES = 8000, 20
 MAX_DEPTH = 24
-MAX_NODES = 400
+MAX_NODES = 2000
 MAX_LITERAL = 10**6
 MAX_DECIMALS = 12
 MAX_CONSTANT = 10**12
@@ -38,7 +41,7 @@ TRANSLATIONS = {
     # Greek names people paste; spaced so that the LaTeX reader sees a separate factor
     "\u03c3": " sigma ", "\u03bb": " lambda ", "\u03b5": " epsilon ", "\u0177": " yhat ",
 }  # fmt: skip
-ALLOWED_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 \t\n+-*/^()[]{},._=\\!;:")
+ALLOWED_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 \t\r\n+-*/^()[]{},._=\\!;:&$")
 
 
 class ClaimError(InputError):
@@ -51,12 +54,12 @@ def sizes(classes: int, features: int) -> None:
             raise ClaimError(f"--{name} must be a whole number in 1..{MAX_SIZE} (got {n!r})")
 
 
-def screen(text: str) -> str:
+def screen(text: str, limit: int = MAX_LENGTH, what: str = "the claim") -> str:
     """Length, characters and bracket depth, before any parsing."""
     if not isinstance(text, str):
-        raise ClaimError("the claim must be a string")
-    if len(text) > MAX_LENGTH:
-        raise ClaimError(f"the claim has {len(text)} characters, more than the limit {MAX_LENGTH}")
+        raise ClaimError(f"{what} must be a string")
+    if len(text) > limit:
+        raise ClaimError(f"{what} has {len(text)} characters, more than the limit {limit}")
     text = "".join(TRANSLATIONS.get(c, c) for c in text)
     for position, char in enumerate(text):
         if char not in ALLOWED_CHARACTERS:

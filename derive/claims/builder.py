@@ -249,6 +249,7 @@ class Builder(Names):
         if isinstance(value, Value) and value.expr == (S.d if expected == "d" else S.K):
             return
         if isinstance(value, Value) and value.constant and value.value == self.ranges[role]:
+            self.concrete = True  # the writer fixed the size: judged at this size only
             return
         raise ClaimError(f"the sum over {letter} runs from 1 to {expected}")
 

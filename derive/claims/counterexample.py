@@ -88,18 +88,19 @@ def seed_counterexample(
         return None
     _, entry, got, want = worst
     fd = checking.finite_difference(model, sp.Derivative(S.H, claim.wrt), classes, features, given, entry)
-    name = _entry_name(claim.wrt, entry)
-    return Counterexample("seed", name, _plain(entry), got, want, fd, _example_words(model, name, entry, given))
+    name = entry_name(claim.wrt, entry)
+    return Counterexample("seed", name, plain(entry), got, want, fd, example_words(model, name, entry, given))
 
 
-def _example_words(model: Model, name: str, entry: dict, given: dict) -> str:
-    """W_12 (petal length, Non-Setosa) at the seed's sample x = [1.9, 0.4], label Setosa."""
+def example_words(model: Model, name: str, entry: dict, given: dict, label: int | None = None) -> str:
+    """W_12 (petal length, Non-Setosa) at the seed's sample x = [1.9, 0.4], label Setosa (or the 1-based ``label``)."""
     ex = model.example
     features, classes = model.names("features", len(ex["x"])), model.names("classes", len(np.atleast_1d(ex["P"])))
     words = [features[entry[S.i] - 1]] if S.i in entry and "features" in ex else []
     if model.output_index is not None:
         words.append(classes[entry[S.j] - 1])
-        where = f"at the seed's sample x = {list(ex['x'])}, label {classes[int(np.argmax(ex['P']))]}"
+        label = label if label is not None else int(np.argmax(ex["P"])) + 1
+        where = f"at the seed's sample x = {list(ex['x'])}, label {classes[label - 1]}"
     else:
         where = (
             f"at the {model.name} example x = {list(ex['x'])}, w = {list(ex['W'])}, b = {ex['b']}, target y = {ex['P']}"
@@ -110,23 +111,28 @@ def _example_words(model: Model, name: str, entry: dict, given: dict) -> str:
 
 
 def random_counterexample(claim: Claim, mismatch: Mismatch) -> Counterexample:
-    name = _entry_name(claim.wrt, mismatch.entry)
+    return random_at(claim.wrt, mismatch)
+
+
+def random_at(parameter: sp.Basic, mismatch: Mismatch) -> Counterexample:
+    """The random point where a comparison found two sides differ, described."""
+    name = entry_name(parameter, mismatch.entry)
     values = mismatch.values
     if S.P[1] not in values:
         point = ", ".join(f"{q} = {values[q]:.6f}" for q in (S.y, S.lam) if q in values)
         where = f"{name} at a random point with d = {mismatch.features}, {point}"
-        return Counterexample("random", name, _plain(mismatch.entry), mismatch.claim, mismatch.truth, None, where)
+        return Counterexample("random", name, plain(mismatch.entry), mismatch.claim, mismatch.truth, None, where)
     labels = [values[S.P[q]] for q in range(1, mismatch.classes + 1)]
     shown = ", ".join(f"{p:.6f}" for p in labels)
     where = f"{name} at a random point with K = {mismatch.classes}, d = {mismatch.features}, labels P = ({shown}), Sum_k P_k = {sum(labels):.6f}"
-    return Counterexample("random", name, _plain(mismatch.entry), mismatch.claim, mismatch.truth, None, where)
+    return Counterexample("random", name, plain(mismatch.entry), mismatch.claim, mismatch.truth, None, where)
 
 
-def _entry_name(parameter: sp.Basic, entry: dict) -> str:
+def entry_name(parameter: sp.Basic, entry: dict) -> str:
     if not isinstance(parameter, sp.Indexed):
         return text(parameter)
     return text(parameter.base[tuple(entry[q] for q in parameter.indices)])
 
 
-def _plain(entry: dict) -> dict:
+def plain(entry: dict) -> dict:
     return {str(q): int(n) for q, n in entry.items()}

@@ -32,7 +32,7 @@ TOKEN_WORDS = {
 def parser() -> lark.Lark:
     """The LALR parser of ``grammar.lark`` (built once per process, in about 70 ms)."""
     grammar = resources.files("derive.claims").joinpath("grammar.lark").read_text(encoding="utf-8")
-    return lark.Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=True, propagate_positions=False)
+    return lark.Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=True, propagate_positions=True)
 
 
 def tree(text: str) -> lark.Tree:
@@ -61,23 +61,27 @@ def _expected(names) -> str:
 
 
 def bounded(parsed: lark.Tree) -> lark.Tree:
-    """The tree itself, when it is at most MAX_NODES nodes and MAX_DEPTH levels of brackets and operators deep.
+    """The tree itself, when each line has at most MAX_NODES nodes and MAX_DEPTH levels of brackets and
+    operators.  Flat lists (the factors of a product, the terms of a sum, the lines) do not count as depth."""
+    for line in parsed.children:
+        if isinstance(line, lark.Tree):
+            _bound(line)
+    return parsed
 
-    Flat lists (the factors of a product, the terms of a sum, the lines) do not count as depth.
-    """
-    nodes, deepest, stack = 0, 0, [(parsed, 0)]
+
+def _bound(line: lark.Tree) -> None:
+    nodes, deepest, stack = 0, 0, [(line, 0)]
     while stack:
         node, level = stack.pop()
         nodes += 1
-        if nodes > MAX_NODES * 8:
-            raise ClaimError(f"the formula has more than {MAX_NODES} syntax nodes")
+        if nodes > MAX_NODES:
+            raise ClaimError(f"a line has more than {MAX_NODES} syntax nodes")
         if isinstance(node, lark.Tree):
             step = 0 if node.data in FLAT else 1
             deepest = max(deepest, level + step)
             stack.extend((child, level + step) for child in node.children if child is not None)
     if deepest > 2 * MAX_DEPTH:
         raise ClaimError(f"the formula is nested more than {MAX_DEPTH} deep")
-    return parsed
 
 
 #: nodes that hold flat lists, or that only wrap one child: they add no depth

@@ -149,12 +149,19 @@ def name_quantity(
     numer, denom = sp.fraction(definition)
     hole = sp.Dummy("denominator", positive=True)
 
+    inverse = sp.exp(-numer.args[0]) if isinstance(numer, sp.exp) else None
+
     def apply(expr: sp.Expr) -> sp.Expr:
         held = expr.replace(lambda e: e == denom or (isinstance(e, sp.Sum) and e.dummy_eq(denom)), lambda e: hole)
         named = held.replace(
             lambda e: _instance_index(e, numer, index) is not None,
             lambda e: name.subs(index, _instance_index(e, numer, index)) * hole,
         )
+        if inverse is not None:  # exp(-z_q) = 1/exp(z_q) = 1/(a_q * denominator)
+            named = named.replace(
+                lambda e: _instance_index(e, inverse, index) is not None,
+                lambda e: 1 / (name.subs(index, _instance_index(e, inverse, index)) * hole),
+            )
         return named.xreplace({hole: denom})
 
     return Rule(f"name_{name.base}", justification, apply, terms)

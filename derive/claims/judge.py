@@ -1,0 +1,153 @@
+"""Judging a whole derivation: every step against the one before it, every line against the truth.
+
+Each equals sign of a :class:`~derive.claims.written.Written` derivation is a step ``A = B``; it
+*holds* when A and B are equal as functions of the model's variables, for all values: checked at
+random points for every entry (labels normalised or not, :func:`derive.claims.compare.numeric_mismatch`)
+and, where the expressions are small enough, symbolically with the engine's rules.  A step that
+holds only for labels summing to one *uses* Sum_k P_k = 1 (allowed unless ``--exact``).  The first
+step that does not hold is the first wrong line, even when a later error cancels it; for it the
+judgement says why in words where a known mistake matches (:mod:`derive.claims.stepwise`), shows the
+term that went missing or appeared, and gives numbers where the two sides differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from derive.claims.compare import SAMPLE, Mismatch, numeric_mismatch, sizes_of
+from derive.claims.counterexample import Counterexample
+from derive.claims.normal_form import normal_form
+from derive.claims.stepwise import counterexample, difference, explain_step
+from derive.claims.written import Line, Side, Written, read
+from derive.core.derivation import derive
+from derive.core.models import Model, get_model
+
+HOLDS, USES_ASSUMPTION, WRONG = "holds", "uses the assumption", "wrong"
+#: expressions larger than this (SymPy operations) are compared by their numbers alone
+SYMBOLIC_OPS = 300
+
+
+@dataclass(frozen=True)
+class StepVerdict:
+    """One equals sign: holds for any labels, only when they sum to one, or not at all."""
+
+    kind: str
+    mismatch: Mismatch | None
+    symbolic: bool
+
+
+@dataclass(frozen=True)
+class LineVerdict:
+    """A line: its steps' verdicts, and whether its last side equals the engine's derivative."""
+
+    line: Line
+    steps: tuple[StepVerdict, ...]
+    equal_to_truth: bool
+    truth_uses_assumption: bool
+
+    @property
+    def holds(self) -> bool:
+        return all(step.kind != WRONG for step in self.steps)
+
+    @property
+    def uses_assumption(self) -> bool:
+        return any(step.kind == USES_ASSUMPTION for step in self.steps)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The verdict on a derivation, line by line, with what is known about the first wrong step."""
+
+    written: Written
+    model: Model
+    assume: bool
+    truth: sp.Expr
+    lines: tuple[LineVerdict, ...]
+    why: str | None
+    missing: sp.Expr | None
+    counterexample: Counterexample | None
+    classes: int
+    features: int
+
+    @property
+    def first_wrong_line(self) -> int | None:
+        return next((v.line.number for v in self.lines if not v.holds), None)
+
+    @property
+    def verdict(self) -> str:
+        return "correct" if self.first_wrong_line is None else "incorrect"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.first_wrong_line is None else 1
+
+
+def judge_text(
+    text: str,
+    model: Model | str = "softmax",
+    wrt: str | None = None,
+    assume: bool = True,
+    classes: int = 2,
+    features: int = 2,
+    lets: dict | None = None,
+) -> Judgement:
+    """Read and judge a whole derivation (raises ClaimError, an InputError, for unreadable input)."""
+    model = get_model(model) if isinstance(model, str) else model
+    classes = 1 if model.output_index is None else classes
+    written = read(text, model, wrt, classes, features, lets)
+    return judge(written, model, assume, classes, features)
+
+
+def judge(written: Written, model: Model, assume: bool, classes: int, features: int) -> Judgement:
+    """Every step and every line of ``written`` against the one before and against the truth."""
+    truth = derive(model, written.wrt, assume=False).result
+    judged = []
+    for line in written.lines:
+        steps = tuple(_step(a, b, written, model, assume, classes, features) for a, b in zip(line.sides, line.sides[1:]))
+        to_truth = _step(line.sides[-1], Side(truth, truth), written, model, assume, classes, features)
+        judged.append(LineVerdict(line, steps, to_truth.kind != WRONG, to_truth.kind == USES_ASSUMPTION))
+    wrong = next(((v, s) for v in judged for s, pair in zip(v.steps, _pairs(v.line)) if s.kind == WRONG), None)
+    why = missing = found = None
+    if wrong is not None:
+        verdict, step = wrong
+        before, after = _pairs(verdict.line)[verdict.steps.index(step)]
+        why = explain_step(before, after, written, model, classes, features, assume)
+        missing = difference(before.expr, after.expr, model, assume)
+        found = counterexample(before.expr, after.expr, written.wrt, model, classes, features, step.mismatch)
+    return Judgement(written, model, assume, truth, tuple(judged), why, missing, found, classes, features)
+
+
+def _pairs(line: Line) -> list[tuple[Side, Side]]:
+    return list(zip(line.sides, line.sides[1:]))
+
+
+def _step(before: Side, after: Side, written: Written, model: Model, assume: bool, classes: int, features: int) -> StepVerdict:
+    """Does ``before = after`` hold: for any labels, only for labels summing to one, or not?"""
+    defined = model.label_definition is not None  # smoothed labels sum to one by their definition
+    any_labels = _mismatch(before.expr, after.expr, written, model, defined, classes, features)
+    if any_labels is None:
+        return StepVerdict(HOLDS, None, _symbolic(before.expr, after.expr, model, defined))
+    normalised = _mismatch(before.expr, after.expr, written, model, True, classes, features)
+    if normalised is None and model.assumptions:
+        kind = USES_ASSUMPTION if assume else WRONG
+        return StepVerdict(kind, any_labels, _symbolic(before.expr, after.expr, model, True))
+    return StepVerdict(WRONG, normalised or any_labels, False)
+
+
+def _mismatch(a: sp.Expr, b: sp.Expr, written: Written, model: Model, normalised: bool, classes: int, features: int):
+    """The worst entry where a and b differ at random points (all entries at K, d, a sample at K + 1, d + 1)."""
+    sizes = [(classes, features)] if written.concrete else sizes_of(model, classes, features)
+    for (k, d), sample in zip(sizes, (None, SAMPLE)):
+        found = numeric_mismatch(b, a, model, written.wrt, normalised, k, d, sample=sample)
+        if found is not None:
+            return found
+    return None
+
+
+def _symbolic(a: sp.Expr, b: sp.Expr, model: Model, normalised: bool) -> bool:
+    """Whether the engine's rules also show a = b (only for expressions small enough to reduce quickly)."""
+    if sp.count_ops(a) + sp.count_ops(b) > SYMBOLIC_OPS:
+        return False
+    return normal_form(a - b, model, normalised) == 0

@@ -1,0 +1,137 @@
+r"""A whole derivation as a person wrote it: lines, and the sides of each line's equals signs.
+
+``\begin{align} \frac{\partial H}{\partial W_{i,j}} &= ... \\ &= ... \end{align}`` (or plain lines,
+one per text line) is read with the one grammar (:mod:`derive.claims.syntax`): each line is a
+chain ``A = B = C`` whose first side may be empty (the ``&=`` of a continued line).  The first
+line's left-hand side, ``\frac{\partial H}{\partial W_{i,j}}``, ``\partial H / \partial W_{ij}``
+or ``dH/dW_ij``, says what is derived (``--wrt`` otherwise).  Every side is built from the
+engine's symbols under the model's vocabulary and the writer's aliases (``--let p=a``), and its
+derivative operators are given their meaning by the model (:mod:`derive.claims.derivatives`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import lark
+import sympy as sp
+
+from derive.claims.bounds import MAX_DERIVATION, MAX_LINES, ClaimError, screen, sizes
+from derive.claims.builder import Builder
+from derive.claims.claim import bound_indices
+from derive.claims.derivatives import resolve
+from derive.claims.syntax import tree
+from derive.claims.vocabulary import vocabulary
+from derive.core import symbols as S
+from derive.core.derivation import derive
+from derive.core.models import Model
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of an equals sign: as built (derivatives written, not taken) and as the model means it."""
+
+    raw: sp.Expr
+    expr: sp.Expr
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line of the derivation: its number (1-based), its text, and its sides (a continued line's first is
+    the previous line's last, so every line holds at least one step)."""
+
+    number: int
+    text: str
+    sides: tuple[Side, ...]
+
+
+@dataclass(frozen=True)
+class Written:
+    """The derivation: what it differentiates by, its lines, and whether it names concrete indices."""
+
+    text: str
+    wrt: sp.Basic
+    lines: tuple[Line, ...]
+    concrete: bool
+    lhs: bool  # the first line begins with the derivative itself (dH/dW_ij = ...)
+
+    @property
+    def steps(self) -> list[tuple[Line, Side, Side]]:
+        """(the line, the side before the equals sign, the side after it) for every equals sign."""
+        return [(line, a, b) for line in self.lines for a, b in zip(line.sides, line.sides[1:])]
+
+
+def read(
+    text: str, model: Model, wrt: str | None = None, classes: int = 2, features: int = 2, lets: dict | None = None
+) -> Written:
+    """Read a whole derivation (bounded: MAX_DERIVATION characters, MAX_LINES lines); ClaimError says where not."""
+    sizes(classes, features)
+    text = _lines_of_plain_text(screen(text, MAX_DERIVATION, "the derivation"))
+    parsed = tree(text)
+    trees = [child for child in parsed.children if isinstance(child, lark.Tree)]
+    trees = [line for line in trees if any(side is not None for side in line.children)]
+    if len(trees) > MAX_LINES:
+        raise ClaimError(f"the derivation has {len(trees)} lines, more than the limit {MAX_LINES}")
+    words = vocabulary(model).with_aliases(lets or {})
+    builder = Builder(classes, features, words)
+    built = [_sides(builder, line, number) for number, line in enumerate(trees, 1)]
+    wrt_symbol, lhs = _parameter(built, words, wrt)
+    truth = derive(model, wrt_symbol, assume=False).result
+    lines, previous = [], None
+    for number, (line, sides) in enumerate(zip(trees, built), 1):
+        made = [_side(raw, model, wrt_symbol, truth, first=number == 1 and n == 0 and lhs) for n, raw in enumerate(sides)]
+        made = [previous, *made] if line.children[0] is None and previous is not None else made
+        if len(made) < 2 and number > 1:
+            raise ClaimError(f"line {number} has no equals sign: each line of a derivation is '= ...'")
+        lines.append(Line(number, _text(text, line), tuple(made)))
+        previous = made[-1]
+    if sum(len(line.sides) - 1 for line in lines) == 0:
+        raise ClaimError("a derivation has at least one equals sign")
+    return Written(text, wrt_symbol, tuple(lines), builder.concrete, lhs)
+
+
+def _lines_of_plain_text(text: str) -> str:
+    """Plain lines (no LaTeX line breaks): each text line is a line of the derivation."""
+    if "\\\\" in text:
+        return text
+    rows = [row for row in text.splitlines() if row.strip()]
+    return " \\\\ ".join(rows) if len(rows) > 1 else text
+
+
+def _sides(builder: Builder, line: lark.Tree, number: int) -> list[sp.Expr]:
+    sides = [side for side in line.children if isinstance(side, lark.Tree)]
+    try:
+        return [builder.expression(side) for side in sides]
+    except ClaimError as err:
+        raise ClaimError(f"line {number}: {err}") from None
+
+
+def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.Basic, bool]:
+    """What the derivation differentiates by: its first left-hand side (a derivative of H), else --wrt."""
+    first = built[0][0] if built and built[0] else None
+    named = first.variables[0] if isinstance(first, sp.Derivative) and first.expr == S.H else None
+    table = words.parameters
+    if named is not None and named not in table.values():
+        raise ClaimError(f"line 1 differentiates by {named}; this model's parameters are {', '.join(table)}")
+    if wrt is not None and wrt not in table:
+        raise ClaimError(f"--wrt must be {' or '.join(table)} for this model, not {wrt!r}")
+    chosen = table[wrt] if wrt is not None else None
+    if named is not None and chosen is not None and named != chosen:
+        raise ClaimError(f"line 1 differentiates by {S.key(named)} but --wrt is {wrt}")
+    return (named or chosen or next(iter(table.values()))), named is not None
+
+
+def _side(raw: sp.Expr, model: Model, wrt: sp.Basic, truth: sp.Expr, first: bool) -> Side:
+    """A side as the model means it; the first line's dH/dW_ij itself is the engine's derivative (the truth)."""
+    if first:
+        return Side(raw, truth)
+    return Side(raw, bound_indices(resolve(raw, model), wrt))
+
+
+def _text(text: str, line: lark.Tree) -> str:
+    meta = line.meta
+    if getattr(meta, "empty", True):
+        return ""
+    shown = text[meta.start_pos : meta.end_pos]
+    return re.sub(r"\s+", " ", shown.replace("&", "")).strip()

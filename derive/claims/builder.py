@@ -18,7 +18,7 @@ import lark
 import sympy as sp
 
 from derive.claims.bounds import ClaimError, short
-from derive.claims.names import Differential, Names, Operator, Vector
+from derive.claims.names import AppliedDifferential, Differential, Names, Operator, Vector
 from derive.claims.values import ONE, Value, combine, negative, number, power
 from derive.claims.vocabulary import INDICES, Vocabulary
 from derive.core import symbols as S
@@ -113,7 +113,24 @@ class Builder(Names):
             for n, part in enumerate(built if isinstance(built, tuple) else (built,)):
                 items.append((op if n == 0 else "*", part))
             op = "*"
-        return self.fold(items)
+        return self.fold(self.quotients(items))
+
+    def quotients(self, items: list) -> list:
+        """da_k/dW_ij and d/dW_ij(...) bind before the rest of the product: dX/dY is one factor."""
+        out = []
+        for op, item in items:
+            previous = out[-1][1] if out else None
+            if op == "/" and isinstance(item, Differential) and isinstance(previous, Differential):
+                out[-1] = (out[-1][0], Value(sp.Derivative(previous.quantity, item.quantity, evaluate=False)))
+            elif op == "/" and isinstance(item, Differential | AppliedDifferential) and previous == Value(S.d):
+                operator = Operator("derivative", item.quantity)
+                out[-1] = (
+                    out[-1][0],
+                    operator if isinstance(item, Differential) else self.apply(operator, item.operand),
+                )
+            else:
+                out.append((op, item))
+        return out
 
     def fold(self, items: list):
         """Multiply left to right; an operator takes the rest of the product (a function: the next factor)."""

@@ -23,6 +23,7 @@ from derive.claims.stepwise import counterexample, difference, explain_step
 from derive.claims.written import Line, Side, Written, read
 from derive.core.derivation import derive
 from derive.core.models import Model, get_model
+from derive.printing.text import text
 
 HOLDS, USES_ASSUMPTION, WRONG = "holds", "uses the assumption", "wrong"
 #: expressions larger than this (SymPy operations) are compared by their numbers alone
@@ -63,7 +64,7 @@ class Judgement:
     written: Written
     model: Model
     assume: bool
-    truth: sp.Expr
+    truth: sp.Expr  # as shown: the closed form under the assumption when it is on
     lines: tuple[LineVerdict, ...]
     why: str | None
     missing: sp.Expr | None
@@ -82,6 +83,15 @@ class Judgement:
     @property
     def exit_code(self) -> int:
         return 0 if self.first_wrong_line is None else 1
+
+
+def is_derivation(text: str) -> bool:
+    """Whether typed text is a whole derivation (lines, alignment, an environment, or two equals signs)."""
+    level, equals = 0, 0
+    for char in text:
+        level += (char in "([{") - (char in ")]}")
+        equals += char == "=" and level == 0
+    return any(mark in text.strip() for mark in ("\\\\", "\n", "&", "\\begin")) or equals > 1
 
 
 def judge_text(
@@ -105,7 +115,9 @@ def judge(written: Written, model: Model, assume: bool, classes: int, features: 
     truth = derive(model, written.wrt, assume=False).result
     judged = []
     for line in written.lines:
-        steps = tuple(_step(a, b, written, model, assume, classes, features) for a, b in zip(line.sides, line.sides[1:]))
+        steps = tuple(
+            _step(a, b, written, model, assume, classes, features) for a, b in zip(line.sides, line.sides[1:])
+        )
         to_truth = _step(line.sides[-1], Side(truth, truth), written, model, assume, classes, features)
         judged.append(LineVerdict(line, steps, to_truth.kind != WRONG, to_truth.kind == USES_ASSUMPTION))
     wrong = next(((v, s) for v in judged for s, pair in zip(v.steps, _pairs(v.line)) if s.kind == WRONG), None)
@@ -116,14 +128,17 @@ def judge(written: Written, model: Model, assume: bool, classes: int, features: 
         why = explain_step(before, after, written, model, classes, features, assume)
         missing = difference(before.expr, after.expr, model, assume)
         found = counterexample(before.expr, after.expr, written.wrt, model, classes, features, step.mismatch)
-    return Judgement(written, model, assume, truth, tuple(judged), why, missing, found, classes, features)
+    shown = truth if not assume else derive(model, written.wrt, assume=True).result
+    return Judgement(written, model, assume, shown, tuple(judged), why, missing, found, classes, features)
 
 
 def _pairs(line: Line) -> list[tuple[Side, Side]]:
     return list(zip(line.sides, line.sides[1:]))
 
 
-def _step(before: Side, after: Side, written: Written, model: Model, assume: bool, classes: int, features: int) -> StepVerdict:
+def _step(
+    before: Side, after: Side, written: Written, model: Model, assume: bool, classes: int, features: int
+) -> StepVerdict:
     """Does ``before = after`` hold: for any labels, only for labels summing to one, or not?"""
     defined = model.label_definition is not None  # smoothed labels sum to one by their definition
     any_labels = _mismatch(before.expr, after.expr, written, model, defined, classes, features)
@@ -151,3 +166,33 @@ def _symbolic(a: sp.Expr, b: sp.Expr, model: Model, normalised: bool) -> bool:
     if sp.count_ops(a) + sp.count_ops(b) > SYMBOLIC_OPS:
         return False
     return normal_form(a - b, model, normalised) == 0
+
+
+def as_dict(judgement: Judgement) -> dict:
+    """Plain values for JSON: the verdict, the first wrong line, and every line as it was read and judged."""
+    found = judgement.counterexample
+    return {
+        "verdict": judgement.verdict,
+        "exit_code": judgement.exit_code,
+        "first_wrong_line": judgement.first_wrong_line,
+        "wrt": text(judgement.written.wrt),
+        "model": judgement.model.name,
+        "assumption": "labels_sum_to_one" if judgement.assume and judgement.model.assumptions else None,
+        "truth": text(judgement.truth),
+        "lines": [_line_dict(v) for v in judgement.lines],
+        "why": judgement.why,
+        "lost": text(judgement.missing) if judgement.missing is not None else None,
+        "counterexample": found.as_dict() if found else None,
+    }
+
+
+def _line_dict(verdict: LineVerdict) -> dict:
+    return {
+        "number": verdict.line.number,
+        "text": verdict.line.text,
+        "read_as": " = ".join(text(side.raw) for side in verdict.line.sides[1:]),
+        "value": text(verdict.line.sides[-1].expr),
+        "equal_to_previous": verdict.holds,
+        "equal_to_truth": verdict.equal_to_truth,
+        "uses_assumption": verdict.uses_assumption,
+    }

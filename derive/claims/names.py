@@ -46,6 +46,14 @@ class Differential:
 
 
 @dataclass(frozen=True)
+class AppliedDifferential:
+    """``dW_ij(f)``: the denominator of the plain ``d/dW_ij(f)``, with the operand it applies to."""
+
+    quantity: sp.Expr
+    operand: object
+
+
+@dataclass(frozen=True)
 class Vector:
     """A quantity named without its indices (x, a, P, W): a vector or matrix, or a function to apply (Q(x_j))."""
 
@@ -152,6 +160,8 @@ class Names:
         """f(args): a call; P_j(x): the quantity (the "(x)" dropped); Q(x_j): the prediction a_j; else a product."""
         if isinstance(built, Operator) and built.kind in ("function", "call", "softmax"):
             return self.call_operator(built, arguments)
+        if isinstance(built, Differential) and len(arguments) == 1:
+            return AppliedDifferential(built.quantity, self.value(self.build(arguments[0])))
         if isinstance(built, Operator) and built.kind == "derivative" and len(arguments) == 1:
             operand = self.value(self.build(arguments[0]))
             return Value(sp.Derivative(operand.expr, built.argument, evaluate=False), operand.terms)

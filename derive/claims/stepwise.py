@@ -17,8 +17,15 @@ import sympy as sp
 
 from derive.claims.claim import Claim
 from derive.claims.compare import Mismatch, agree, entries, numeric_mismatch
-from derive.claims.counterexample import Counterexample, entry_name, example_point, example_size, example_words, plain
-from derive.claims.counterexample import random_at
+from derive.claims.counterexample import (
+    Counterexample,
+    entry_name,
+    example_point,
+    example_size,
+    example_words,
+    plain,
+    random_at,
+)
 from derive.claims.derivatives import resolve
 from derive.claims.mistakes import explain
 from derive.claims.normal_form import normal_form
@@ -45,7 +52,9 @@ def explain_step(
         return collapsed
     if _equal(after.expr, -before.expr, written, model, classes, features):
         return "the sign is lost: this line is minus the one before"
-    if S.i in getattr(written.wrt, "indices", ()) and _equal(after.expr * S.x[S.i], before.expr, written, model, classes, features):
+    if S.i in getattr(written.wrt, "indices", ()) and _equal(
+        after.expr * S.x[S.i], before.expr, written, model, classes, features
+    ):
         return "the factor x_i is lost: this line is the one before divided by x_i"
     truth = derive(model, written.wrt, assume=False).result
     if _equal(before.expr, truth, written, model, classes, features) and not after.expr.has(sp.Derivative):
@@ -53,11 +62,13 @@ def explain_step(
     return None
 
 
-def _collapsed_sum(before: Side, after: Side, written: Written, model: Model, classes: int, features: int) -> str | None:
+def _collapsed_sum(
+    before: Side, after: Side, written: Written, model: Model, classes: int, features: int
+) -> str | None:
     """A sum over a class index k kept only at k = j: the terms with k != j are lost."""
     j = _class_index(written.wrt)
     for total in sorted(before.raw.atoms(sp.Sum), key=sp.default_sort_key):
-        (k, _, _), = total.limits
+        ((k, _, _),) = total.limits
         if j is None or k == j:
             continue
         kept = resolve(before.raw.xreplace({total: total.function.xreplace({k: j})}), model)
@@ -87,7 +98,13 @@ def difference(before: sp.Expr, after: sp.Expr, model: Model, assume: bool) -> s
 
 
 def counterexample(
-    before: sp.Expr, after: sp.Expr, parameter: sp.Basic, model: Model, classes: int, features: int, mismatch: Mismatch | None
+    before: sp.Expr,
+    after: sp.Expr,
+    parameter: sp.Basic,
+    model: Model,
+    classes: int,
+    features: int,
+    mismatch: Mismatch | None,
 ) -> Counterexample | None:
     """The entry where the two lines differ most at the model's example (each class tried as the label), else at
     the random point of ``mismatch``.  ``claim`` is the line's value, ``truth`` the line before's."""

@@ -80,7 +80,9 @@ def read(
     truth = derive(model, wrt_symbol, assume=False).result
     lines, previous = [], None
     for number, (line, sides) in enumerate(zip(trees, built), 1):
-        made = [_side(raw, model, wrt_symbol, truth, first=number == 1 and n == 0 and lhs) for n, raw in enumerate(sides)]
+        made = [
+            _side(raw, model, wrt_symbol, truth, first=number == 1 and n == 0 and lhs) for n, raw in enumerate(sides)
+        ]
         made = [previous, *made] if line.children[0] is None and previous is not None else made
         if len(made) < 2 and number > 1:
             raise ClaimError(f"line {number} has no equals sign: each line of a derivation is '= ...'")

@@ -120,6 +120,8 @@ class DeriveLatexPrinter(LatexPrinter):
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         denominator = " ".join(rf"\partial {self._print(v)}" for v in expr.variables)
+        if not isinstance(expr.expr, sp.Symbol | sp.Indexed):
+            return rf"\frac{{\partial}}{{{denominator}}} \left({self._print(expr.expr)}\right)"
         return rf"\frac{{\partial {self._print(expr.expr)}}}{{{denominator}}}"
 
     def _print_sigmoid(self, expr: sp.Function, exp: str | None = None) -> str:

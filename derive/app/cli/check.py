@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from derive.app.cli.options import add_model_options, model_from_args, positive_int
 from derive.app.cli.registry import command
+from derive.core.errors import InputError
 
 
 def _check_args(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +23,20 @@ def _check_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "claim",
         metavar="CLAIM",
-        help='the claimed dH/dW_ij, e.g. "-P_j*(1-a_j)*x_i" or LaTeX; "-(y - sigma)*x_i" for --model logistic',
+        nargs="?",
+        help='the claimed dH/dW_ij, e.g. "-P_j*(1-a_j)*x_i" or LaTeX, or a whole derivation (lines joined by \\\\)',
+    )
+    parser.add_argument(
+        "--file",
+        metavar="F",
+        help="read a formula or a whole derivation (align, \\\\, &=) from F; - for standard input",
+    )
+    parser.add_argument(
+        "--let",
+        action="append",
+        default=[],
+        metavar="NAME=MEANING",
+        help='read NAME as one of derive\'s names, e.g. --let "p=a" (the prediction) or --let "p=P" (the label)',
     )
     parser.add_argument(
         "--wrt",
@@ -33,31 +48,83 @@ def _check_args(parser: argparse.ArgumentParser) -> None:
         "--classes", type=positive_int(MAX_SIZE), default=2, metavar="K", help="K for concrete indices (default 2)"
     )
     parser.add_argument("--features", type=positive_int(MAX_SIZE), default=2, metavar="d", help="d (default 2)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    parser.add_argument(
+        "--format", choices=("text", "json", "latex"), default="text", help="output format (default text)"
+    )
     add_model_options(parser)
 
 
 @command(
     "check",
-    "judge a hand derivation of dH/dW_ij or dH/db_j (dH/dw_i, dH/db for logistic and linear)",
+    "judge a hand-derived dH/dW_ij or dH/db_j, or a whole derivation line by line (--file)",
     _check_args,
     formulas=True,
 )
 def cmd_check(args: argparse.Namespace) -> int:
-    """Exit 0 correct, 1 incorrect, 2 bad input, 3 correct only under Sum_k P_k = 1 (switched off by --exact)."""
+    """Exit 0 correct (every step holds), 1 incorrect, 2 bad input, 3 correct only under Sum_k P_k = 1."""
+    from derive.claims.judge import is_derivation
+
+    text = typed(args)
+    if args.file is not None or is_derivation(text):
+        return check_derivation(text, args)
+    return check_claim(text, args)
+
+
+def typed(args: argparse.Namespace) -> str:
+    """The claim on the command line, or the text of --file (bounded: never more than the limit is read)."""
+    from derive.claims.bounds import MAX_DERIVATION
+
+    if (args.claim is None) == (args.file is None):
+        raise InputError("give the claim, or --file F (a derivation in a file; - for standard input), not both")
+    if args.file is None:
+        return args.claim
+    try:
+        if args.file == "-":
+            return sys.stdin.read(MAX_DERIVATION + 1)
+        with open(args.file, encoding="utf-8") as handle:
+            return handle.read(MAX_DERIVATION + 1)
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read {args.file}: {getattr(err, 'strerror', None) or err}") from None
+
+
+def lets(args: argparse.Namespace) -> dict[str, str]:
+    """--let NAME=MEANING, as {NAME: MEANING}."""
+    found = {}
+    for item in args.let:
+        name, equals, meaning = item.partition("=")
+        if not equals or not name.strip() or not meaning.strip():
+            raise InputError(f'--let {item!r}: write NAME=MEANING, as in --let "p=a"')
+        found[name.strip()] = meaning.strip()
+    return found
+
+
+def check_claim(text: str, args: argparse.Namespace) -> int:
+    """One formula: its verdict, difference, named mistake and counterexample."""
     from derive.claims.verdict import check
-    from derive.render.check import report
+    from derive.render.check import report, repr_latex
 
     model, constants = model_from_args(args)
+    if args.let:
+        raise InputError("--let reads a whole derivation's names (derive check --file); a formula uses derive's own")
     result = check(
-        args.claim, wrt=args.wrt, assume=not args.exact, latex=True if args.latex else None,
+        text, wrt=args.wrt, assume=not args.exact, latex=True if args.latex else None,
         classes=args.classes, features=args.features, model=model, constants=constants,
     )  # fmt: skip
-    print(
-        json.dumps(result.as_dict()) if args.format == "json" else report(result),
-        end="\n" if args.format == "json" else "",
-    )
+    shown = {"json": lambda: json.dumps(result.as_dict()) + "\n", "latex": lambda: repr_latex(result) + "\n"}
+    print(shown.get(args.format, lambda: report(result))(), end="")
     return result.exit_code
+
+
+def check_derivation(text: str, args: argparse.Namespace) -> int:
+    """A whole derivation: every line with ✓ or ✗, the first wrong step explained."""
+    from derive.claims.judge import as_dict, judge_text
+    from derive.render.judgement import report, report_latex
+
+    model, _ = model_from_args(args)
+    judged = judge_text(text, model, args.wrt, not args.exact, args.classes, args.features, lets(args))
+    shown = {"json": lambda: json.dumps(as_dict(judged)) + "\n", "latex": lambda: report_latex(judged)}
+    print(shown.get(args.format, lambda: report(judged))(), end="")
+    return judged.exit_code
 
 
 def seed_claims(model_name: str = "softmax") -> str:

@@ -73,7 +73,8 @@ def as_typed(argv: list[str]) -> list[str]:
 
 
 def _as_value(arg: str) -> str:
-    return " " + arg if arg.startswith("-") and not OPTION.fullmatch(arg) else arg
+    # a lone "-" is standard input (--file -), not a formula
+    return " " + arg if arg.startswith("-") and arg != "-" and not OPTION.fullmatch(arg) else arg
 
 
 def main(argv: list[str] | None = None) -> int:

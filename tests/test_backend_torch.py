@@ -23,9 +23,11 @@ import pytest
 
 from derive.app import cli
 from derive.app import code as C
-from derive.codegen.program import DTYPES
+from derive.codegen import program as PR
+from derive.codegen.program import DTYPES, Program
 from derive.core import symbols as S
 from derive.core.models import configure
+from derive.render import code as render_code
 
 torch = pytest.importorskip("torch", reason="the PyTorch backend's tests need torch (pip install torch==2.13.0)")
 
@@ -43,13 +45,35 @@ CONFIGS = [
 ]
 IDS = ["softmax", "logistic", "linear", "softmax+l2", "logistic+l2", "linear+l2", "softmax+smoothing"]
 LAM = 0.03  # the penalty strength the tests pass as the l2 keyword
+#: (config, N, d, K, soft labels): N = 1, K = 1 and soft labels for each model (K means nothing without classes)
+SHAPES = [
+    (config, *shape)
+    for config in CONFIGS
+    for shape in (
+        [(1, 1, 3, False), (1, 4, 1, False), (30, 4, 1, True), (60, 6, 4, True)]
+        if config[0] == "softmax"
+        else [(1, 3, 1, False), (60, 6, 1, True)]
+    )
+]
+SHAPE_IDS = [f"{IDS[CONFIGS.index(c)]}-N{N}-d{d}-K{K}{'-soft' if soft else ''}" for c, N, d, K, soft in SHAPES]
+
+
+@cache
+def program(name: str, l2: float | None = None, smoothing: float | None = None) -> Program:
+    """The configuration's program (lowered, stabilised kernels), made once and printed by every backend and dtype."""
+    return PR.program(configure(name, l2, smoothing), exact=True)
 
 
 @cache
 def source(name: str, l2: float | None = None, smoothing: float | None = None, dtype: str = "float64", backend="torch"):
-    """The module's text, generated once per configuration, dtype and backend for all the tests here."""
-    constants = {S.lam: l2} if l2 is not None else {}
-    return C.module_source(dtype, configure(name, l2, smoothing), constants, backend)
+    """The module's text as ``derive code`` writes it, once per configuration, dtype and backend for all the tests here.
+
+    (That ``derive code`` writes this text, with the program made anew, is test_cli_writes_the_module's job.)
+    """
+    model = configure(name, l2, smoothing)
+    constants = {**model.constants, **({S.lam: l2} if l2 is not None else {})}
+    command = C.command_line(model, dtype, constants, backend)
+    return render_code.module_source(program(name, l2, smoothing), dtype, constants, command, backend)
 
 
 @cache
@@ -142,8 +166,7 @@ def test_agrees_with_the_numpy_module(config, dtype):
     )
 
 
-@pytest.mark.parametrize("N, d, K, soft", [(1, 1, 3, False), (1, 4, 1, False), (30, 4, 1, True), (60, 6, 4, True)])
-@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+@pytest.mark.parametrize("config, N, d, K, soft", SHAPES, ids=SHAPE_IDS)
 def test_agrees_with_autograd_of_an_independent_loss(config, N, d, K, soft):
     """The derived backward against PyTorch's autograd of the loss written again: N = 1, K = 1, soft labels."""
     name, l2, _ = config

@@ -18,6 +18,7 @@ import lark
 import sympy as sp
 
 from derive.claims.bounds import ClaimError, short
+from derive.claims.matrices import matrix_symbol
 from derive.claims.names import AppliedDifferential, Differential, Names, Operator, Vector
 from derive.claims.values import ONE, Value, combine, negative, number, power
 from derive.claims.vocabulary import INDICES, Vocabulary
@@ -47,6 +48,8 @@ class Builder(Names):
         self.ranges = {CLASS: classes, FEATURE: features, None: max(classes, features)}
         self.concrete = False
         self.words = words
+        #: a matrix form (\nabla_W H = x(a - P)^T): names without indices are vectors and matrices
+        self.matrix = False
 
     # -- entry points
 
@@ -72,6 +75,8 @@ class Builder(Names):
             return built
         if isinstance(built, Differential):
             raise ClaimError(f"a differential d{built.quantity} stands alone: write d(...)/d(...)")
+        if isinstance(built, Vector) and self.matrix and matrix_symbol(built.base) is not None:
+            return Value(matrix_symbol(built.base))
         if isinstance(built, Vector):
             roles = len(self.words.quantities[built.base][1]) if built.base in self.words.quantities else 2
             raise ClaimError(f"{built.base}: {built.base} takes {roles} ind{'ex' if roles == 1 else 'ices'}")
@@ -171,6 +176,11 @@ class Builder(Names):
     # -- powers
 
     def _power(self, base, caret, exponent):
+        bracket = self._bracket_power(base, exponent)
+        if bracket is not None:
+            return bracket
+        if _is_transpose(exponent) and self.matrix:
+            return Value(sp.Transpose(self.value(self.build(base)).expr))
         if _is_transpose(exponent):
             raise ClaimError(
                 "a transpose (^T) belongs to the matrix form: write it with its left-hand side \\nabla_W H"
@@ -178,6 +188,19 @@ class Builder(Names):
         if _token_text(base) == "e" and "e" not in self.words.scalars and not self.words.free:
             return self.call("exp", [self.value(self.build(exponent))])  # e^{z_j}
         return power(self.value(self.build(base)), self.value(self.build(exponent)))
+
+    def _bracket_power(self, base, exponent):
+        """x(a - P)^T, P_j(1 - a_j)^2: the exponent belongs to the bracket when the bracket is a factor, not a call."""
+        if not (_is(base, "postfix") and len(base.children) > 1 and _is(base.children[-1], "applied")):
+            return None
+        head = self._postfix(*base.children[:-1])
+        arguments = base.children[-1].children[0].children
+        if isinstance(head, Operator | Differential) or head == Value(S.sigma) or len(arguments) != 1:
+            return None
+        if isinstance(head, Vector) and not self.matrix:
+            return None
+        group = lark.Tree("group", [arguments[0]])
+        return combine("*", self.value(head), self._power(group, "^", exponent))
 
     # -- atoms
 
@@ -234,9 +257,12 @@ class Builder(Names):
         return Differential(self.value(self.build(quantity)).expr)
 
     def _nabla(self, token, subscript, bound):
-        raise ClaimError(
-            "\\nabla_W H is the matrix form: it is read in a derivation's first line (derive check --file)"
-        )
+        name = _token_text(bound)
+        if not self.matrix or name is None or matrix_symbol(name) is None:
+            raise ClaimError(
+                r"\nabla_W H is a matrix form: write it as the first line of a derivation (derive check --file)"
+            )
+        return Operator("derivative", matrix_symbol(name))
 
     def _big_sum(self, token, subscript, limit, superscript, bound):
         if limit is None:

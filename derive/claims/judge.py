@@ -140,6 +140,8 @@ def _step(
     before: Side, after: Side, written: Written, model: Model, assume: bool, classes: int, features: int
 ) -> StepVerdict:
     """Does ``before = after`` hold: for any labels, only for labels summing to one, or not?"""
+    if before.transposed != after.transposed:
+        return StepVerdict(WRONG, None, False)  # the same entries in the transposed layout
     defined = model.label_definition is not None  # smoothed labels sum to one by their definition
     any_labels = _mismatch(before.expr, after.expr, written, model, defined, classes, features)
     if any_labels is None:

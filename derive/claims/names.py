@@ -171,7 +171,7 @@ class Names:
             raise ClaimError(f"only the functions {self.words.callable_names} can be called ({self.words.known})")
         if len(arguments) == 1 and self._is_bare_x(arguments[0]):
             return built  # P_j(x), Q_j(x), a_j(x): "of the sample x"
-        if isinstance(built, Vector) and len(arguments) == 1:
+        if isinstance(built, Vector) and len(arguments) == 1 and not self.matrix:
             return self._of_sample(built, arguments[0])
         if built == Value(S.H) and len(arguments) == 2:
             return built  # H(P, Q)

@@ -45,6 +45,12 @@ def explain_step(
     before: Side, after: Side, written: Written, model: Model, classes: int, features: int, assume: bool
 ) -> str | None:
     """The mistake between two lines, in words, when one of the known ones matches; None otherwise."""
+    if before.transposed != after.transposed:
+        shape = "K x d" if after.transposed else "d x K"
+        return (
+            f"this line is the transpose of the one before ({shape}): the gradient of H by W has W's shape, d x K"
+            " (rows are features), as derive writes it; the other is the numerator layout"
+        )
     if _equal(after.expr, before.expr, written, model, classes, features, normalised=True):
         return "this step holds only when the labels sum to one (Sum_k P_k = 1), which --exact does not assume"
     collapsed = _collapsed_sum(before, after, written, model, classes, features)

@@ -21,6 +21,7 @@ from derive.claims.bounds import MAX_DERIVATION, MAX_LINES, ClaimError, screen, 
 from derive.claims.builder import Builder
 from derive.claims.claim import bound_indices
 from derive.claims.derivatives import resolve
+from derive.claims.matrices import index_form, is_matrix, parameter_of
 from derive.claims.syntax import tree
 from derive.claims.vocabulary import vocabulary
 from derive.core import symbols as S
@@ -30,10 +31,12 @@ from derive.core.models import Model
 
 @dataclass(frozen=True)
 class Side:
-    """One side of an equals sign: as built (derivatives written, not taken) and as the model means it."""
+    """One side of an equals sign: as built (derivatives written, not taken) and as the model means it
+    (a matrix form as its entry (i, j); ``transposed`` when it had the transposed shape)."""
 
     raw: sp.Expr
     expr: sp.Expr
+    transposed: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ def read(
         raise ClaimError(f"the derivation has {len(trees)} lines, more than the limit {MAX_LINES}")
     words = vocabulary(model).with_aliases(lets or {})
     builder = Builder(classes, features, words)
+    builder.matrix = _matrix_form(builder, trees)
     built = [_sides(builder, line, number) for number, line in enumerate(trees, 1)]
     wrt_symbol, lhs = _parameter(built, words, wrt)
     truth = derive(model, wrt_symbol, assume=False).result
@@ -109,11 +113,28 @@ def _sides(builder: Builder, line: lark.Tree, number: int) -> list[sp.Expr]:
         raise ClaimError(f"line {number}: {err}") from None
 
 
+def _matrix_form(builder: Builder, trees: list) -> bool:
+    r"""Whether the first line's left-hand side is a matrix form: \nabla_W H, \frac{\partial H}{\partial W}."""
+    sides = [side for side in trees[0].children if isinstance(side, lark.Tree)] if trees else []
+    if not sides or trees[0].children[0] is None:
+        return False
+    builder.matrix = True
+    try:
+        first = builder.expression(sides[0])
+    except ClaimError:
+        return False
+    finally:
+        builder.matrix = False
+    return isinstance(first, sp.Derivative) and is_matrix(first.variables[0])
+
+
 def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.Basic, bool]:
     """What the derivation differentiates by: its first left-hand side (a derivative of H), else --wrt."""
     first = built[0][0] if built and built[0] else None
     named = first.variables[0] if isinstance(first, sp.Derivative) and first.expr == S.H else None
     table = words.parameters
+    if named is not None and is_matrix(named):
+        named = parameter_of(named, table.values())
     if named is not None and named not in table.values():
         raise ClaimError(f"line 1 differentiates by {named}; this model's parameters are {', '.join(table)}")
     if wrt is not None and wrt not in table:
@@ -128,6 +149,9 @@ def _side(raw: sp.Expr, model: Model, wrt: sp.Basic, truth: sp.Expr, first: bool
     """A side as the model means it; the first line's dH/dW_ij itself is the engine's derivative (the truth)."""
     if first:
         return Side(raw, truth)
+    if is_matrix(raw):
+        entry, transposed = index_form(raw, wrt)
+        return Side(raw, bound_indices(resolve(entry, model), wrt), transposed)
     return Side(raw, bound_indices(resolve(raw, model), wrt))
 
 

@@ -37,6 +37,7 @@ def context(model, example, assume: bool = True, sizes: tuple[int, int] | None =
     ``sizes`` (K, d) writes the derivation for concrete sizes (generic K and d when None);
     ``constants`` are the add-ons' strengths.  ValueError when the sizes do not fit the example.
     """
+    from derive.claims.judge import judge_text
     from derive.claims.verdict import seed_checks
     from derive.core.derivation import gradients
     from derive.render.document import document
@@ -49,7 +50,8 @@ def context(model, example, assume: bool = True, sizes: tuple[int, int] | None =
         )
     derivations, exact = gradients(model, assume=assume), gradients(model, assume=False)
     judged = seed_checks(model, assume)
-    return document(derivations, example, sizes, constants, judged, two_class_pair(model), exact)
+    posted = tuple((name, judge_text(text, model, assume=assume)) for name, text in model.derivations)
+    return document(derivations, example, sizes, constants, judged, two_class_pair(model), exact, posted)
 
 
 def render(kind: str, context: dict) -> str:

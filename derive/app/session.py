@@ -48,8 +48,9 @@ import sympy as sp
 from derive.app import code as codegen
 from derive.app import documents
 from derive.app.inputs import MAX_MAGNITUDE
-from derive.app.views import CheckView, Code, DerivationView, ExampleView, Formula, Gradients, StepView
+from derive.app.views import CheckView, Code, DerivationView, ExampleView, Formula, Gradients, JudgementView, StepView
 from derive.claims import verdict
+from derive.claims.judge import is_derivation, judge_text
 from derive.core import symbols as S
 from derive.core.derivation import derive, gradients
 from derive.core.models import Model, configure
@@ -129,14 +130,20 @@ class Session:
         """The derivation as Markdown with $$ math, as ``derive markdown`` writes."""
         return documents.render("md", self.context(lr))
 
-    def check(self, claim: str, wrt: str | None = None, latex: bool | None = None) -> CheckView:
+    def check(
+        self, claim: str, wrt: str | None = None, latex: bool | None = None, let: dict | None = None
+    ) -> CheckView | JudgementView:
         """``derive check``: the verdict on a claimed formula for the first parameter's derivative
-        (``wrt="b"``: the bias's).
+        (``wrt="b"``: the bias's), or on a whole derivation, line by line (lines joined by ``\\\\``,
+        ``align`` environments, ``&=``; ``let`` declares names, as ``--let``).
 
         Judged for this session's model and add-ons, with its assumption (``exact=True`` drops
         Sum_k P_k = 1); ``latex`` reads the claim as LaTeX (None: detected).  Raises ValueError for
-        a claim that cannot be read.
+        text that cannot be read.
         """
+        if is_derivation(claim) or let:
+            judged = judge_text(claim, self.model, wrt, self.assume, lets=let)
+            return JudgementView(judged)
         result = verdict.check(
             claim, wrt=wrt, assume=self.assume, latex=latex, model=self.model, constants=self.constants
         )

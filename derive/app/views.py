@@ -20,12 +20,16 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from derive.app import code as codegen
+from derive.claims.judge import Judgement
+from derive.claims.judge import as_dict as judgement_dict
 from derive.claims.verdict import CheckResult
 from derive.core.derivation import Derivation, Step
 from derive.printing.latex import equation
 from derive.printing.text import text
 from derive.render.check import report as check_report
 from derive.render.check import repr_latex
+from derive.render.judgement import report as judgement_report
+from derive.render.judgement import repr_latex as judgement_latex
 from derive.render.report import assumption_line, example_report
 from derive.render.session import code_markdown, example_markdown, gradients_markdown, steps_markdown
 from derive.verify.example import Example
@@ -150,6 +154,35 @@ class ExampleView:
 
     def __repr__(self) -> str:
         return example_report(self.example, self.derivations).rstrip("\n")
+
+
+@dataclass(frozen=True)
+class JudgementView:
+    """A whole derivation judged: the lines with ✓ or ✗ in a terminal, an aligned display in Jupyter.
+
+    Every attribute of :class:`~derive.claims.judge.Judgement` (``verdict``, ``first_wrong_line``,
+    ``lines``, ``why``, ``counterexample`` ...) is available on the view; ``as_dict()`` gives the JSON.
+    """
+
+    judgement: Judgement
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.judgement, name)
+
+    def as_dict(self) -> dict:
+        return judgement_dict(self.judgement)
+
+    def report(self) -> str:
+        """The text ``derive check --file`` prints."""
+        return judgement_report(self.judgement)
+
+    def _repr_latex_(self) -> str:
+        return judgement_latex(self.judgement)
+
+    def __repr__(self) -> str:
+        return self.report().rstrip("\n")
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,8 @@ class Builder(Names):
             return built
         if isinstance(built, Value):
             return negative(built)
+        if isinstance(built, tuple):  # --\sum_k ...: the sign of the sign
+            return (negative(built[0]), *built[1:])
         return (Value(Fraction(-1)), built)  # -\sum_k ... or -\frac{\partial}{...}: the product folds it
 
     def _product(self, *children) -> Value:

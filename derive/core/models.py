@@ -83,6 +83,7 @@ class Model:
     mistakes: tuple[tuple[str, sp.Expr, str], ...] = ()
     constants: dict = field(default_factory=dict, hash=False, compare=False)
     claims: tuple[tuple[str, str], ...] = ()
+    derivations: tuple[tuple[str, str], ...] = ()
     loss_name: str = "loss"
     loss_note: str = ""
 
@@ -129,6 +130,15 @@ LABELS_SUM_TO_ONE = Assumption(
 #: a_k = exp(z_k) / Sum_m exp(z_m) and sigma = 1/(1 + exp(-z)), written out from the primitives
 SOFTMAX_OUTPUT = indexed_softmax(S.z, S.k, S.m, S.K)
 SIGMOID_OUTPUT = sigmoid(S.logit).rewrite(sp.exp)
+
+#: the accepted answer's derivation, exactly as it was posted
+ACCEPTED_DERIVATION = (
+    r"\begin{align} \frac{\partial H}{\partial W_{i,j}} &= -\frac{\partial}{\partial W_{i,j}} \left(\sum_{k=1}^2 P_k(x) "
+    r"\log Q_k(x) \right) \\ &= -\frac{\partial}{\partial W_{i,j}} \left(P_j(x) \log Q_j(x) \right) \\ "
+    r"&=-\frac{P_j(x)}{Q_j(x)} \cdot \frac{\partial Q_j(x)}{\partial W_{i,j}} \\ &= - \frac{P_j(x)}{a_j(x)} \cdot "
+    r"\frac{\partial a_j(x)}{\partial z_j(x)} \cdot \frac{\partial z_j(x)}{\partial W_{i,j}}\\ &=-P_j(x) "
+    r"(1-a_j(x)) x_i \end{align}"
+)
 
 #: the features of the seed's sample, an iris flower
 FLOWER = ("petal length", "petal width")
@@ -180,8 +190,9 @@ SOFTMAX = Model(
             "replaces every P_k by its own diagonal term a_k(1 - a_k)",
         ),
     ),
-    # the question's two answers as their writers typed them
+    # the question's two answers as their writers typed them, and the accepted answer's derivation as posted
     claims=(("accepted answer", "-P_j*(1-a_j)*x_i"), ("student's answer", "-(1-a_j)*x_i*(P_1+P_2)")),
+    derivations=(("accepted answer", ACCEPTED_DERIVATION),),
     loss_name="cross-entropy",
 )
 
@@ -290,6 +301,7 @@ def with_l2(model: Model, strength: sp.Expr = S.lam) -> Model:
         summary=f"{model.summary}, plus (lambda/2) Sum {weights.base}^2",
         penalty=strength / 2 * square,
         claims=(),
+        derivations=(),
         constants={**model.constants, strength: 0.01} if strength.is_Symbol else model.constants,
     )
 
@@ -311,6 +323,7 @@ def with_smoothing(model: Model, strength: sp.Expr = S.eps) -> Model:
         summary=f"{model.summary}, labels (1 - epsilon) onehot + epsilon/K",
         label_definition=definition,
         claims=(),
+        derivations=(),
         constants={**model.constants, strength: 0.1} if strength.is_Symbol else model.constants,
     )
 

@@ -120,7 +120,7 @@ class DeriveLatexPrinter(LatexPrinter):
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         denominator = " ".join(rf"\partial {self._print(v)}" for v in expr.variables)
-        if not isinstance(expr.expr, sp.Symbol | sp.Indexed):
+        if not isinstance(expr.expr, sp.Symbol | sp.Indexed | sp.MatrixSymbol):
             return rf"\frac{{\partial}}{{{denominator}}} \left({self._print(expr.expr)}\right)"
         return rf"\frac{{\partial {self._print(expr.expr)}}}{{{denominator}}}"
 

@@ -35,7 +35,7 @@ class TextPrinter(StrPrinter):
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         variables = "".join(f"d{self._print(v)}" for v in expr.variables)
-        if not isinstance(expr.expr, sp.Symbol | sp.Indexed):
+        if not isinstance(expr.expr, sp.Symbol | sp.Indexed | sp.MatrixSymbol):
             return f"d/{variables}({self._print(expr.expr)})"  # an operator on an expression: d/dW_ij(P_j*log(a_j))
         return f"d{self._print(expr.expr)}/{variables}"
 

@@ -12,6 +12,7 @@ from derive.core import symbols as S
 from derive.core.derivation import Derivation
 from derive.printing.latex import Gradient
 from derive.render.document.forms import columns, exact_results, jacobian, matrix_forms
+from derive.render.document.judged import derivation_checks
 from derive.render.document.mistakes import checks, mistakes
 from derive.render.document.notation import assumptions, definitions, losses, notation, symbols, words
 from derive.render.document.steps import Tex, section
@@ -28,6 +29,7 @@ def document(
     judged: tuple[tuple[str, CheckResult], ...] = (),
     pair: tuple[Example, Example] | None = None,
     exact: tuple[Derivation, ...] | None = None,
+    judged_derivations: tuple = (),
 ) -> dict:
     """The context of the derivation templates: generic K and d unless ``sizes`` (K, d) are given.
 
@@ -35,7 +37,8 @@ def document(
     worked example, by default the model's own.  ``judged`` are the model's seed claims with
     their verdicts (the section "Check your derivation"), ``pair`` the worked examples of a
     sigmoid model and of the 2-class softmax at the seed's sample (the section on their
-    equivalence), ``exact`` the derivations without the model's assumptions (the derivations
+    equivalence), ``judged_derivations`` the model's posted derivations judged line by line (the
+    section "Checking the accepted answer"), ``exact`` the derivations without the model's assumptions (the derivations
     themselves when None: they assume nothing); all are computed by the caller.  Raises
     ValueError when ``sizes`` differ from the worked example's.
     """
@@ -69,4 +72,5 @@ def document(
         "mistakes": mistakes(derivations[0], example, tex),
         "equivalence": two_class_softmax(model, pair, tex),
         "check": checks(model, judged, bool(derivations[0].assumptions)),
+        "derivation_check": derivation_checks(judged_derivations),
     }

@@ -241,13 +241,23 @@ class Builder(Names):
         return str(name), self.index_tokens(subscript) if subscript is not None else []
 
     def _fraction(self, frac, numerator, denominator):
-        top = self.build(numerator) if numerator is not None else Operator("partial")
+        top = self._numerator(numerator) if numerator is not None else Operator("partial")
         bottom = self.build(denominator)
         if isinstance(top, Operator) and top.kind == "partial" and isinstance(bottom, Differential):
             return Operator("derivative", bottom.quantity)
         if isinstance(top, Differential) and isinstance(bottom, Differential):
             return Value(sp.Derivative(top.quantity, bottom.quantity, evaluate=False))
         return combine("/", self.value(top), self.value(bottom))
+
+    def _numerator(self, node):
+        """\\partial \\log a_k: the differential of a function written as a command takes the rest of the numerator."""
+        if _is(node, "product") and _is(node.children[0], "differential"):
+            function = node.children[0].children[1]
+            built = self.build(function)
+            if isinstance(built, Operator) and built.kind == "function":
+                rest = lark.Tree("product", [function, *node.children[1:]])
+                return Differential(self.value(self.build(rest)).expr)
+        return self.build(node)
 
     def _root(self, sqrt, inner) -> Value:
         return self.call("sqrt", [self.value(self.build(inner))])

@@ -30,8 +30,9 @@ TOLERANCE = 1e-8
 
 def entries(parameter: sp.Indexed, classes: int, features: int) -> list[dict]:
     """Every concrete index assignment of W_ij (or b_j): [{i: 1, j: 1}, {i: 1, j: 2}, ...]."""
-    shape = tuple(features if q == S.i else classes for q in getattr(parameter, "indices", ()))
-    return [{q: n + 1 for q, n in zip(getattr(parameter, "indices", ()), position)} for position in np.ndindex(shape)]
+    indices = [q for q in getattr(parameter, "indices", ()) if q.is_Symbol]  # W_i1: the class is fixed
+    shape = tuple(features if q == S.i else classes for q in indices)
+    return [{q: n + 1 for q, n in zip(indices, position)} for position in np.ndindex(shape)]
 
 
 def agree(got: float, want: float) -> bool:

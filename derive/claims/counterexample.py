@@ -131,7 +131,7 @@ def random_at(parameter: sp.Basic, mismatch: Mismatch) -> Counterexample:
 def entry_name(parameter: sp.Basic, entry: dict) -> str:
     if not isinstance(parameter, sp.Indexed):
         return text(parameter)
-    return text(parameter.base[tuple(entry[q] for q in parameter.indices)])
+    return text(parameter.base[tuple(entry.get(q, q) for q in parameter.indices)])  # W_i1: the class stays
 
 
 def plain(entry: dict) -> dict:

@@ -21,7 +21,6 @@ from derive.claims.counterexample import Counterexample
 from derive.claims.normal_form import normal_form
 from derive.claims.stepwise import counterexample, difference, explain_step
 from derive.claims.written import Line, Side, Written, read
-from derive.core.derivation import derive
 from derive.core.models import Model, get_model
 from derive.printing.text import text
 
@@ -112,7 +111,7 @@ def judge_text(
 
 def judge(written: Written, model: Model, assume: bool, classes: int, features: int) -> Judgement:
     """Every step and every line of ``written`` against the one before and against the truth."""
-    truth = derive(model, written.wrt, assume=False).result
+    truth = written.truth(model)
     judged = []
     for line in written.lines:
         steps = tuple(
@@ -127,8 +126,8 @@ def judge(written: Written, model: Model, assume: bool, classes: int, features: 
         before, after = _pairs(verdict.line)[verdict.steps.index(step)]
         why = explain_step(before, after, written, model, classes, features, assume)
         missing = difference(before.expr, after.expr, model, assume)
-        found = counterexample(before.expr, after.expr, written.wrt, model, classes, features, step.mismatch)
-    shown = truth if not assume else derive(model, written.wrt, assume=True).result
+        found = counterexample(before.expr, after.expr, written, model, classes, features, step.mismatch)
+    shown = truth if not assume else written.truth(model, assume=True)
     return Judgement(written, model, assume, shown, tuple(judged), why, missing, found, classes, features)
 
 

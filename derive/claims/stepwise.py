@@ -32,7 +32,6 @@ from derive.claims.normal_form import normal_form
 from derive.claims.verdict import tidy
 from derive.claims.written import Side, Written
 from derive.core import symbols as S
-from derive.core.derivation import derive
 from derive.core.models import Model
 from derive.verify import checking
 from derive.verify.evaluate import environment, number
@@ -62,8 +61,9 @@ def explain_step(
         after.expr * S.x[S.i], before.expr, written, model, classes, features
     ):
         return "the factor x_i is lost: this line is the one before divided by x_i"
-    truth = derive(model, written.wrt, assume=False).result
-    if _equal(before.expr, truth, written, model, classes, features) and not after.expr.has(sp.Derivative):
+    truth = written.truth(model)
+    general = written.parameter in (None, written.wrt)  # named mistakes are stated for the general entry W_ij
+    if general and _equal(before.expr, truth, written, model, classes, features) and not after.expr.has(sp.Derivative):
         return explain(Claim("", after.expr, written.wrt, "", written.concrete), model, classes, features)
     return None
 
@@ -72,7 +72,7 @@ def _collapsed_sum(
     before: Side, after: Side, written: Written, model: Model, classes: int, features: int
 ) -> str | None:
     """A sum over a class index k kept only at k = j: the terms with k != j are lost."""
-    j = _class_index(written.wrt)
+    j = _class_index(written)
     for total in sorted(before.raw.atoms(sp.Sum), key=sp.default_sort_key):
         ((k, _, _),) = total.limits
         if j is None or k == j:
@@ -86,8 +86,10 @@ def _collapsed_sum(
     return None
 
 
-def _class_index(parameter: sp.Basic) -> sp.Symbol | None:
-    return next((q for q in getattr(parameter, "indices", ()) if q == S.j), None)
+def _class_index(written: Written) -> sp.Expr | None:
+    """The class the derivation differentiates for: j for W_ij, 1 for W_i1; None without one."""
+    general = getattr(written.parameter if written.parameter is not None else written.wrt, "indices", ())
+    return dict(zip(general, getattr(written.wrt, "indices", ()))).get(S.j)
 
 
 def _equal(a, b, written: Written, model: Model, classes: int, features: int, normalised: bool = False) -> bool:
@@ -106,7 +108,7 @@ def difference(before: sp.Expr, after: sp.Expr, model: Model, assume: bool) -> s
 def counterexample(
     before: sp.Expr,
     after: sp.Expr,
-    parameter: sp.Basic,
+    written: Written,
     model: Model,
     classes: int,
     features: int,
@@ -116,10 +118,10 @@ def counterexample(
     the random point of ``mismatch``.  ``claim`` is the line's value, ``truth`` the line before's."""
     if (classes, features) == example_size(model):
         for label in _labels(model):
-            found = _at_example(before, after, parameter, model, label)
+            found = _at_example(before, after, written, model, label)
             if found is not None:
                 return found
-    return random_at(parameter, mismatch) if mismatch is not None else None
+    return random_at(written.wrt, mismatch) if mismatch is not None else None
 
 
 def _labels(model: Model) -> list[int | None]:
@@ -130,13 +132,14 @@ def _labels(model: Model) -> list[int | None]:
     return [own, *(q for q in range(1, len(model.example["P"]) + 1) if q != own)]
 
 
-def _at_example(before, after, parameter, model: Model, label: int | None) -> Counterexample | None:
+def _at_example(before, after, written: Written, model: Model, label: int | None) -> Counterexample | None:
     classes, features = example_size(model)
     given = example_point(model)
     if label is not None and model.label_definition is None:
         given.update({model.label[q]: float(q == label) for q in range(1, classes + 1)})
     point = environment(checking.valuation(model, classes, features, given), classes, features)
     gaps = []
+    parameter = written.wrt
     for entry in entries(parameter, classes, features):
         env = {**point, **entry}
         got, want = number(after, env), number(before, env)
@@ -146,4 +149,11 @@ def _at_example(before, after, parameter, model: Model, label: int | None) -> Co
         return None
     _, entry, got, want = max(gaps, key=lambda g: g[0])
     name = entry_name(parameter, entry)
-    return Counterexample("seed", name, plain(entry), got, want, None, example_words(model, name, entry, given, label))
+    words = example_words(model, name, _roles(written, entry), given, label)
+    return Counterexample("seed", name, plain(entry), got, want, None, words)
+
+
+def _roles(written: Written, entry: dict) -> dict:
+    """The entry as the model's indices: {i: 2, j: 1} for W_i1 at i = 2 (the class the derivation fixed)."""
+    general = getattr(written.parameter if written.parameter is not None else written.wrt, "indices", ())
+    return dict(zip(general, getattr(written.wrt.xreplace(entry), "indices", ())))

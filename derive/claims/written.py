@@ -27,6 +27,7 @@ from derive.claims.vocabulary import vocabulary
 from derive.core import symbols as S
 from derive.core.derivation import derive
 from derive.core.models import Model
+from derive.printing.text import text
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,18 @@ class Written:
     """The derivation: what it differentiates by, its lines, and whether it names concrete indices."""
 
     text: str
-    wrt: sp.Basic
+    wrt: sp.Basic  # W_ij, or W_i1 when the derivation names a class
     lines: tuple[Line, ...]
     concrete: bool
     lhs: bool  # the first line begins with the derivative itself (dH/dW_ij = ...)
+    parameter: sp.Basic = None  # the model's parameter (W_ij) that wrt is an entry or a column of
+
+    def truth(self, model: Model, assume: bool = False) -> sp.Expr:
+        """The engine's derivative by ``wrt`` (its entries fixed where the derivation fixes them)."""
+        general = self.parameter if self.parameter is not None else self.wrt
+        fixed = {q: n for q, n in zip(getattr(general, "indices", ()), getattr(self.wrt, "indices", ())) if q != n}
+        result = derive(model, general, assume=assume).result
+        return _held_replace(result, fixed) if fixed else result
 
     @property
     def steps(self) -> list[tuple[Line, Side, Side]]:
@@ -80,8 +89,8 @@ def read(
     builder = Builder(classes, features, words)
     builder.matrix = _matrix_form(builder, trees)
     built = [_sides(builder, line, number) for number, line in enumerate(trees, 1)]
-    wrt_symbol, lhs = _parameter(built, words, wrt)
-    truth = derive(model, wrt_symbol, assume=False).result
+    wrt_symbol, general, lhs = _parameter(built, words, wrt)
+    truth = Written(text, wrt_symbol, (), False, lhs, general).truth(model)
     lines, previous = [], None
     for number, (line, sides) in enumerate(zip(trees, built), 1):
         made = [
@@ -94,7 +103,18 @@ def read(
         previous = made[-1]
     if sum(len(line.sides) - 1 for line in lines) == 0:
         raise ClaimError("a derivation has at least one equals sign")
-    return Written(text, wrt_symbol, tuple(lines), builder.concrete, lhs)
+    concrete = builder.concrete or wrt_symbol != general
+    return Written(text, wrt_symbol, tuple(lines), concrete, lhs, general)
+
+
+def _held_replace(expr: sp.Basic, mapping: dict) -> sp.Basic:
+    """``expr.xreplace(mapping)`` keeping the engine's held form: -(P_1 - a_1) x_i, not -x_i (-a_1 + P_1)."""
+    if expr in mapping:
+        return mapping[expr]
+    if not expr.args:
+        return expr
+    args = [_held_replace(a, mapping) for a in expr.args]
+    return expr.func(*args, evaluate=False) if isinstance(expr, sp.Add | sp.Mul | sp.Pow) else expr.func(*args)
 
 
 def _lines_of_plain_text(text: str) -> str:
@@ -128,21 +148,36 @@ def _matrix_form(builder: Builder, trees: list) -> bool:
     return isinstance(first, sp.Derivative) and is_matrix(first.variables[0])
 
 
-def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.Basic, bool]:
-    """What the derivation differentiates by: its first left-hand side (a derivative of H), else --wrt."""
+def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.Basic, sp.Basic, bool]:
+    """(what the derivation differentiates by, the model's parameter it is an entry of, whether line 1 says so):
+    its first left-hand side (a derivative of H: dH/dW_ij, or dH/dW_i1 for class 1), else --wrt."""
     first = built[0][0] if built and built[0] else None
     named = first.variables[0] if isinstance(first, sp.Derivative) and first.expr == S.H else None
     table = words.parameters
     if named is not None and is_matrix(named):
         named = parameter_of(named, table.values())
-    if named is not None and named not in table.values():
-        raise ClaimError(f"line 1 differentiates by {named}; this model's parameters are {', '.join(table)}")
+    general = _general(named, table.values()) if named is not None else None
+    if named is not None and general is None:
+        raise ClaimError(f"line 1 differentiates by {text(named)}; this model's parameters are {', '.join(table)}")
     if wrt is not None and wrt not in table:
         raise ClaimError(f"--wrt must be {' or '.join(table)} for this model, not {wrt!r}")
     chosen = table[wrt] if wrt is not None else None
-    if named is not None and chosen is not None and named != chosen:
+    if named is not None and chosen is not None and general != chosen:
         raise ClaimError(f"line 1 differentiates by {S.key(named)} but --wrt is {wrt}")
-    return (named or chosen or next(iter(table.values()))), named is not None
+    parameter = general or chosen or next(iter(table.values()))
+    return (named or parameter), parameter, named is not None
+
+
+def _general(named: sp.Basic, parameters) -> sp.Basic | None:
+    """The parameter ``named`` is, or an entry of: W_ij itself, or W_ij for W_i1 (a class fixed); None if neither."""
+    for parameter in parameters:
+        if named == parameter:
+            return parameter
+        if isinstance(named, sp.Indexed) and isinstance(parameter, sp.Indexed) and named.base == parameter.base:
+            pairs = zip(named.indices, parameter.indices)
+            if all(a == b or (a.is_Integer and not b.is_Integer) for a, b in pairs):
+                return parameter
+    return None
 
 
 def _side(raw: sp.Expr, model: Model, wrt: sp.Basic, truth: sp.Expr, first: bool) -> Side:

@@ -97,6 +97,10 @@ def bound_indices(expr: sp.Expr, parameter: sp.Indexed) -> sp.Expr:
     return expr
 
 
+class NamesAClass(ClaimError):
+    """dH/dW_i1 = ...: a formula for one class, which the derivation reader judges (:mod:`derive.claims.written`)."""
+
+
 def parameter_of(lhs, wrt: str | None, builder: Builder) -> sp.Indexed:
     """The parameter the claim differentiates by: --wrt, checked against the left-hand side if given."""
     table = builder.words.parameters
@@ -127,6 +131,8 @@ def lhs_parameter(lhs, builder: Builder) -> sp.Indexed:
     for parameter in builder.words.parameters.values():
         if variable == parameter:
             return parameter
+    if general_parameter(variable, builder.words.parameters.values()) is not None:
+        raise NamesAClass(f"the left-hand side names one class ({short(str(variable))}): judged as a derivation")
     raise ClaimError(f"the left-hand side must differentiate by {shown}, not {short(str(variable))}")
 
 
@@ -134,3 +140,15 @@ def _text(parameter: sp.Basic) -> str:
     if isinstance(parameter, sp.Indexed):
         return f"{parameter.base}_{''.join(map(str, parameter.indices))}"
     return str(parameter)
+
+
+def general_parameter(named: sp.Basic, parameters) -> sp.Basic | None:
+    """The parameter ``named`` is, or an entry of: W_ij itself, or W_ij for W_i1 (a class fixed); None if neither."""
+    for parameter in parameters:
+        if named == parameter:
+            return parameter
+        if isinstance(named, sp.Indexed) and isinstance(parameter, sp.Indexed) and named.base == parameter.base:
+            pairs = zip(named.indices, parameter.indices)
+            if all(a == b or (a.is_Integer and not b.is_Integer) for a, b in pairs):
+                return parameter
+    return None

@@ -76,6 +76,15 @@ class Judgement:
         return next((v.line.number for v in self.lines if not v.holds), None)
 
     @property
+    def compared_with(self) -> str:
+        """What the first wrong step compares its line with: the line before, or line 1's own left-hand side."""
+        wrong = next((v for v in self.lines if not v.holds), None)
+        if wrong is None or wrong.line.number != 1:
+            return "the line before"
+        first = next(n for n, step in enumerate(wrong.steps) if step.kind == WRONG)
+        return "the left-hand side" if first == 0 and self.written.lhs else "the side before"
+
+    @property
     def verdict(self) -> str:
         return "correct" if self.first_wrong_line is None else "incorrect"
 

@@ -140,7 +140,8 @@ def vocabulary(model=None) -> Vocabulary:
         quantities = {"w": (S.w, (FEATURE,)), "x": (S.x, (FEATURE,))}
         scalars = {"y": S.y, "z": S.logit, "b": S.bias, "d": S.d, str(act): act}
         parameters, known = {"w": S.w[S.i], "b": S.bias}, SCALAR_KNOWN.format(act=act)
-        aliases = {"t": "y", "W": "w", **({"yhat": str(act)} if str(act) != "yhat" else {})}
+        prediction = {name: str(act) for name in ("a", "Q", "q", "S", "yhat") if name != str(act)}
+        aliases = {"t": "y", "W": "w", **prediction}
     # "lambda" is a Python keyword: the claim's lambda is read as lam (see :func:`parse`)
     extras = {"lam": S.lam} if model.penalty != 0 else {}
     extras.update({"epsilon": S.eps} if model.label_definition is not None else {})

@@ -19,7 +19,7 @@ import sympy as sp
 
 from derive.claims.bounds import MAX_DERIVATION, MAX_LINES, ClaimError, screen, sizes
 from derive.claims.builder import Builder
-from derive.claims.claim import bound_indices
+from derive.claims.claim import bound_indices, general_parameter
 from derive.claims.derivatives import resolve
 from derive.claims.matrices import index_form, is_matrix, parameter_of
 from derive.claims.syntax import tree
@@ -156,7 +156,7 @@ def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.B
     table = words.parameters
     if named is not None and is_matrix(named):
         named = parameter_of(named, table.values())
-    general = _general(named, table.values()) if named is not None else None
+    general = general_parameter(named, table.values()) if named is not None else None
     if named is not None and general is None:
         raise ClaimError(f"line 1 differentiates by {text(named)}; this model's parameters are {', '.join(table)}")
     if wrt is not None and wrt not in table:
@@ -166,18 +166,6 @@ def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.B
         raise ClaimError(f"line 1 differentiates by {S.key(named)} but --wrt is {wrt}")
     parameter = general or chosen or next(iter(table.values()))
     return (named or parameter), parameter, named is not None
-
-
-def _general(named: sp.Basic, parameters) -> sp.Basic | None:
-    """The parameter ``named`` is, or an entry of: W_ij itself, or W_ij for W_i1 (a class fixed); None if neither."""
-    for parameter in parameters:
-        if named == parameter:
-            return parameter
-        if isinstance(named, sp.Indexed) and isinstance(parameter, sp.Indexed) and named.base == parameter.base:
-            pairs = zip(named.indices, parameter.indices)
-            if all(a == b or (a.is_Integer and not b.is_Integer) for a, b in pairs):
-                return parameter
-    return None
 
 
 def _side(raw: sp.Expr, model: Model, wrt: sp.Basic, truth: sp.Expr, first: bool) -> Side:

@@ -8,10 +8,12 @@ Jupyter and the documents' section "Checking the accepted answer".
 from __future__ import annotations
 
 from derive.claims.judge import Judgement, LineVerdict
-from derive.printing.latex import latex
 from derive.printing.text import text
+from derive.render.document.judged import judged, latex_lines
+from derive.render.environment import render
 
 MARKS = {True: "✓", False: "✗"}
+CHECKED = "derivation"
 CHECK, CROSS = r"\checkmark", r"\times"
 
 
@@ -19,13 +21,17 @@ def report(judgement: Judgement) -> str:
     """The derivation line by line, then the first wrong step: why, the term lost, numbers, the verdict."""
     wrt = text(judgement.written.wrt)
     assumption = "assuming Sum_k P_k = 1" if judgement.assume and judgement.model.assumptions else "exact"
-    lines = [f"derivation of dH/d{wrt}, {len(judgement.lines)} lines (model {judgement.model.name}, {assumption})"]
+    lines = [f"derivation of dH/d{wrt}, {_lines(len(judgement.lines))} (model {judgement.model.name}, {assumption})"]
     for verdict in judgement.lines:
         lines += _line(verdict)
     lines += _first_wrong(judgement)
     lines.append(f"truth:      dH/d{wrt} = {text(judgement.truth)}")
     lines.append(f"verdict:    {judgement.verdict.upper()} (exit {judgement.exit_code})")
     return "\n".join(lines) + "\n"
+
+
+def _lines(count: int) -> str:
+    return f"{count} line{'' if count == 1 else 's'}"
 
 
 def _line(verdict: LineVerdict) -> list[str]:
@@ -47,42 +53,19 @@ def _first_wrong(judgement: Judgement) -> list[str]:
     if judgement.why:
         lines.append(f"why:        {judgement.why}")
     if judgement.missing is not None:
-        lines.append(f"difference: line {number} - the line before = {text(judgement.missing)}")
+        lines.append(f"difference: line {number} - {judgement.compared_with} = {text(judgement.missing)}")
     found = judgement.counterexample
     if found is not None:
         lines.append(f"numbers:    {found.description}")
-        lines.append(f"            the line before gives {found.truth:+.6f}, line {number} gives {found.claim:+.6f}")
+        before = judgement.compared_with
+        lines.append(f"            {before} gives {found.truth:+.6f}, line {number} gives {found.claim:+.6f}")
     return lines
 
 
-def latex_lines(judgement: Judgement) -> list[dict]:
-    """Each line printed as LaTeX, its mark (✓/✗) and notes: data for the LaTeX report and the documents."""
-    rows = []
-    for verdict in judgement.lines:
-        sides = verdict.line.sides if verdict.line.number == 1 and judgement.written.lhs else verdict.line.sides[1:]
-        printed = " = ".join(latex(side.raw) for side in sides)
-        rows.append(
-            {
-                "number": verdict.line.number,
-                "lhs": latex(sides[0].raw) if verdict.line.number == 1 and judgement.written.lhs else "",
-                "rhs": printed.split(" = ", 1)[1] if verdict.line.number == 1 and judgement.written.lhs else printed,
-                "holds": verdict.holds,
-                "truth": verdict.equal_to_truth,
-                "assumption": verdict.uses_assumption,
-            }
-        )
-    return rows
-
-
 def report_latex(judgement: Judgement) -> str:
-    """An ``align*`` of the derivation with a ✓ or ✗ column (amssymb's \\checkmark, \\times) and the first wrong step."""
-    rows = []
-    for row in latex_lines(judgement):
-        first = row["number"] == judgement.first_wrong_line
-        mark = CHECK if row["holds"] else CROSS + (r" \ \text{first wrong step}" if first else "")
-        rows.append(f"{row['lhs']} &= {row['rhs']} && {mark}")
-    body = " \\\\\n".join(rows)
-    return f"\\begin{{align*}}\n{body}\n\\end{{align*}}\n"
+    """The derivation as an ``align*`` with a ✓ or ✗ column (amssymb's \\checkmark, \\times), then the first wrong
+    step: why, the term lost, the numbers (the documents' section, for one derivation)."""
+    return render("latex", "judgement.tex.jinja", d=judged(CHECKED, judgement))
 
 
 def repr_latex(judgement: Judgement) -> str:

@@ -64,10 +64,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 correct (every step holds), 1 incorrect, 2 bad input, 3 correct only under Sum_k P_k = 1."""
     from derive.claims.judge import is_derivation
 
+    from derive.claims.claim import NamesAClass
+
     text = typed(args)
-    if args.file is not None or is_derivation(text):
+    if args.file is not None or is_derivation(text) or (args.let and "=" in text):
         return check_derivation(text, args)
-    return check_claim(text, args)
+    try:
+        return check_claim(text, args)
+    except NamesAClass:  # dH/dW_i1 = ...: the derivation reader fixes the class
+        return check_derivation(text, args)
 
 
 def typed(args: argparse.Namespace) -> str:
@@ -105,7 +110,7 @@ def check_claim(text: str, args: argparse.Namespace) -> int:
 
     model, constants = model_from_args(args)
     if args.let:
-        raise InputError("--let reads a whole derivation's names (derive check --file); a formula uses derive's own")
+        raise InputError('--let reads the names of a derivation: write the left-hand side too, as in "dH/dW_ij = ..."')
     result = check(
         text, wrt=args.wrt, assume=not args.exact, latex=True if args.latex else None,
         classes=args.classes, features=args.features, model=model, constants=constants,

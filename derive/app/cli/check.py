@@ -62,9 +62,8 @@ def _check_args(parser: argparse.ArgumentParser) -> None:
 )
 def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 correct (every step holds), 1 incorrect, 2 bad input, 3 correct only under Sum_k P_k = 1."""
-    from derive.claims.judge import is_derivation
-
     from derive.claims.claim import NamesAClass
+    from derive.claims.judge import is_derivation
 
     text = typed(args)
     if args.file is not None or is_derivation(text) or (args.let and "=" in text):

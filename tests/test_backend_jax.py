@@ -20,13 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from derive.app import cli
 from derive.app import code as C
+from derive.codegen import arrays as AR
 from derive.codegen import program as PR
 from derive.codegen.program import DTYPES, Program
 from derive.core import symbols as S
 from derive.core.models import configure
+from derive.core.primitives import softplus
+from derive.printing.jax import jax_code
 from derive.render import code as render_code
 
 jax = pytest.importorskip("jax", reason="the JAX backend's tests need jax (pip install jax)")
@@ -135,6 +139,33 @@ def assert_all_close(got, want, rtol, atol=0.0):
     assert len(got) == len(want)
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol, atol)
+
+
+# --------------------------------------------------------------------------- the printer
+
+X, G, W, b, P, Sh, t0, t1 = sp.symbols("X G W b P S t0 t1")
+
+
+@pytest.mark.parametrize(
+    "expr, code",
+    [
+        (AR.Dot(AR.Transposed(X), G), "X.T @ G"),
+        (AR.Dot(AR.Transposed(W), AR.Transposed(X)), "(X @ W).T"),
+        (AR.scale * AR.Dot(AR.Transposed(X), AR.Transposed(G)), "scale * (G @ X).T"),
+        (AR.SumOver(AR.Dot(AR.Transposed(X), AR.Transposed(G)), 0), "(G @ X).T.sum(axis=0)"),
+        (AR.Column(b) + AR.Dot(AR.Transposed(W), AR.Transposed(X)), "b[:, None] + (X @ W).T"),
+        (AR.SumOver(sp.exp(Sh), 0), "jnp.exp(S).sum(axis=0)"),
+        (AR.MaxOver(X + W, 0), "(W + X).max(axis=0)"),
+        (AR.Contiguous(AR.Transposed(P)), "P.T"),
+        (-AR.scale * AR.Inner(P, Sh - sp.log(t1)), "-scale * jnp.vdot(P, S - jnp.log(t1))"),
+        (AR.Total(G), "G.sum()"),
+        (softplus(-X), "jnp.logaddexp(0, -X)"),
+        (t0 * AR.Grouped(AR.SumOver(P, 0) / t1) - P, "t0 * (P.sum(axis=0) / t1) - P"),
+    ],
+)
+def test_printer(expr, code):
+    """SymPy's JaxPrinter with the NumPy printer's array operations; products of two transposes turned round."""
+    assert jax_code(expr) == code
 
 
 # --------------------------------------------------------------------------- numerics
@@ -372,11 +403,11 @@ def test_the_kernel_is_the_lowered_closed_form():
     """The printed kernel: class-major logits, the max shift, one exp, the derived gradient G = a * (Sum_k P_k / T) - P."""
     text = source("softmax")
     for line in (
-        "    Z = b[:, None] + W.T @ X.T\n",
+        "    Z = b[:, None] + (X @ W).T\n",
         "    S = Z - Z.max(axis=0)\n",
         "    t0 = P.T\n",
         "    t4 = t2 * (t1 / t3) - t0\n",
-        "    return -scale * (jnp.vdot(t0, S) - jnp.vdot(t1, jnp.log(t3))), (scale * (X.T @ t4.T), scale * t4.sum(axis=1))\n",
+        "    return -scale * (jnp.vdot(t0, S) - jnp.vdot(t1, jnp.log(t3))), (scale * (t4 @ X).T, scale * t4.sum(axis=1))\n",
     ):
         assert line in text
     assert "    t0 = jnp.logaddexp(0, -Z)\n" in source("logistic")

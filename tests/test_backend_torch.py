@@ -20,13 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from derive.app import cli
 from derive.app import code as C
+from derive.codegen import arrays as AR
 from derive.codegen import program as PR
 from derive.codegen.program import DTYPES, Program
 from derive.core import symbols as S
 from derive.core.models import configure
+from derive.core.primitives import softplus
+from derive.printing.torch import torch_code
 from derive.render import code as render_code
 
 torch = pytest.importorskip("torch", reason="the PyTorch backend's tests need torch (pip install torch==2.13.0)")
@@ -137,6 +141,36 @@ def backward(gen, arrays, dtype=torch.float64, **kw):
     H = gen.loss(W, b, X, Y, **kw)
     H.backward()
     return H, W.grad, b.grad
+
+
+# --------------------------------------------------------------------------- the printer
+
+X, G, W, b, P, Sh, t0, t1, y = sp.symbols("X G W b P S t0 t1 y")
+
+
+@pytest.mark.parametrize(
+    "expr, code",
+    [
+        (AR.Dot(AR.Transposed(X), G), "X.T @ G"),
+        (AR.Dot(AR.Transposed(W), AR.Transposed(X)), "(X @ W).T"),
+        (AR.scale * AR.Dot(AR.Transposed(X), AR.Transposed(G)), "scale * (G @ X).T"),
+        (AR.Column(b) + AR.Dot(AR.Transposed(W), AR.Transposed(X)), "b[:, None] + (X @ W).T"),
+        (AR.SumOver(sp.exp(Sh), 0), "torch.exp(S).sum(dim=0)"),
+        (AR.MaxOver(X + W, 0), "(W + X).amax(dim=0)"),
+        (AR.Contiguous(AR.Transposed(P)), "P.T.contiguous()"),
+        (-AR.scale * AR.Inner(P, Sh - sp.log(t1)), "-scale * (P * (S - torch.log(t1))).sum()"),
+        (AR.scale * AR.Inner(t0, t0) / 2, "scale * (t0**2).sum() / 2"),
+        (AR.Total(G), "G.sum()"),
+        (softplus(-X), "-torch.nn.functional.logsigmoid(X)"),
+        (sp.exp(-softplus(-X)) - y, "torch.exp(torch.nn.functional.logsigmoid(X)) - y"),
+        (-2 * y * softplus(X) / t1, "(2 * y / t1) * torch.nn.functional.logsigmoid(-X)"),
+        (1 / t1, "1 / t1"),
+        (t0 * AR.Grouped(AR.SumOver(P, 0) / t1) - P, "t0 * (P.sum(dim=0) / t1) - P"),
+    ],
+)
+def test_printer(expr, code):
+    """SymPy's TorchPrinter with the NumPy printer's array operations, in PyTorch's spelling."""
+    assert torch_code(expr) == code
 
 
 # --------------------------------------------------------------------------- numerics
@@ -414,11 +448,11 @@ def test_the_kernel_is_the_lowered_closed_form():
     """The printed kernel: class-major logits, the max shift, one exp, the derived gradient G = a * (Sum_k P_k / T) - P."""
     text = source("softmax")
     for line in (
-        "    Z = b[:, None] + W.T @ X.T\n",
+        "    Z = b[:, None] + (X @ W).T\n",
         "    S = Z - Z.amax(dim=0)\n",
         "    t0 = P.T.contiguous()\n",
         "    t4 = t2 * (t1 / t3) - t0\n",
-        "    return -scale * ((S * t0).sum() - (t1 * torch.log(t3)).sum()), scale * (X.T @ t4.T), scale * t4.sum(dim=1)\n",
+        "    return -scale * ((S * t0).sum() - (t1 * torch.log(t3)).sum()), scale * (t4 @ X).T, scale * t4.sum(dim=1)\n",
     ):
         assert line in text
     assert "    t0 = -torch.nn.functional.logsigmoid(Z)\n" in source("logistic")

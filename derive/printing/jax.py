@@ -23,6 +23,7 @@ class JaxArrayPrinter(ArrayOperations, JaxPrinter):
 
     printmethod = "_derive_jax"
     aliases = JAX_ALIASES
+    untranspose_products = True
 
     def _print_Contiguous(self, expr: sp.Expr) -> str:
         # XLA lays out arrays itself: a copy in another memory order is not something jax.numpy can ask for

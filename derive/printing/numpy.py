@@ -37,6 +37,9 @@ class ArrayOperations:
 
     #: module -> the alias the generated code imports it as
     aliases = MODULE_ALIASES
+    #: print a product of two transposes, A.T @ B.T, as (B @ A).T: for libraries that multiply two
+    #: transposed views slowly (PyTorch, XLA); NumPy keeps the product as lowered (see derive.codegen.arrays)
+    untranspose_products = False
 
     def __init__(self, settings: dict | None = None):
         settings = dict(settings or {})
@@ -75,10 +78,24 @@ class ArrayOperations:
         """``expr`` printed so that a method call, ``.T`` or ``@`` binds to all of it."""
         printed = self._print(expr)
         bare = isinstance(expr, (sp.Symbol, sp.Function)) and type(expr).__name__ not in INFIX
-        return printed if bare else f"({printed})"
+        return printed if bare or self._untransposed(expr) else f"({printed})"
+
+    def _untransposed(self, expr: sp.Expr) -> bool:
+        """Whether ``expr`` is a product of two transposes that prints as ``(B @ A).T``."""
+        return (
+            self.untranspose_products
+            and type(expr).__name__ == "Dot"
+            and all(type(a).__name__ == "Transposed" for a in expr.args)
+        )
+
+    def parenthesize(self, item: sp.Basic, level: int, strict: bool = False) -> str:
+        # (B @ A).T binds like a name: no parentheses around it in a product
+        return self._print(item) if self._untransposed(item) else super().parenthesize(item, level, strict)
 
     def _print_Dot(self, expr: sp.Expr) -> str:
         left, right = expr.args
+        if self._untransposed(expr):
+            return f"({self._operand(right.args[0])} @ {self._operand(left.args[0])}).T"
         return f"{self._operand(left)} @ {self._operand(right)}"
 
     def _print_Transposed(self, expr: sp.Expr) -> str:

@@ -16,9 +16,10 @@ the backend imports this module only when it prints (:mod:`derive.render.backend
 from __future__ import annotations
 
 import sympy as sp
-from sympy.printing.precedence import precedence
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.pytorch import TorchPrinter
 
+from derive.core.primitives import softplus
 from derive.printing.numpy import ArrayOperations
 
 #: module -> alias: none, PyTorch code names its functions in full (``torch.exp``)
@@ -30,6 +31,7 @@ class TorchArrayPrinter(ArrayOperations, TorchPrinter):
 
     printmethod = "_derive_torch"
     aliases = TORCH_ALIASES
+    untranspose_products = True
 
     def _print_SumOver(self, expr: sp.Expr) -> str:
         array, axis = expr.args
@@ -46,8 +48,21 @@ class TorchArrayPrinter(ArrayOperations, TorchPrinter):
     def _print_Contiguous(self, expr: sp.Expr) -> str:
         return f"{self._operand(expr.args[0])}.contiguous()"
 
+    def _log_sigmoid(self, u: sp.Expr) -> str:
+        return f"{self._module_format('torch.nn.functional.logsigmoid')}({self._print(u)})"
+
     def _print_softplus(self, expr: sp.Expr) -> str:
-        return f"-{self._module_format('torch.nn.functional.logsigmoid')}({self._print(-expr.args[0])})"
+        return f"-{self._log_sigmoid(-expr.args[0])}"
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        # -c logaddexp(0, u) = c log sigma(-u): a negative product absorbs the softplus's own minus (no "--")
+        coeff, factors = expr.as_coeff_mul()
+        soft = [f for f in factors if isinstance(f, softplus)]
+        if not (coeff.is_negative and len(soft) == 1):
+            return super()._print_Mul(expr)
+        rest = sp.Mul(-coeff, *(f for f in factors if f is not soft[0]))
+        log_sigmoid = self._log_sigmoid(-soft[0].args[0])
+        return log_sigmoid if rest == 1 else f"{self.parenthesize(rest, PRECEDENCE['Mul'])} * {log_sigmoid}"
 
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
         # u**2 and 1 / u as Python operators (SymPy's TorchPrinter prints torch.pow(u, 2))

@@ -18,7 +18,7 @@ import lark
 import sympy as sp
 
 from derive.claims.bounds import ClaimError, short
-from derive.claims.matrices import matrix_symbol
+from derive.claims.matrices import SEED
 from derive.claims.names import AppliedDifferential, Differential, Names, Operator, Vector
 from derive.claims.values import ONE, Value, combine, negative, number, power
 from derive.claims.vocabulary import INDICES, Vocabulary
@@ -50,6 +50,8 @@ class Builder(Names):
         self.words = words
         #: a matrix form (\nabla_W H = x(a - P)^T): names without indices are vectors and matrices
         self.matrix = False
+        #: the vectors and matrices a matrix form names (the seed's one sample, or a batch's rows)
+        self.layout = SEED
 
     # -- entry points
 
@@ -75,8 +77,8 @@ class Builder(Names):
             return built
         if isinstance(built, Differential):
             raise ClaimError(f"a differential d{built.quantity} stands alone: write d(...)/d(...)")
-        if isinstance(built, Vector) and self.matrix and matrix_symbol(built.base) is not None:
-            return Value(matrix_symbol(built.base))
+        if isinstance(built, Vector) and self.matrix and self.layout.symbol(built.base) is not None:
+            return Value(self.layout.symbol(built.base))
         if isinstance(built, Vector):
             roles = len(self.words.quantities[built.base][1]) if built.base in self.words.quantities else 2
             raise ClaimError(f"{built.base}: {built.base} takes {roles} ind{'ex' if roles == 1 else 'ices'}")
@@ -183,6 +185,8 @@ class Builder(Names):
             return bracket
         if _is_transpose(exponent) and self.matrix:
             return Value(sp.Transpose(self.value(self.build(base)).expr))
+        if self.matrix and _is(exponent, "postfix") and _is_transpose(exponent.children[0]):
+            return self._transpose_times(base, exponent)
         if _is_transpose(exponent):
             raise ClaimError(
                 "a transpose (^T) belongs to the matrix form: write it with its left-hand side \\nabla_W H"
@@ -190,6 +194,16 @@ class Builder(Names):
         if _token_text(base) == "e" and "e" not in self.words.scalars and not self.words.free:
             return self.call("exp", [self.value(self.build(exponent))])  # e^{z_j}
         return power(self.value(self.build(base)), self.value(self.build(exponent)))
+
+    def _transpose_times(self, base, exponent):
+        """X^\top(A - P): the transpose mark takes no argument, so the bracket after it is the next factor."""
+        transposed = Value(sp.Transpose(self.value(self.build(base)).expr))
+        for suffix in exponent.children[1:]:
+            if not _is(suffix, "applied") or len(suffix.children[0].children) != 1:
+                raise ClaimError("a transpose (^T) takes no index or argument")
+            bracket = lark.Tree("group", [suffix.children[0].children[0]])
+            transposed = combine("*", transposed, self.value(self.build(bracket)))
+        return transposed
 
     def _bracket_power(self, base, exponent):
         """x(a - P)^T, P_j(1 - a_j)^2: the exponent belongs to the bracket when the bracket is a factor, not a call."""
@@ -233,7 +247,7 @@ class Builder(Names):
     def _styled(self, style, inner, tokens: list[str] | None = None):
         name, inner_tokens = (str(inner), []) if isinstance(inner, lark.Token) else self._styled_inner(inner)
         kind = str(style)[1:]
-        name = "yhat" if (kind, name) == ("hat", "y") else "H" if (kind, name) == ("mathcal", "L") else name
+        name = {("hat", "y"): "yhat", ("hat", "Y"): "Yhat", ("mathcal", "L"): "H"}.get((kind, name), name)
         return self.identifier(name, [*inner_tokens, *(tokens or [])], subscripted=bool(tokens or inner_tokens))
 
     def _styled_inner(self, inner) -> tuple[str, list[str]]:
@@ -270,11 +284,11 @@ class Builder(Names):
 
     def _nabla(self, token, subscript, bound):
         name = _token_text(bound)
-        if not self.matrix or name is None or matrix_symbol(name) is None:
+        if not self.matrix or name is None or self.layout.symbol(name) is None:
             raise ClaimError(
                 r"\nabla_W H is a matrix form: write it as the first line of a derivation (derive check --file)"
             )
-        return Operator("derivative", matrix_symbol(name))
+        return Operator("derivative", self.layout.symbol(name))
 
     def _big_sum(self, token, subscript, limit, superscript, bound):
         if limit is None:

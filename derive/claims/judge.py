@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from derive.claims.compare import SAMPLE, Mismatch, numeric_mismatch, sizes_of
+from derive.claims import batch
+from derive.claims.compare import SAMPLE, Mismatch, sizes_of
 from derive.claims.counterexample import Counterexample
 from derive.claims.normal_form import normal_form
-from derive.claims.stepwise import counterexample, difference, explain_step
+from derive.claims.stepwise import counterexample, differ, difference, explain_step
 from derive.claims.written import Line, Side, Written, read
 from derive.core.models import Model, get_model
 from derive.printing.text import text
@@ -110,11 +111,13 @@ def judge_text(
     classes: int = 2,
     features: int = 2,
     lets: dict | None = None,
+    batched: bool = False,
 ) -> Judgement:
-    """Read and judge a whole derivation (raises ClaimError, an InputError, for unreadable input)."""
+    """Read and judge a whole derivation (raises ClaimError, an InputError, for unreadable input);
+    ``batched``: a batch form such as X^T(A - P)/N."""
     model = get_model(model) if isinstance(model, str) else model
     classes = 1 if model.output_index is None else classes
-    written = read(text, model, wrt, classes, features, lets)
+    written = read(text, model, wrt, classes, features, lets, batched)
     return judge(written, model, assume, classes, features)
 
 
@@ -165,15 +168,16 @@ def _mismatch(a: sp.Expr, b: sp.Expr, written: Written, model: Model, normalised
     """The worst entry where a and b differ at random points (all entries at K, d, a sample at K + 1, d + 1)."""
     sizes = [(classes, features)] if written.concrete else sizes_of(model, classes, features)
     for (k, d), sample in zip(sizes, (None, SAMPLE)):
-        found = numeric_mismatch(b, a, model, written.wrt, normalised, k, d, sample=sample)
+        found = differ(b, a, written, model, normalised, k, d, sample=sample)
         if found is not None:
             return found
     return None
 
 
 def _symbolic(a: sp.Expr, b: sp.Expr, model: Model, normalised: bool) -> bool:
-    """Whether the engine's rules also show a = b (only for expressions small enough to reduce quickly)."""
-    if sp.count_ops(a) + sp.count_ops(b) > SYMBOLIC_OPS:
+    """Whether the engine's rules also show a = b (only for expressions small enough to reduce quickly;
+    never for a batch form, whose lines are compared by their numbers)."""
+    if a.has(batch.N) or b.has(batch.N) or sp.count_ops(a) + sp.count_ops(b) > SYMBOLIC_OPS:
         return False
     return normal_form(a - b, model, normalised) == 0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from derive.claims import batch
 from derive.claims.claim import Claim
 from derive.claims.compare import Mismatch, agree, entries, numeric_mismatch
 from derive.claims.counterexample import (
@@ -55,16 +56,29 @@ def explain_step(
     collapsed = _collapsed_sum(before, after, written, model, classes, features)
     if collapsed is not None:
         return collapsed
-    if _equal(after.expr, -before.expr, written, model, classes, features):
+
+    def same(a: sp.Expr, b: sp.Expr) -> bool:  # equal for any labels, or for labels summing to one when assumed
+        return _equal(a, b, written, model, classes, features, normalised=assume)
+
+    if same(after.expr, -before.expr):
         return "the sign is lost: this line is minus the one before"
-    if S.i in getattr(written.wrt, "indices", ()) and _equal(
-        after.expr * S.x[S.i], before.expr, written, model, classes, features
-    ):
+    if written.batch:
+        return _batch_step(before.expr, after.expr, same)
+    if S.i in getattr(written.wrt, "indices", ()) and same(after.expr * S.x[S.i], before.expr):
         return "the factor x_i is lost: this line is the one before divided by x_i"
     truth = written.truth(model)
     general = written.parameter in (None, written.wrt)  # named mistakes are stated for the general entry W_ij
     if general and _equal(before.expr, truth, written, model, classes, features) and not after.expr.has(sp.Derivative):
         return explain(Claim("", after.expr, written.wrt, "", written.concrete), model, classes, features)
+    return None
+
+
+def _batch_step(before: sp.Expr, after: sp.Expr, same) -> str | None:
+    """The mistakes of a batch form: the mean's 1/N lost (a sum over the batch) or applied twice."""
+    if same(after, batch.N * before):
+        return "the 1/N of the mean is lost: this line is the sum over the batch, N times the one before"
+    if same(after * batch.N, before):
+        return "this line divides by N once more: it is the one before divided by N"
     return None
 
 
@@ -94,12 +108,19 @@ def _class_index(written: Written) -> sp.Expr | None:
 
 def _equal(a, b, written: Written, model: Model, classes: int, features: int, normalised: bool = False) -> bool:
     defined = normalised or model.label_definition is not None
-    return numeric_mismatch(a, b, model, written.wrt, defined, classes, features) is None
+    return differ(a, b, written, model, defined, classes, features) is None
+
+
+def differ(claim, truth, written: Written, model: Model, normalised: bool, classes: int, features: int, sample=None):
+    """The worst entry where two sides differ at random points (random batches for a batch form), else None."""
+    if written.batch:
+        return batch.mismatch(claim, truth, model, written.wrt, normalised, classes, features)
+    return numeric_mismatch(claim, truth, model, written.wrt, normalised, classes, features, sample=sample)
 
 
 def difference(before: sp.Expr, after: sp.Expr, model: Model, assume: bool) -> sp.Expr | None:
-    """after - before, reduced and factored; None when it is too large to show."""
-    if sp.count_ops(before) + sp.count_ops(after) > SHOWN_OPS:
+    """after - before, reduced and factored; None when it is too large to show (or a batch form's entry)."""
+    if before.has(batch.N) or after.has(batch.N) or sp.count_ops(before) + sp.count_ops(after) > SHOWN_OPS:
         return None
     reduced = normal_form(after - before, model, assume)
     return tidy(reduced) if reduced != 0 else None
@@ -116,6 +137,8 @@ def counterexample(
 ) -> Counterexample | None:
     """The entry where the two lines differ most at the model's example (each class tried as the label), else at
     the random point of ``mismatch``.  ``claim`` is the line's value, ``truth`` the line before's."""
+    if written.batch:
+        return batch.counterexample(written.wrt, mismatch) if mismatch is not None else None
     if (classes, features) == example_size(model):
         for label in _labels(model):
             found = _at_example(before, after, written, model, label)

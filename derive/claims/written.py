@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import lark
 import sympy as sp
 
+from derive.claims import batch
 from derive.claims.bounds import MAX_DERIVATION, MAX_LINES, ClaimError, screen, sizes
 from derive.claims.builder import Builder
 from derive.claims.claim import bound_indices, general_parameter
 from derive.claims.derivatives import resolve
-from derive.claims.matrices import index_form, is_matrix, parameter_of
+from derive.claims.matrices import Layout, held_replace, index_form, is_matrix, parameter_of
 from derive.claims.syntax import tree
 from derive.claims.vocabulary import vocabulary
 from derive.core import symbols as S
@@ -60,13 +61,15 @@ class Written:
     concrete: bool
     lhs: bool  # the first line begins with the derivative itself (dH/dW_ij = ...)
     parameter: sp.Basic = None  # the model's parameter (W_ij) that wrt is an entry or a column of
+    batch: bool = False  # a batch form (X^T(A - P)/N): the loss is the mean over a batch's rows
 
     def truth(self, model: Model, assume: bool = False) -> sp.Expr:
         """The engine's derivative by ``wrt`` (its entries fixed where the derivation fixes them)."""
         general = self.parameter if self.parameter is not None else self.wrt
         fixed = {q: n for q, n in zip(getattr(general, "indices", ()), getattr(self.wrt, "indices", ())) if q != n}
         result = derive(model, general, assume=assume).result
-        return _held_replace(result, fixed) if fixed else result
+        result = held_replace(result, fixed) if fixed else result
+        return batch.mean_over_samples(result) if self.batch else result
 
     @property
     def steps(self) -> list[tuple[Line, Side, Side]]:
@@ -75,9 +78,16 @@ class Written:
 
 
 def read(
-    text: str, model: Model, wrt: str | None = None, classes: int = 2, features: int = 2, lets: dict | None = None
+    text: str,
+    model: Model,
+    wrt: str | None = None,
+    classes: int = 2,
+    features: int = 2,
+    lets: dict | None = None,
+    batched: bool = False,
 ) -> Written:
-    """Read a whole derivation (bounded: MAX_DERIVATION characters, MAX_LINES lines); ClaimError says where not."""
+    """Read a whole derivation (bounded: MAX_DERIVATION characters, MAX_LINES lines); ClaimError says where not.
+    ``batched``: a batch form over N samples (:mod:`derive.claims.batch`)."""
     sizes(classes, features)
     text = _lines_of_plain_text(screen(text, MAX_DERIVATION, "the derivation"))
     parsed = tree(text)
@@ -86,16 +96,26 @@ def read(
     if len(trees) > MAX_LINES:
         raise ClaimError(f"the derivation has {len(trees)} lines, more than the limit {MAX_LINES}")
     words = vocabulary(model).with_aliases(lets or {})
-    builder = Builder(classes, features, words)
+    builder = Builder(classes, features, batch.vocabulary_of(words) if batched else words)
+    if batched:
+        batch.supports(model)
+        builder.layout = batch.LAYOUT
     builder.matrix = _matrix_form(builder, trees)
+    if batched and not builder.matrix:
+        raise ClaimError(r"--batch reads a matrix form: begin with \nabla_W H = ... (X is N x d, A and P are N x K)")
     built = [_sides(builder, line, number) for number, line in enumerate(trees, 1)]
     wrt_symbol, general, lhs = _parameter(built, words, wrt)
-    truth = Written(text, wrt_symbol, (), False, lhs, general).truth(model)
+    truth = Written(text, wrt_symbol, (), False, lhs, general, batched).truth(model)
     lines, previous = [], None
     for number, (line, sides) in enumerate(zip(trees, built), 1):
-        made = [
-            _side(raw, model, wrt_symbol, truth, first=number == 1 and n == 0 and lhs) for n, raw in enumerate(sides)
-        ]
+        rows = builder.layout if batched else None
+        try:
+            made = [
+                _side(raw, model, wrt_symbol, truth, number == 1 and n == 0 and lhs, rows)
+                for n, raw in enumerate(sides)
+            ]
+        except ClaimError as err:
+            raise ClaimError(f"line {number}: {err}") from None
         made = [previous, *made] if line.children[0] is None and previous is not None else made
         if len(made) < 2 and number > 1:
             raise ClaimError(f"line {number} has no equals sign: each line of a derivation is '= ...'")
@@ -104,17 +124,7 @@ def read(
     if sum(len(line.sides) - 1 for line in lines) == 0:
         raise ClaimError("a derivation has at least one equals sign")
     concrete = builder.concrete or wrt_symbol != general
-    return Written(text, wrt_symbol, tuple(lines), concrete, lhs, general)
-
-
-def _held_replace(expr: sp.Basic, mapping: dict) -> sp.Basic:
-    """``expr.xreplace(mapping)`` keeping the engine's held form: -(P_1 - a_1) x_i, not -x_i (-a_1 + P_1)."""
-    if expr in mapping:
-        return mapping[expr]
-    if not expr.args:
-        return expr
-    args = [_held_replace(a, mapping) for a in expr.args]
-    return expr.func(*args, evaluate=False) if isinstance(expr, sp.Add | sp.Mul | sp.Pow) else expr.func(*args)
+    return Written(text, wrt_symbol, tuple(lines), concrete, lhs, general, batched)
 
 
 def _lines_of_plain_text(text: str) -> str:
@@ -168,10 +178,16 @@ def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.B
     return (named or parameter), parameter, named is not None
 
 
-def _side(raw: sp.Expr, model: Model, wrt: sp.Basic, truth: sp.Expr, first: bool) -> Side:
-    """A side as the model means it; the first line's dH/dW_ij itself is the engine's derivative (the truth)."""
+def _side(raw: sp.Expr, model: Model, wrt: sp.Basic, truth: sp.Expr, first: bool, rows: Layout | None) -> Side:
+    """A side as the model means it; the first line's dH/dW_ij itself is the engine's derivative (the truth).
+    ``rows``: the layout of a batch form, whose sides are matrices of the batch."""
     if first:
         return Side(raw, truth)
+    if rows is not None:
+        if not is_matrix(raw) or raw.has(sp.Derivative):
+            raise ClaimError(f"a batch form's lines are matrices of X, A, P, W and N, not {text(raw)}")
+        entry, transposed = index_form(raw, wrt, rows)
+        return Side(raw, entry, transposed)
     if is_matrix(raw):
         entry, transposed = index_form(raw, wrt)
         return Side(raw, bound_indices(resolve(entry, model), wrt), transposed)

@@ -39,6 +39,11 @@ class TextPrinter(StrPrinter):
             return f"d/{variables}({self._print(expr.expr)})"  # an operator on an expression: d/dW_ij(P_j*log(a_j))
         return f"d{self._print(expr.expr)}/{variables}"
 
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        inner = expr.arg
+        shown = self._print(inner)
+        return f"{shown}^T" if isinstance(inner, sp.MatrixSymbol) else f"({shown})^T"
+
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
         return f"delta_{subscript(self, expr.args)}"
 

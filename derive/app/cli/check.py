@@ -39,6 +39,11 @@ def _check_args(parser: argparse.ArgumentParser) -> None:
         help='read NAME as one of derive\'s names, e.g. --let "p=a" (the prediction) or --let "p=P" (the label)',
     )
     parser.add_argument(
+        "--batch",
+        action="store_true",
+        help="a batch form over N samples, as in \\nabla_W H = X^\\top(A - P)/N (X is N x d, A and P are N x K)",
+    )
+    parser.add_argument(
         "--wrt",
         choices=("W", "w", "b"),
         help="the parameter: W (dH/dW_ij, default) or b (dH/db_j); w (dH/dw_i) or b for logistic and linear",
@@ -66,7 +71,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from derive.claims.judge import is_derivation
 
     text = typed(args)
-    if args.file is not None or is_derivation(text) or (args.let and "=" in text):
+    if args.file is not None or args.batch or is_derivation(text) or (args.let and "=" in text):
         return check_derivation(text, args)
     try:
         return check_claim(text, args)
@@ -125,7 +130,7 @@ def check_derivation(text: str, args: argparse.Namespace) -> int:
     from derive.render.judgement import report, report_latex
 
     model, _ = model_from_args(args)
-    judged = judge_text(text, model, args.wrt, not args.exact, args.classes, args.features, lets(args))
+    judged = judge_text(text, model, args.wrt, not args.exact, args.classes, args.features, lets(args), args.batch)
     shown = {"json": lambda: json.dumps(as_dict(judged)) + "\n", "latex": lambda: report_latex(judged)}
     print(shown.get(args.format, lambda: report(judged))(), end="")
     return judged.exit_code

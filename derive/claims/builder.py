@@ -18,25 +18,12 @@ import lark
 import sympy as sp
 
 from derive.claims.bounds import ClaimError, short
+from derive.claims.commands import COMMAND_NAMES, FUNCTION_COMMANDS, KNOWN_COMMANDS, TIMES
 from derive.claims.matrices import SEED
 from derive.claims.names import AppliedDifferential, Differential, Names, Operator, Vector
 from derive.claims.values import ONE, Value, combine, negative, number, power
 from derive.claims.vocabulary import INDICES, Vocabulary
 from derive.core import symbols as S
-
-#: LaTeX commands that name something, and the name they stand for
-COMMAND_NAMES = {
-    "sigma": "sigma", "lambda": "lam", "epsilon": "epsilon", "varepsilon": "epsilon", "delta": "delta",
-    "exp": "exp", "log": "log", "ln": "log", "tanh": "tanh", "cosh": "cosh", "sinh": "sinh",
-}  # fmt: skip
-#: commands that are functions: written before their argument (\log a_j) they apply to the next factor
-FUNCTION_COMMANDS = {"exp", "log", "tanh", "cosh", "sinh"}
-#: commands that multiply (\cdot, \times), and exponents that mark a transpose
-TIMES, TRANSPOSE = {"cdot", "times"}, {"top", "intercal"}
-KNOWN_COMMANDS = (
-    "\\frac, \\partial, \\sum, \\nabla, \\left, \\right, \\cdot, \\times, \\exp, \\log, \\ln, \\delta, \\sigma, "
-    "\\hat, \\mathrm, \\operatorname, \\mathcal, \\text, \\top, \\lambda, \\epsilon, \\begin{align}, spacing"
-)
 
 
 class Builder(Names):

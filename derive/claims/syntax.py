@@ -18,6 +18,7 @@ from importlib import resources
 import lark
 
 from derive.claims.bounds import MAX_DEPTH, MAX_NODES, ClaimError, short
+from derive.claims.commands import refuse_unknown
 
 #: what the tokens of the grammar are called in messages
 TOKEN_WORDS = {
@@ -37,6 +38,7 @@ def parser() -> lark.Lark:
 
 def tree(text: str) -> lark.Tree:
     """The parse tree of ``text``, bounded in depth and size; ClaimError saying where it cannot be read."""
+    refuse_unknown(text)
     try:
         parsed = parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as err:

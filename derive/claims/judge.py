@@ -78,12 +78,13 @@ class Judgement:
 
     @property
     def compared_with(self) -> str:
-        """What the first wrong step compares its line with: the line before, or line 1's own left-hand side."""
+        """What the first wrong step compares its line with: the line before, the line's own left-hand side, or
+        the side before it in a chain A = B = C."""
         wrong = next((v for v in self.lines if not v.holds), None)
-        if wrong is None or wrong.line.number != 1:
-            return "the line before"
-        first = next(n for n, step in enumerate(wrong.steps) if step.kind == WRONG)
-        return "the left-hand side" if first == 0 and self.written.lhs else "the side before"
+        first = next((n for n, step in enumerate(wrong.steps) if step.kind == WRONG), 0) if wrong else 0
+        if first > 0:
+            return "the side before"
+        return "the left-hand side" if wrong is not None and wrong.line.fresh else "the line before"
 
     @property
     def verdict(self) -> str:
@@ -124,12 +125,14 @@ def judge_text(
 def judge(written: Written, model: Model, assume: bool, classes: int, features: int) -> Judgement:
     """Every step and every line of ``written`` against the one before and against the truth."""
     truth = written.truth(model)
+    loss = model.loss + model.penalty
     judged = []
     for line in written.lines:
         steps = tuple(
             _step(a, b, written, model, assume, classes, features) for a, b in zip(line.sides, line.sides[1:])
         )
-        to_truth = _step(line.sides[-1], Side(truth, truth), written, model, assume, classes, features)
+        target = Side(loss, loss) if line.defines else Side(truth, truth)  # H = ... is judged against the loss
+        to_truth = _step(line.sides[-1], target, written, model, assume, classes, features)
         judged.append(LineVerdict(line, steps, to_truth.kind != WRONG, to_truth.kind == USES_ASSUMPTION))
     wrong = next(((v, s) for v in judged for s, pair in zip(v.steps, _pairs(v.line)) if s.kind == WRONG), None)
     why = missing = found = None

@@ -184,16 +184,12 @@ class Names:
         return leaf is not None and leaf.data == "name" and str(leaf.children[0]) == "x"
 
     def _of_sample(self, vector: Vector, argument) -> Value:
-        """Q(x_j): the prediction for class j, as the question's table writes a_j = Q(x_j)."""
-        value = self.value(self.build(argument))
-        if isinstance(value.expr, sp.Indexed) and value.expr.base == S.x and vector.base in ("a", "P"):
-            (j,) = value.expr.indices
-            return Value(self.words.quantities[vector.base][0][self._class_index(j)])
+        """Q(x_j), P(x_j): the prediction (the label) for class j, as the question's table writes a_j = Q(x_j);
+        the subscript of x is read as a class index."""
+        token = _subscript_of_x(argument)
+        if token is not None and vector.base in ("a", "P"):
+            return Value(self.quantity(f"{vector.base}(x_{token})", vector.base, [token]))
         raise ClaimError(f"{vector.base} takes its indices, as in {vector.base}_j")
-
-    def _class_index(self, index: sp.Expr) -> sp.Expr:
-        """x_j's j read as a class index (the question's Q(x_j) means the class j)."""
-        return S.j if index == S.j else index
 
     def subscripted_call(self, built, tokens: list[str]):
         """softmax(z)_j, \\sigma(z)_j: the j-th output of the softmax of the logits."""
@@ -295,6 +291,18 @@ def _leaf(node):
     while hasattr(node, "data") and node.data in ("product", "postfix", "group", "index") and len(node.children) == 1:
         node = node.children[0]
     return node if hasattr(node, "data") and node.data in ("name", "number") else None
+
+
+def _subscript_of_x(node) -> str | None:
+    """The index of a bare x_j (one name or number as subscript), or None for anything else."""
+    while hasattr(node, "data") and node.data in ("product", "group") and len(node.children) == 1:
+        node = node.children[0]
+    if not (hasattr(node, "data") and node.data == "postfix" and len(node.children) == 2):
+        return None
+    head, suffix = node.children
+    if _leaf_text(head) != "x" or getattr(suffix, "data", None) != "subscript":
+        return None
+    return _leaf_text(suffix.children[1])
 
 
 def _leaf_text(node) -> str | None:

@@ -49,6 +49,8 @@ class Line:
     number: int
     text: str
     sides: tuple[Side, ...]
+    fresh: bool = True  # the line has its own left-hand side (else its first side is the previous line's last)
+    defines: bool = False  # the line writes out the loss itself (H = -Sum_k P_k log a_k): judged against the loss
 
 
 @dataclass(frozen=True)
@@ -104,22 +106,22 @@ def read(
     if batched and not builder.matrix:
         raise ClaimError(r"--batch reads a matrix form: begin with \nabla_W H = ... (X is N x d, A and P are N x K)")
     built = [_sides(builder, line, number) for number, line in enumerate(trees, 1)]
-    wrt_symbol, general, lhs = _parameter(built, words, wrt)
+    wrt_symbol, general, derivative = _parameter(built, words, wrt)
+    lhs = derivative is not None and bool(built[0]) and built[0][0] == derivative
     truth = Written(text, wrt_symbol, (), False, lhs, general, batched).truth(model)
     lines, previous = [], None
     for number, (line, sides) in enumerate(zip(trees, built), 1):
         rows = builder.layout if batched else None
         try:
-            made = [
-                _side(raw, model, wrt_symbol, truth, number == 1 and n == 0 and lhs, rows)
-                for n, raw in enumerate(sides)
-            ]
+            made = [_side(raw, model, wrt_symbol, truth, raw == derivative, rows) for raw in sides]
         except ClaimError as err:
             raise ClaimError(f"line {number}: {err}") from None
-        made = [previous, *made] if line.children[0] is None and previous is not None else made
+        fresh = line.children[0] is not None or previous is None
+        made = made if fresh else [previous, *made]
         if len(made) < 2 and number > 1:
             raise ClaimError(f"line {number} has no equals sign: each line of a derivation is '= ...'")
-        lines.append(Line(number, _text(text, line), tuple(made)))
+        defines = fresh and made[0].raw == S.H
+        lines.append(Line(number, _text(text, line), tuple(made), fresh, defines))
         previous = made[-1]
     if sum(len(line.sides) - 1 for line in lines) == 0:
         raise ClaimError("a derivation has at least one equals sign")
@@ -158,11 +160,12 @@ def _matrix_form(builder: Builder, trees: list) -> bool:
     return isinstance(first, sp.Derivative) and is_matrix(first.variables[0])
 
 
-def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.Basic, sp.Basic, bool]:
-    """(what the derivation differentiates by, the model's parameter it is an entry of, whether line 1 says so):
-    its first left-hand side (a derivative of H: dH/dW_ij, or dH/dW_i1 for class 1), else --wrt."""
-    first = built[0][0] if built and built[0] else None
-    named = first.variables[0] if isinstance(first, sp.Derivative) and first.expr == S.H else None
+def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.Basic, sp.Basic, sp.Expr | None]:
+    """(what the derivation differentiates by, the model's parameter it is an entry of, the left-hand side that
+    says so): the first line's first side that is a derivative of H (dH/dW_ij, or dH/dW_i1 for class 1; a line
+    before it may write out the loss), else --wrt."""
+    first = next((sides[0] for sides in built if sides and _of_the_loss(sides[0])), None)
+    named = first.variables[0] if first is not None else None
     table = words.parameters
     if named is not None and is_matrix(named):
         named = parameter_of(named, table.values())
@@ -175,7 +178,11 @@ def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.B
     if named is not None and chosen is not None and general != chosen:
         raise ClaimError(f"line 1 differentiates by {S.key(named)} but --wrt is {wrt}")
     parameter = general or chosen or next(iter(table.values()))
-    return (named or parameter), parameter, named is not None
+    return (named or parameter), parameter, first
+
+
+def _of_the_loss(side: sp.Expr) -> bool:
+    return isinstance(side, sp.Derivative) and side.expr == S.H and len(side.variables) == 1
 
 
 def _side(raw: sp.Expr, model: Model, wrt: sp.Basic, truth: sp.Expr, first: bool, rows: Layout | None) -> Side:
@@ -190,8 +197,13 @@ def _side(raw: sp.Expr, model: Model, wrt: sp.Basic, truth: sp.Expr, first: bool
         return Side(raw, entry, transposed)
     if is_matrix(raw):
         entry, transposed = index_form(raw, wrt)
-        return Side(raw, bound_indices(resolve(entry, model), wrt), transposed)
-    return Side(raw, bound_indices(resolve(raw, model), wrt))
+        return Side(raw, bound_indices(_meant(entry, model), wrt), transposed)
+    return Side(raw, bound_indices(_meant(raw, model), wrt))
+
+
+def _meant(expr: sp.Expr, model: Model) -> sp.Expr:
+    """Derivatives taken (:func:`resolve`), and the loss H itself written out as the model defines it."""
+    return resolve(expr, model).xreplace({S.H: model.loss + model.penalty})
 
 
 def _text(text: str, line: lark.Tree) -> str:

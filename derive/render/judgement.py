@@ -70,5 +70,8 @@ def report_latex(judgement: Judgement) -> str:
 
 def repr_latex(judgement: Judgement) -> str:
     """The same as one display for Jupyter (MathJax's aligned)."""
-    rows = [f"{row['lhs']} &= {row['rhs']} && {CHECK if row['holds'] else CROSS}" for row in latex_lines(judgement)]
+    rows = [
+        f"{row['lhs']} &{'= ' if row['equals'] else ''}{row['rhs']} && {CHECK if row['holds'] else CROSS}"
+        for row in latex_lines(judgement)
+    ]
     return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"

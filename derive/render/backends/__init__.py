@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from derive.render.backends import jax, numpy, torch
+from derive.render.backends import jax, numba, numpy, torch
 
 
 @dataclass(frozen=True)
@@ -29,4 +29,5 @@ BACKENDS: dict[str, Backend] = {
     "numpy": Backend("numpy", "NumPy alone: blocks of rows, BLAS products (the default)", numpy.context),
     "torch": Backend("torch", "PyTorch: an autograd.Function whose backward is the derived gradient", torch.context),
     "jax": Backend("jax", "JAX: jax.custom_vjp with the derived backward, jit-compiled", jax.context),
+    "numba": Backend("numba", "Numba: one fused, parallel pass over X, compiled and cached", numba.context),
 }

@@ -1,6 +1,7 @@
 """The JAX backend: the program's kernels printed by :class:`~derive.printing.jax.JaxArrayPrinter`.
 
-The module it fills (``templates/jax/model_grad.py.jinja``) imports JAX alone.  Its ``loss`` is
+The module it fills (``templates/jax/model_grad.py.jinja``) imports JAX alone; its kernels are the
+program's in the sample-major layout (:func:`~derive.codegen.layouts.sample_major`), which XLA prefers.  Its ``loss`` is
 a ``jax.custom_vjp`` whose forward rule runs the kernel that computes the loss and the engine's
 closed-form gradients together and whose backward rule scales the saved gradients; its public
 functions are jit-compiled (the checks of shapes and dtypes run once per shape, when JAX traces).
@@ -8,11 +9,18 @@ functions are jit-compiled (the checks of shapes and dtypes run once per shape, 
 
 from __future__ import annotations
 
+from derive.codegen.layouts import sample_major
 from derive.codegen.program import KEYWORDS, Program
 from derive.codegen.signature import Signature
 from derive.core import symbols as S
 from derive.printing.jax import JaxArrayPrinter
 from derive.render.code import def_line, kernel_context
+
+#: how the arrays of a model with classes are laid out, for the module's docstring
+SAMPLE_MAJOR = (
+    "Inside, arrays over the batch are sample-major, (N, K), the layout XLA's products and fusions prefer\n"
+    "(derive.codegen.layouts rebuilds the class-major kernels so); the class reductions run along axis 1."
+)
 
 #: the type annotations of the generated functions
 ARRAY, BIAS = "jax.Array", "jax.Array | float"
@@ -43,5 +51,6 @@ def headers(sig: Signature, keyword: str | None) -> dict[str, str]:
 def context(prog: Program, dtype: str, constants: dict, command: str) -> dict:
     """The context of ``jax/model_grad.py.jinja``: the program's kernels printed by the JAX printer."""
     keyword = str(KEYWORDS[S.lam]) if prog.penalty is not None else None
-    shared = kernel_context(prog, dtype, constants, command, JaxArrayPrinter())
-    return {**shared, "headers": headers(shared["sig"], keyword)}
+    shared = kernel_context(sample_major(prog), dtype, constants, command, JaxArrayPrinter())
+    layout = SAMPLE_MAJOR if prog.model.output_index is not None else ""
+    return {**shared, "headers": headers(shared["sig"], keyword), "layout": layout}

@@ -46,13 +46,15 @@ def latex_lines(judgement: Judgement) -> list[dict]:
     """Each line printed as LaTeX, its mark (✓/✗) and notes: data for the LaTeX report and the documents."""
     rows = []
     for verdict in judgement.lines:
-        sides = verdict.line.sides if verdict.line.number == 1 and judgement.written.lhs else verdict.line.sides[1:]
-        printed = " = ".join(latex(side.raw) for side in sides)
+        line = verdict.line
+        printed = [latex(side.raw) for side in (line.sides if line.fresh else line.sides[1:])]
+        lhs, rest = (printed[0], printed[1:]) if line.fresh else ("", printed)
         rows.append(
             {
-                "number": verdict.line.number,
-                "lhs": latex(sides[0].raw) if verdict.line.number == 1 and judgement.written.lhs else "",
-                "rhs": printed.split(" = ", 1)[1] if verdict.line.number == 1 and judgement.written.lhs else printed,
+                "number": line.number,
+                "lhs": lhs,
+                "equals": bool(rest),  # a first line of one side (no equals sign) has nothing after "&"
+                "rhs": " = ".join(rest),
                 "holds": verdict.holds,
                 "truth": verdict.equal_to_truth,
                 "assumption": verdict.uses_assumption,

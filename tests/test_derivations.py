@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from derive.app import cli
-from derive.claims.bounds import MAX_DERIVATION, MAX_LINES, ClaimError
+from derive.claims.bounds import MAX_DERIVATION, MAX_LINES
 from derive.claims.judge import as_dict, is_derivation, judge_text
 from derive.core.models import ACCEPTED_DERIVATION, configure
 from derive.render.judgement import report, report_latex
@@ -150,21 +150,27 @@ CORRECT = [
     (
         "softmax",
         {},
-        r"\frac{\partial H}{\partial b_j} = \sum_k \frac{\partial H}{\partial z_k}\frac{\partial z_k}{\partial b_j}"
-        r" \\ = a_j - P_j",
+        (
+            r"\frac{\partial H}{\partial b_j} = \sum_k \frac{\partial H}{\partial z_k}\frac{\partial z_k}{\partial b_j}"
+            r" \\ = a_j - P_j"
+        ),
     ),
     (
         "logistic",
         {},
-        r"\frac{\partial H}{\partial w_i} = \frac{\partial H}{\partial a}\frac{\partial a}{\partial z}"
-        r"\frac{\partial z}{\partial w_i} \\ = \left(-\frac{y}{a} + \frac{1-y}{1-a}\right) a(1-a) x_i \\ = (a - y) x_i",
+        (
+            r"\frac{\partial H}{\partial w_i} = \frac{\partial H}{\partial a}\frac{\partial a}{\partial z}"
+            r"\frac{\partial z}{\partial w_i} \\ = \left(-\frac{y}{a} + \frac{1-y}{1-a}\right) a(1-a) x_i \\ = (a - y) x_i"
+        ),
     ),
     ("logistic", {}, "dH/dw_i = (sigma - y) * x_i\n= x_i*sigma - y*x_i"),
     (
         "linear",
         {},
-        r"\frac{\partial H}{\partial w_i} = \frac{\partial}{\partial w_i} \frac{1}{2}(\hat{y} - y)^2 \\"
-        r" = (\hat y - y) \frac{\partial \hat y}{\partial w_i} \\ = (\hat{y} - y) x_i",
+        (
+            r"\frac{\partial H}{\partial w_i} = \frac{\partial}{\partial w_i} \frac{1}{2}(\hat{y} - y)^2 \\"
+            r" = (\hat y - y) \frac{\partial \hat y}{\partial w_i} \\ = (\hat{y} - y) x_i"
+        ),
     ),
     ("softmax", {"l2": 0.1}, r"\frac{\partial H}{\partial W_{ij}} = (a_j - P_j) x_i + \lambda W_{ij}"),
     ("softmax", {"smoothing": 0.1}, r"\frac{\partial H}{\partial W_{ij}} = (a_j - P_j) x_i"),
@@ -331,7 +337,7 @@ def test_an_ambiguous_name_is_refused_with_a_suggestion():
     code, out, err = run(r"\frac{\partial H}{\partial W_{ij}} = (p_j - P_j) x_i")
     assert code == 2 and out == ""
     assert err == (
-        'derive check: error: p is ambiguous: p_j is the label in some books and the prediction in others;'
+        "derive check: error: p is ambiguous: p_j is the label in some books and the prediction in others;"
         ' say which with --let "p=a" or --let "p=P"\n'
     )
 
@@ -467,7 +473,11 @@ def test_a_megabyte_is_refused_after_reading_only_the_limit(tmp_path):
     path = tmp_path / "big.tex"
     path.write_text("a_j + " * 200_000, encoding="utf-8")
     code, _, err = run("--file", str(path))
-    assert code == 2 and err == f"derive check: error: the derivation has {MAX_DERIVATION + 1} characters, more than the limit {MAX_DERIVATION}\n"
+    assert (
+        code == 2
+        and err
+        == f"derive check: error: the derivation has {MAX_DERIVATION + 1} characters, more than the limit {MAX_DERIVATION}\n"
+    )
 
 
 def test_a_missing_file_and_a_directory(tmp_path):

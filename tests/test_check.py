@@ -371,11 +371,14 @@ KNOWN = (
         ("(x_i+a_j+P_j+z_j+b_j)**10", "the claim would expand to more than 120 terms"),
         ("sum_j(P_j)", "sums run over k or m (classes) or l (features), not j"),
         (r"\sum_j P_j", "sums run over k or m (classes) or l (features), not j"),
-        (r"\sum_{k=1}^{d} P_k", "the sum over k runs from 1 to K"),
+        (
+            r"\sum_{k=1}^{d} P_k",
+            "the sum over k runs from 1 to K, or to 2, the size K is here (another size: --classes)",
+        ),
         (
             r"\input{x}",
             (
-                r"unknown LaTeX command \input; known: \frac, \partial, \sum, \nabla, \left, \right, \cdot, \times,"
+                r"character 1: unknown LaTeX command \input; known: \frac, \partial, \sum, \nabla, \left, \right, \cdot, \times,"
                 r" \exp, \log, \ln, \delta, \sigma, \hat, \mathrm, \operatorname, \mathcal, \text, \top, \lambda,"
                 r" \epsilon, \begin{align}, spacing"
             ),
@@ -383,12 +386,12 @@ KNOWN = (
         ("x_i.real", "character 4: '.' is not allowed here"),
         ("lambda: 1", "character 7: ':' is not allowed here"),
         ("x_i, a_j", "character 4: unexpected ','; expected + or -, =, \\\\, the end"),
-        ("x_i < a_j", "character '<' at position 5 is not allowed in a formula"),
+        ("x_i < a_j", "character 5: character '<' is not allowed in a formula"),
         ("exp(x=1)", "character 6: unexpected '='; expected ), + or -, ,, ]"),
         ("W_1", "W_1: W takes 2 indices"),
         ("x_i = x_i = x_i", "at most one '=' (an optional left-hand side dH/dW_ij = ...)"),
-        ("((x_i)", "unclosed '('"),
-        ("x_i)", "unbalanced ')'"),
+        ("((x_i)", "character 1: unclosed '('"),
+        ("x_i)", "character 4: unbalanced ')'"),
     ],
 )
 def test_bad_input_messages(text, message):

@@ -220,7 +220,7 @@ def test_two_cancelling_errors_are_wrong_at_the_first():
 
 def test_a_lost_factor_x_i_is_named():
     judged = judge_text(joined([TEXTBOOK[0], "= (a_j - P_j)"]))
-    assert judged.why == "the factor x_i is lost: this line is the one before divided by x_i"
+    assert judged.why == "the factor x_i is lost: this line is the line before divided by x_i"
 
 
 def test_a_step_that_needs_the_labels_to_sum_to_one():
@@ -230,7 +230,10 @@ def test_a_step_that_needs_the_labels_to_sum_to_one():
     exact = judge_text(text, assume=False)
     assert exact.first_wrong_line == 5
     assert exact.why.startswith("this step holds only when the labels sum to one")
-    assert run("--exact", text)[0] == 1
+    assert exact.exit_code == 3 and exact.verdict == "correct only under an assumption"
+    assert run("--exact", text)[0] == 3  # as for one formula: right only when the labels sum to one
+    wrong_too = joined([*TEXTBOOK, "= (P_j - a_j) x_i"])
+    assert judge_text(wrong_too, assume=False).exit_code == 1
 
 
 # ---------------------------------------------------------------- people's notations
@@ -270,7 +273,7 @@ def test_left_hand_sides(lhs):
 def test_a_line_may_write_out_the_loss_before_differentiating_it():
     text = r"H(P, Q) = -\sum_k P_k \log Q_k \\ \frac{\partial H}{\partial W_{ij}} = (Q_j - P_j) x_i"
     judged = judge_text(text)
-    assert judged.exit_code == 0 and [line.line.defines for line in judged.lines] == [True, False]
+    assert judged.exit_code == 0 and [line.line.aside for line in judged.lines] == [True, False]
     assert all(line.equal_to_truth for line in judged.lines)  # line 1 against the loss, line 2 the gradient
     wrong = judge_text(r"H = -\sum_k P_k \log Q_j \\ \frac{\partial H}{\partial W_{ij}} = (Q_j - P_j) x_i")
     assert wrong.first_wrong_line == 1 and not wrong.lines[0].equal_to_truth
@@ -337,8 +340,8 @@ def test_an_ambiguous_name_is_refused_with_a_suggestion():
     code, out, err = run(r"\frac{\partial H}{\partial W_{ij}} = (p_j - P_j) x_i")
     assert code == 2 and out == ""
     assert err == (
-        "derive check: error: p is ambiguous: p_j is the label in some books and the prediction in others;"
-        ' say which with --let "p=a" or --let "p=P"\n'
+        "derive check: error: p is ambiguous: p is the label in some books and the prediction in others;"
+        ' say which with --let "p=a" (the prediction) or --let "p=P" (the label)\n'
     )
 
 
@@ -399,7 +402,7 @@ def test_matrix_forms_in_the_seeds_layout(text):
 def test_the_transposed_matrix_form_is_called_the_transpose():
     judged = judge_text(r"\nabla_W H = x(a - P)^\top \\ = (a - P) x^\top")
     assert marks(judged) == [True, False]
-    assert judged.why.startswith("this line is the transpose of the one before (K x d)")
+    assert judged.why.startswith("this line is the transpose of the line before (K x d)")
     assert "numerator layout" in judged.why
 
 
@@ -523,3 +526,96 @@ def test_fuzzed_characters_never_crash(text):
     assert code in (0, 1, 2, 3) and "Traceback" not in err
     if code == 2:
         assert err.count("\n") == 1
+
+
+# ---------------------------------------------------------------- what people add around the mathematics
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"\frac{\partial H}{\partial W_{ij}} = (\hat y_j - y_j) x_i \quad \text{where } \hat{y}_j = \mathrm{softmax}(z)_j",
+        (
+            "\\frac{\\partial H}{\\partial W_{ij}} &= -\\sum_k P_k (\\delta_{kj} - a_j) x_i \\\\\n"
+            "&= (\\hat{y}_j - y_j) x_i && \\text{since } \\sum_k y_k = 1"
+        ),
+        r"\frac{\partial H}{\partial W_{ij}} = (a_j - P_j) x_i \qquad (\text{since } \sum_k P_k = 1)",
+        "% the gradient\n\\frac{\\partial H}{\\partial W_{ij}} = (a_j - P_j) x_i % by the chain rule\n",
+        "\ufeff\\frac{\\partial H}{\\partial W_{ij}} = (a_j - P_j) x_i.",
+        r"\[ \frac{\partial H}{\partial W_{ij}} = \sum\limits_k P_k (a_j - \delta_{kj}) x_i \]",
+        r"\begin{eqnarray} \frac{\partial H}{\partial W_{ij}} &=& (a_j - P_j) x_i \\ &=& x_i a_j - x_i P_j \end{eqnarray}",
+        r"\frac{\partial H}{\partial W_{ij}} = \text{softmax}(z)_j x_i - P_j x_i",
+        "\u2202H/\u2202W_ij = (a_j \u2013 P_j) x_i",
+    ],
+)
+def test_annotations_comments_and_punctuation_carry_no_mathematics(text):
+    code, out, err = run("--file", "-", stdin=text)
+    assert code == 0, out + err
+
+
+def test_a_function_before_a_sum_takes_the_whole_sum():
+    text = r"\frac{\partial H}{\partial b_j} = \frac{\partial}{\partial b_j} \left( \log \sum_m e^{z_m} - \sum_k P_k z_k \right)"
+    assert judge_text(text).exit_code == 0
+
+
+def test_intermediate_results_are_judged_against_their_own_left_hand_side():
+    text = (
+        r"\frac{\partial H}{\partial z_j} = a_j - P_j \\ \frac{\partial z_j}{\partial W_{ij}} = x_i \\"
+        r" \frac{\partial H}{\partial W_{ij}} = (a_j - P_j) x_i \\ \frac{\partial H}{\partial b_j} = a_j - P_j"
+    )
+    judged = judge_text(text)
+    assert judged.exit_code == 0 and [line.line.aside for line in judged.lines] == [True, True, False, True]
+    wrong = judge_text(r"\frac{\partial H}{\partial z_j} = a_j - P_j \\ \frac{\partial z_j}{\partial W_{ij}} = 2 x_i")
+    assert wrong.first_wrong_line == 2 and wrong.why is None
+
+
+def test_a_derivation_may_end_with_the_matrix_form():
+    text = "\\frac{\\partial H}{\\partial W_{ij}} &= (a_j - P_j) x_i \\\\\n\\nabla_W H &= x(a - P)^\\top"
+    assert marks(judge_text(text)) == [True, True]
+    assert run(r"\nabla_W H = x(a-P)^\top")[0] == 0  # one line, as the argument: judged as a derivation
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([r"\nabla_W H = x (a - P)"], "line 1: this side is a d x 1 matrix, and the gradient by W is d x K"),
+        ([r"\nabla_W H = W^\top x"], "line 1: this side is a K x 1 matrix"),
+        (
+            ["--batch", "--wrt", "b", r"\nabla_b H = (A - Y)^\top/N"],
+            "--batch reads the batch form of the gradient by W",
+        ),
+        ([r"\frac{\partial H}{\partial W_{ij}} = \sum_{k=1}^{3} P_k x_i"], "or to 2, the size K is here"),
+        (["dH/dW_ij = x_i \\\\\n  = x_i \\\\\n  = x_i ^ ^ 2"], "line 3, character 11: unexpected '^'"),
+        (["dH/dW_ij = x_i \\\\ = (x_i"], "line 2, character 4: unclosed '('"),
+    ],
+)
+def test_refusals_say_what_and_where(argv, message):
+    code, out, err = run(*argv)
+    assert code == 2 and out == "" and message in err and err.count("\n") == 1, err
+
+
+def test_one_formula_from_a_file_or_standard_input_and_with_let(tmp_path):
+    path = tmp_path / "claim.txt"
+    path.write_text("(a_j - P_j)*x_i\n", encoding="utf-8")
+    assert run("--file", str(path))[0] == 0 and "claim:" in run("--file", str(path))[1]
+    assert run("-", stdin=POSTED)[0] == 1  # "-" as the claim reads standard input too
+    assert run("--let", "p=a", "(p_j - y_j)*x_i")[0] == 0
+
+
+def test_the_ambiguity_hint_follows_the_model():
+    _, _, err = run("--model", "logistic", r"\frac{\partial J}{\partial w_i} = (p - y) x_i")
+    assert '--let "p=sigma" (the prediction) or --let "p=y" (the label)' in err
+    assert run("--model", "logistic", "--let", "p=sigma", r"\frac{\partial J}{\partial w_i} = (p - y) x_i")[0] == 0
+
+
+@pytest.mark.parametrize("extra", ["(K-2)*(K-3)", "(d-2)*(d-3)*(d-4)", "(K-2)*(K-3)*(K-4)*(d-2)"])
+def test_a_term_that_vanishes_at_the_first_sizes_is_still_found(extra):
+    code, out, _ = run(f"(a_j - P_j)*x_i + {extra}")
+    assert code == 1, out
+
+
+def test_a_one_line_latex_report_does_not_speak_of_later_lines():
+    out = run("--format", "latex", r"\frac{\partial H}{\partial W_{ij}} = (P_j - a_j) x_i \\ = x_i P_j - x_i a_j")[1]
+    assert "follow from it" in out
+    one = run("--format", "latex", "dH/dW_ij = (P_j - a_j)*x_i = x_i*P_j - x_i*a_j")[1]
+    assert "follow from it" not in one and "The truth is" in one

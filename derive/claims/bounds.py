@@ -19,6 +19,9 @@ The grammar (``grammar.lark``) only builds a syntax tree; nothing the user types
 
 from __future__ import annotations
 
+import re
+
+from derive.claims.annotations import blanked
 from derive.core.errors import InputError
 
 MAX_LENGTH = 1000
@@ -37,7 +40,8 @@ MAX_SIZE = 4
 
 #: Unicode operators people paste, and their ASCII meaning
 TRANSLATIONS = {
-    "\u2212": "-", "\u00b7": "*", "\u00d7": "*", "\u22c5": "*",
+    "\u2212": "-", "\u2013": "-", "\u00b7": "*", "\u00d7": "*", "\u22c5": "*", "\ufeff": " ", "\u00a0": " ",
+    "\u2202": "\\partial ",
     # Greek names people paste; spaced so that the LaTeX reader sees a separate factor
     "\u03c3": " sigma ", "\u03bb": " lambda ", "\u03b5": " epsilon ", "\u0177": " yhat ",
 }  # fmt: skip
@@ -60,11 +64,11 @@ def screen(text: str, limit: int = MAX_LENGTH, what: str = "the claim") -> str:
         raise ClaimError(f"{what} must be a string")
     if len(text) > limit:
         raise ClaimError(f"{what} has {len(text)} characters, more than the limit {limit}")
-    text = "".join(TRANSLATIONS.get(c, c) for c in text)
+    text = "".join(TRANSLATIONS.get(c, c) for c in blanked(text))
     for position, char in enumerate(text):
         if char not in ALLOWED_CHARACTERS:
             shown = f"{char!r} (U+{ord(char):04X})" if not char.isascii() else repr(char)
-            raise ClaimError(f"character {shown} at position {position + 1} is not allowed in a formula")
+            raise ClaimError(f"{where(text, position)}: character {shown} is not allowed in a formula")
     if not text.strip():
         raise ClaimError("the claim is empty")
     depth(text)
@@ -72,19 +76,36 @@ def screen(text: str, limit: int = MAX_LENGTH, what: str = "the claim") -> str:
 
 
 def depth(text: str) -> int:
-    """The deepest bracket nesting; unbalanced or too deep brackets are refused."""
+    """The deepest bracket nesting; unbalanced or too deep brackets are refused, saying where."""
     pairs, stack, deepest = {")": "(", "]": "[", "}": "{"}, [], 0
-    for char in text:
+    for position, char in enumerate(text):
         if char in "([{":
-            stack.append(char)
+            stack.append((char, position))
             deepest = max(deepest, len(stack))
             if len(stack) > MAX_DEPTH:
-                raise ClaimError(f"brackets are nested more than {MAX_DEPTH} deep")
-        elif char in pairs and (not stack or stack.pop() != pairs[char]):
-            raise ClaimError(f"unbalanced {char!r}")
+                raise ClaimError(f"{where(text, position)}: brackets are nested more than {MAX_DEPTH} deep")
+        elif char in pairs and (not stack or stack.pop()[0] != pairs[char]):
+            raise ClaimError(f"{where(text, position)}: unbalanced {char!r}")
     if stack:
-        raise ClaimError(f"unclosed {stack[-1]!r}")
+        char, position = stack[-1]
+        raise ClaimError(f"{where(text, position)}: unclosed {char!r}")
     return deepest
+
+
+#: where a line of a derivation ends, in LaTeX (a new line of text is only a space there) and in plain text
+_LATEX_BREAK, _NEW_LINE = re.compile(r"\\\\"), re.compile(r"\n")
+
+
+def where(text: str, position: int | None) -> str:
+    """ "line 2, character 5" in a derivation of several lines (the character counted on its line of text),
+    "character 5" in a formula of one line."""
+    position = len(text) if position is None or position < 0 else min(position, len(text))
+    breaks = _LATEX_BREAK if "\\\\" in text else _NEW_LINE
+    before = [found.end() for found in breaks.finditer(text, 0, position)]
+    start = max(before[-1] if before else 0, text.rfind("\n", 0, position) + 1)
+    character = position - start + 1
+    lines = breaks.search(text) is not None
+    return f"line {len(before) + 1}, character {character}" if lines else f"character {character}"
 
 
 def short(value) -> str:

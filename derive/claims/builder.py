@@ -136,7 +136,12 @@ class Builder(Names):
                 item = self.apply(item, self.fold(items[position + 1 :]) if position + 1 < len(items) else None)
                 return item if result is None else self.times(result, op, item)
             if isinstance(item, Operator) and item.kind == "function" and position + 1 < len(items):
-                applied = self.call(item.argument, [self.value(items[position + 1][1])])
+                following = items[position + 1][1]
+                if isinstance(following, Operator) and following.kind in ("sum", "derivative", "nabla"):
+                    # \log \sum_m e^{z_m}: the function takes the sum, which takes the rest of the product
+                    applied = self.call(item.argument, [self.value(self.fold(items[position + 1 :]))])
+                    return applied if result is None else self.times(result, op, applied)
+                applied = self.call(item.argument, [self.value(following)])
                 return self.fold(
                     [*([("*", result)] if result is not None else []), (op, applied), *items[position + 2 :]]
                 )
@@ -307,7 +312,11 @@ class Builder(Names):
         if isinstance(value, Value) and value.constant and value.value == self.ranges[role]:
             self.concrete = True  # the writer fixed the size: judged at this size only
             return
-        raise ClaimError(f"the sum over {letter} runs from 1 to {expected}")
+        option = "--features" if letter == "l" else "--classes"
+        raise ClaimError(
+            f"the sum over {letter} runs from 1 to {expected}, or to {self.ranges[role]}, the size {expected} is here"
+            f" (another size: {option})"
+        )
 
     # -- postfix chains: names, their subscripts, brackets after them
 

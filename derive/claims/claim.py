@@ -37,15 +37,23 @@ class Claim:
 
 
 def parse(
-    text: str, wrt: str | None = None, latex: bool | None = None, classes: int = 2, features: int = 2, model=None
+    text: str,
+    wrt: str | None = None,
+    latex: bool | None = None,
+    classes: int = 2,
+    features: int = 2,
+    model=None,
+    lets: dict | None = None,
 ) -> Claim:
     """Read ``text`` (plain or LaTeX) as a claim for dH/d(wrt) at K = classes, d = features.
 
     ``latex`` only names the notation in reports (None: detected from backslashes, braces and
     juxtaposed factors); one grammar reads both.  Raises :class:`ClaimError` for anything that
-    is not a bounded formula in the vocabulary of ``model`` (None: softmax regression).
+    is not a bounded formula in the vocabulary of ``model`` (None: softmax regression), with the
+    aliases ``lets`` ({"p": "a"}); :class:`ReadAsDerivation` for a formula that the derivation
+    reader judges (one class fixed, dH/dW_i1 = ...; a matrix form, \\nabla_W H = ...).
     """
-    words = vocabulary(model)
+    words = vocabulary(model).with_aliases(lets or {})
     sizes(classes, features)
     text = screen(text)
     parsed = tree(text)
@@ -58,6 +66,8 @@ def parse(
     if not sides or (len(sides) == 1 and lines[0].children[0] is None):
         raise ClaimError("nothing after '='" if sides == [] or lines[0].children[0] is None else "the claim is empty")
     builder = Builder(classes, features, words)
+    if len(sides) == 2 and matrix_lhs(builder, sides[0]):
+        raise ReadAsDerivation("the left-hand side is a matrix form: judged as a derivation")
     expr = resolve(builder.expression(sides[-1]), model or get_model("softmax"))
     parameter = parameter_of(sides[0] if len(sides) == 2 else None, wrt, builder)
     notation = "latex" if latex or _looks_latex(text, parsed) else "plain"
@@ -97,8 +107,21 @@ def bound_indices(expr: sp.Expr, parameter: sp.Indexed) -> sp.Expr:
     return expr
 
 
-class NamesAClass(ClaimError):
-    """dH/dW_i1 = ...: a formula for one class, which the derivation reader judges (:mod:`derive.claims.written`)."""
+class ReadAsDerivation(ClaimError):
+    """dH/dW_i1 = ... (one class) or \\nabla_W H = x(a - P)^T (a matrix form): a formula that the derivation
+    reader judges (:mod:`derive.claims.written`)."""
+
+
+def matrix_lhs(builder: Builder, side) -> bool:
+    r"""Whether a left-hand side is a matrix form: \nabla_W H, \frac{\partial H}{\partial W}."""
+    saved, builder.matrix = builder.matrix, True
+    try:
+        first = builder.expression(side)
+    except ClaimError:
+        return False
+    finally:
+        builder.matrix = saved
+    return isinstance(first, sp.Derivative) and isinstance(first.variables[0], sp.MatrixExpr)
 
 
 def parameter_of(lhs, wrt: str | None, builder: Builder) -> sp.Indexed:
@@ -132,7 +155,7 @@ def lhs_parameter(lhs, builder: Builder) -> sp.Indexed:
         if variable == parameter:
             return parameter
     if general_parameter(variable, builder.words.parameters.values()) is not None:
-        raise NamesAClass(f"the left-hand side names one class ({short(str(variable))}): judged as a derivation")
+        raise ReadAsDerivation(f"the left-hand side names one class ({short(str(variable))}): judged as a derivation")
     raise ClaimError(f"the left-hand side must differentiate by {shown}, not {short(str(variable))}")
 
 

@@ -10,14 +10,14 @@ as what it is rather than as a syntax error somewhere after it.
 >>> refuse_unknown(r"\input{/etc/passwd}")
 Traceback (most recent call last):
 ...
-derive.claims.bounds.ClaimError: unknown LaTeX command \input; known: \frac, \partial, \sum, \nabla, \left, \right, \cdot, \times, \exp, \log, \ln, \delta, \sigma, \hat, \mathrm, \operatorname, \mathcal, \text, \top, \lambda, \epsilon, \begin{align}, spacing
+derive.claims.bounds.ClaimError: character 1: unknown LaTeX command \input; known: \frac, \partial, \sum, \nabla, \left, \right, \cdot, \times, \exp, \log, \ln, \delta, \sigma, \hat, \mathrm, \operatorname, \mathcal, \text, \top, \lambda, \epsilon, \begin{align}, spacing
 """
 
 from __future__ import annotations
 
 import re
 
-from derive.claims.bounds import ClaimError, short
+from derive.claims.bounds import ClaimError, short, where
 
 #: LaTeX commands that name something, and the name they stand for
 COMMAND_NAMES = {
@@ -34,6 +34,7 @@ GRAMMAR = {
     "hat", "mathrm", "operatorname", "mathcal", "mathbf", "boldsymbol", "bm", "mathit", "textrm",
     "quad", "qquad", "left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
     "biggl", "biggr", "Biggl", "Biggr", "text", "mbox", "label", "tag", "nonumber", "notag", "displaystyle",
+    "limits", "nolimits",
     "begin", "end",
 }  # fmt: skip
 KNOWN = frozenset(GRAMMAR | set(COMMAND_NAMES) | TIMES | TRANSPOSE)
@@ -50,4 +51,6 @@ def refuse_unknown(text: str) -> None:
     for found in _COMMAND.finditer(text):
         name = found.group(1)
         if name is not None and name not in KNOWN:
-            raise ClaimError(f"unknown LaTeX command \\{short(name)}; known: {KNOWN_COMMANDS}")
+            raise ClaimError(
+                f"{where(text, found.start())}: unknown LaTeX command \\{short(name)}; known: {KNOWN_COMMANDS}"
+            )

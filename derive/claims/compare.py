@@ -110,6 +110,18 @@ def numeric_mismatch(
     return worst
 
 
+def more_sizes(claim, model: Model, classes: int, features: int) -> list[tuple[int, int]]:
+    """Further sizes for a claim that names K or d itself (outside a sum's limits): a polynomial in them, such as
+    (K - 2)(K - 3), may vanish at the two sizes checked first."""
+    if claim.concrete:
+        return []
+    bare = claim.expr.replace(lambda e: isinstance(e, sp.Sum), lambda e: e.function).free_symbols & {S.K, S.d}
+    if not bare:
+        return []
+    grow = 0 if model.output_index is None else 1
+    return [(classes + grow * step, features + step) for step in (2, 4, 7, 11)]
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Claim against truth under one labelling: symbolic and numeric results side by side."""
@@ -139,6 +151,8 @@ def compare(
     mismatch = None
     for (k_, d_), sample in zip(sizes, (None, SAMPLE)):
         mismatch = mismatch or numeric_mismatch(claim.expr, truth, model, claim.wrt, normalised, k_, d_, sample=sample)
+    for k_, d_ in more_sizes(claim, model, classes, features) if mismatch is None else ():
+        mismatch = mismatch or numeric_mismatch(claim.expr, truth, model, claim.wrt, normalised, k_, d_, sample=SAMPLE)
     if mismatch is not None and not reduce:
         return Comparison(normalised, False, mismatch, None)
     difference = claim.expr - truth

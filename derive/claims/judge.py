@@ -21,6 +21,7 @@ from derive.claims.compare import SAMPLE, Mismatch, sizes_of
 from derive.claims.counterexample import Counterexample
 from derive.claims.normal_form import normal_form
 from derive.claims.stepwise import counterexample, differ, difference, explain_step
+from derive.claims.verdict import ASSUMED, CORRECT, INCORRECT
 from derive.claims.written import Line, Side, Written, read
 from derive.core.models import Model, get_model
 from derive.printing.text import text
@@ -37,6 +38,7 @@ class StepVerdict:
     kind: str
     mismatch: Mismatch | None
     symbolic: bool
+    only_if_normalised: bool = False  # wrong under --exact, but it holds when the labels sum to one
 
 
 @dataclass(frozen=True)
@@ -81,18 +83,21 @@ class Judgement:
         """What the first wrong step compares its line with: the line before, the line's own left-hand side, or
         the side before it in a chain A = B = C."""
         wrong = next((v for v in self.lines if not v.holds), None)
-        first = next((n for n, step in enumerate(wrong.steps) if step.kind == WRONG), 0) if wrong else 0
-        if first > 0:
-            return "the side before"
-        return "the left-hand side" if wrong is not None and wrong.line.fresh else "the line before"
+        if wrong is None:
+            return "the line before"
+        return _compared_with(wrong.line, next(n for n, step in enumerate(wrong.steps) if step.kind == WRONG))
 
     @property
     def verdict(self) -> str:
-        return "correct" if self.first_wrong_line is None else "incorrect"
+        return {0: CORRECT, 1: INCORRECT, 3: ASSUMED}[self.exit_code]
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.first_wrong_line is None else 1
+        """0 every step holds; 1 one does not; 3 the only wrong steps hold when the labels sum to one (--exact)."""
+        wrong = [step for v in self.lines for step in v.steps if step.kind == WRONG]
+        if not wrong:
+            return 0
+        return 3 if all(step.only_if_normalised for step in wrong) else 1
 
 
 def is_derivation(text: str) -> bool:
@@ -125,13 +130,12 @@ def judge_text(
 def judge(written: Written, model: Model, assume: bool, classes: int, features: int) -> Judgement:
     """Every step and every line of ``written`` against the one before and against the truth."""
     truth = written.truth(model)
-    loss = model.loss + model.penalty
     judged = []
     for line in written.lines:
         steps = tuple(
             _step(a, b, written, model, assume, classes, features) for a, b in zip(line.sides, line.sides[1:])
         )
-        target = Side(loss, loss) if line.defines else Side(truth, truth)  # H = ... is judged against the loss
+        target = line.sides[0] if line.aside else Side(truth, truth)  # H = ..., dH/dz_j = ...: against their own
         to_truth = _step(line.sides[-1], target, written, model, assume, classes, features)
         judged.append(LineVerdict(line, steps, to_truth.kind != WRONG, to_truth.kind == USES_ASSUMPTION))
     wrong = next(((v, s) for v in judged for s, pair in zip(v.steps, _pairs(v.line)) if s.kind == WRONG), None)
@@ -139,11 +143,19 @@ def judge(written: Written, model: Model, assume: bool, classes: int, features: 
     if wrong is not None:
         verdict, step = wrong
         before, after = _pairs(verdict.line)[verdict.steps.index(step)]
-        why = explain_step(before, after, written, model, classes, features, assume)
+        earlier = _compared_with(verdict.line, verdict.steps.index(step))
+        why = explain_step(before, after, written, model, classes, features, assume, earlier)
         missing = difference(before.expr, after.expr, model, assume)
         found = counterexample(before.expr, after.expr, written, model, classes, features, step.mismatch)
     shown = truth if not assume else written.truth(model, assume=True)
     return Judgement(written, model, assume, shown, tuple(judged), why, missing, found, classes, features)
+
+
+def _compared_with(line: Line, step: int) -> str:
+    """What a line's ``step``-th equals sign compares with: the line before, its own left-hand side, the side before."""
+    if step > 0:
+        return "the side before"
+    return "the left-hand side" if line.fresh else "the line before"
 
 
 def _pairs(line: Line) -> list[tuple[Side, Side]]:
@@ -163,7 +175,7 @@ def _step(
     normalised = _mismatch(before.expr, after.expr, written, model, True, classes, features)
     if normalised is None and model.assumptions:
         kind = USES_ASSUMPTION if assume else WRONG
-        return StepVerdict(kind, any_labels, _symbolic(before.expr, after.expr, model, True))
+        return StepVerdict(kind, any_labels, _symbolic(before.expr, after.expr, model, True), not assume)
     return StepVerdict(WRONG, normalised or any_labels, False)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from derive.claims.bounds import ClaimError
 from derive.core import symbols as S
 
 #: the index of a matrix product's sum (the rows of a batch: n = 1..N)
@@ -57,6 +58,12 @@ def index_form(expr: sp.MatrixExpr, parameter: sp.Basic, layout: Layout = SEED) 
     indices = list(getattr(parameter, "indices", ()))
     target = tuple(layout.symbol(str(S.key(parameter))).shape)
     transposed = tuple(expr.shape) != target and tuple(expr.shape)[::-1] == target
+    if tuple(expr.shape) != target and not transposed:
+        rows, columns = expr.shape
+        raise ClaimError(
+            f"this side is a {rows} x {columns} matrix, and the gradient by {S.key(parameter)} is"
+            f" {target[0]} x {target[1]}: its shapes do not fit"
+        )
     if transposed:
         expr = sp.Transpose(expr)
     row, column = (indices + [None, None])[:2]

@@ -42,13 +42,21 @@ SHOWN_OPS = 300
 
 
 def explain_step(
-    before: Side, after: Side, written: Written, model: Model, classes: int, features: int, assume: bool
+    before: Side,
+    after: Side,
+    written: Written,
+    model: Model,
+    classes: int,
+    features: int,
+    assume: bool,
+    earlier: str = "the line before",
 ) -> str | None:
-    """The mistake between two lines, in words, when one of the known ones matches; None otherwise."""
+    """The mistake between two lines, in words, when one of the known ones matches; None otherwise.
+    ``earlier`` names what ``before`` is: the line before, the left-hand side, the side before."""
     if before.transposed != after.transposed:
         shape = "K x d" if after.transposed else "d x K"
         return (
-            f"this line is the transpose of the one before ({shape}): the gradient of H by W has W's shape, d x K"
+            f"this line is the transpose of {earlier} ({shape}): the gradient of H by W has W's shape, d x K"
             " (rows are features), as derive writes it; the other is the numerator layout"
         )
     if _equal(after.expr, before.expr, written, model, classes, features, normalised=True):
@@ -61,11 +69,11 @@ def explain_step(
         return _equal(a, b, written, model, classes, features, normalised=assume)
 
     if same(after.expr, -before.expr):
-        return "the sign is lost: this line is minus the one before"
+        return f"the sign is lost: this line is minus {earlier}"
     if written.batch:
-        return _batch_step(before.expr, after.expr, same)
+        return _batch_step(before.expr, after.expr, same, earlier)
     if S.i in getattr(written.wrt, "indices", ()) and same(after.expr * S.x[S.i], before.expr):
-        return "the factor x_i is lost: this line is the one before divided by x_i"
+        return f"the factor x_i is lost: this line is {earlier} divided by x_i"
     truth = written.truth(model)
     general = written.parameter in (None, written.wrt)  # named mistakes are stated for the general entry W_ij
     if general and _equal(before.expr, truth, written, model, classes, features) and not after.expr.has(sp.Derivative):
@@ -73,12 +81,12 @@ def explain_step(
     return None
 
 
-def _batch_step(before: sp.Expr, after: sp.Expr, same) -> str | None:
+def _batch_step(before: sp.Expr, after: sp.Expr, same, earlier: str) -> str | None:
     """The mistakes of a batch form: the mean's 1/N lost (a sum over the batch) or applied twice."""
     if same(after, batch.N * before):
-        return "the 1/N of the mean is lost: this line is the sum over the batch, N times the one before"
+        return f"the 1/N of the mean is lost: this line is the sum over the batch, N times {earlier}"
     if same(after * batch.N, before):
-        return "this line divides by N once more: it is the one before divided by N"
+        return f"this line divides by N once more: it is {earlier} divided by N"
     return None
 
 

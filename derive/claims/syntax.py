@@ -12,13 +12,12 @@ depth and size are bounded before anything walks it (:func:`bounded`).
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from importlib import resources
 
 import lark
 
-from derive.claims.bounds import MAX_DEPTH, MAX_NODES, ClaimError, short
+from derive.claims.bounds import MAX_DEPTH, MAX_NODES, ClaimError, short, where
 from derive.claims.commands import refuse_unknown
 
 #: what the tokens of the grammar are called in messages
@@ -44,33 +43,20 @@ def tree(text: str) -> lark.Tree:
         parsed = parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as err:
         raise ClaimError(
-            f"{_where(text, err.pos_in_stream)}: {short(text[err.pos_in_stream])!r} is not allowed here"
+            f"{where(text, err.pos_in_stream)}: {short(text[err.pos_in_stream])!r} is not allowed here"
         ) from None
     except lark.exceptions.UnexpectedToken as err:
         if err.token.type == "$END":
             raise ClaimError(
-                f"{_where(text, len(text))}: the formula ends too early; expected {_expected(err.expected)}"
+                f"{where(text, len(text))}: the formula ends too early; expected {_expected(err.expected)}"
             ) from None
         found = repr(short(str(err.token)))
         raise ClaimError(
-            f"{_where(text, err.pos_in_stream)}: unexpected {found}; expected {_expected(err.expected)}"
+            f"{where(text, err.pos_in_stream)}: unexpected {found}; expected {_expected(err.expected)}"
         ) from None
     except lark.exceptions.UnexpectedEOF as err:
         raise ClaimError(f"the formula ends too early; expected {_expected(err.expected)}") from None
     return bounded(parsed)
-
-
-#: where a line of a derivation ends: a LaTeX line break or a new line of text
-_BREAK = re.compile(r"\\\\|\n")
-
-
-def _where(text: str, position: int | None) -> str:
-    """ "line 2, character 5" (counted from the start of that line) in a derivation, "character 5" in one line."""
-    position = len(text) if position is None or position < 0 else position
-    breaks = [found.end() for found in _BREAK.finditer(text, 0, position)]
-    start = breaks[-1] if breaks else 0
-    character = position - start + 1
-    return f"line {len(breaks) + 1}, character {character}" if _BREAK.search(text) else f"character {character}"
 
 
 def _expected(names) -> str:

@@ -79,10 +79,12 @@ class CheckResult:
         if self.single:
             scope = f"every entry at d = {self.features}"
             if not self.claim.concrete:
-                scope += f", generic d, and every entry at d = {self.features + 1}"
+                generic = ", generic d," if self.symbolic else ""
+                scope += f"{generic} and every entry at d = {self.features + 1}"
         elif not self.claim.concrete:
             count = min(SAMPLE, len(entries(self.claim.wrt, self.classes + 1, self.features + 1)))
-            scope += f", generic K and d, and {count} entries at K = {self.classes + 1}, d = {self.features + 1}"
+            generic = ", generic K and d," if self.symbolic else ""
+            scope += f"{generic} and {count} entries at K = {self.classes + 1}, d = {self.features + 1}"
         return f"{how}: {scope}, at {POINTS} random points"
 
     def as_dict(self) -> dict:
@@ -114,18 +116,19 @@ def check(
     features: int = 2,
     model: Model | str = "softmax",
     constants: dict | None = None,
+    lets: dict | None = None,
 ) -> CheckResult:
     """Judge ``claim`` for dH/dW_ij (or dH/db_j, dH/dw_i, dH/db) of ``model`` against the engine's derivative.
 
     A single-output model (logistic, linear) has K = 1 whatever ``classes`` says.
     ``constants`` fixes strengths (lambda, epsilon) for the counterexample at the
-    model's example; elsewhere they are random.  Raises
+    model's example; elsewhere they are random.  ``lets`` are aliases ({"p": "a"}).  Raises
     :class:`derive.claims.ClaimError` (an InputError) for a claim that cannot be read.
     """
     model = get_model(model) if isinstance(model, str) else model
     classes = 1 if model.output_index is None else classes
     if isinstance(claim, str):
-        claim = parse(claim, wrt, latex, classes, features, model)
+        claim = parse(claim, wrt, latex, classes, features, model, lets)
     exact_truth = derive(model, claim.wrt, False).result
     shown_truth = derive(model, claim.wrt, assume).result
     # labels defined by the model (label smoothing) sum to 1 by the derivation's own proof, not by assumption

@@ -84,6 +84,8 @@ class Vocabulary:
     #: other names people give the same quantities (Q_j, y_j, \hat{y}_j ...), and names too ambiguous to read
     aliases: dict = field(default_factory=dict)
     ambiguous: dict = field(default_factory=dict)
+    #: the names of the prediction and of the label, which an ambiguous name may be declared as
+    roles: tuple[str, str] = ("a", "P")
 
     @property
     def callable_names(self) -> str:
@@ -92,8 +94,10 @@ class Vocabulary:
     def meaning(self, name: str) -> str:
         """The name the vocabulary knows ``name`` by (its alias resolved); ClaimError for an ambiguous one."""
         if name in self.ambiguous and name not in self.aliases:
+            prediction, label = self.roles
             raise ClaimError(
-                f'{name} is ambiguous: {self.ambiguous[name]}; say which with --let "{name}=a" or --let "{name}=P"'
+                f'{name} is ambiguous: {self.ambiguous[name]}; say which with --let "{name}={prediction}" (the'
+                f' prediction) or --let "{name}={label}" (the label)'
             )
         return self.aliases.get(name, name)
 
@@ -110,7 +114,7 @@ class Vocabulary:
 LOSSES = ("H", "L", "J", "E")
 #: the prediction and the label under the names books give them (a_j is also Q_j, q_j, \hat{y}_j, S_j; P_j is y_j, t_j)
 SOFTMAX_ALIASES = {"Q": "a", "q": "a", "S": "a", "yhat": "a", "y": "P", "t": "P", "w": "W"}
-AMBIGUOUS = {"p": "p_j is the label in some books and the prediction in others"}
+AMBIGUOUS = {"p": "p is the label in some books and the prediction in others"}
 
 SOFTMAX_VOCABULARY = Vocabulary(
     QUANTITIES, dict(CONSTANTS), {"W": S.W[S.i, S.j], "b": S.b[S.j]}, KNOWN,
@@ -146,9 +150,11 @@ def vocabulary(model=None) -> Vocabulary:
     extras = {"lam": S.lam} if model.penalty != 0 else {}
     extras.update({"epsilon": S.eps} if model.label_definition is not None else {})
     known += "".join(f", {n}" for n in extras).replace("lam", "lambda")
+    roles = ("a", "P") if act is None else (str(act), "y")
     return Vocabulary(
-        quantities, {**scalars, **extras}, parameters, known, activation=act, aliases=aliases, ambiguous=AMBIGUOUS
-    )
+        quantities, {**scalars, **extras}, parameters, known, activation=act, aliases=aliases, ambiguous=AMBIGUOUS,
+        roles=roles,
+    )  # fmt: skip
 
 
 #: a user-written loss: any name of letters and digits is a real scalar, name_k an indexed quantity

@@ -20,7 +20,7 @@ import sympy as sp
 from derive.claims import batch
 from derive.claims.bounds import MAX_DERIVATION, MAX_LINES, ClaimError, screen, sizes
 from derive.claims.builder import Builder
-from derive.claims.claim import bound_indices, general_parameter
+from derive.claims.claim import bound_indices, general_parameter, matrix_lhs
 from derive.claims.derivatives import resolve
 from derive.claims.matrices import Layout, held_replace, index_form, is_matrix, parameter_of
 from derive.claims.syntax import tree
@@ -50,7 +50,9 @@ class Line:
     text: str
     sides: tuple[Side, ...]
     fresh: bool = True  # the line has its own left-hand side (else its first side is the previous line's last)
-    defines: bool = False  # the line writes out the loss itself (H = -Sum_k P_k log a_k): judged against the loss
+    #: the line states something else than the derivative derived: the loss written out (H = -Sum_k P_k log a_k) or
+    #: an intermediate result (dH/dz_j = a_j - P_j); it is judged against its own left-hand side, not the truth
+    aside: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,26 +104,31 @@ def read(
     if batched:
         batch.supports(model)
         builder.layout = batch.LAYOUT
-    builder.matrix = _matrix_form(builder, trees)
-    if batched and not builder.matrix:
+    if batched and not (trees and _matrix_line(builder, trees[0])):
         raise ClaimError(r"--batch reads a matrix form: begin with \nabla_W H = ... (X is N x d, A and P are N x K)")
-    built = [_sides(builder, line, number) for number, line in enumerate(trees, 1)]
+    built = []
+    for number, line in enumerate(trees, 1):
+        if line.children[0] is not None:  # a line with its own left-hand side says whether it is a matrix form
+            builder.matrix = _matrix_line(builder, line)
+        built.append(_sides(builder, line, number))
     wrt_symbol, general, derivative = _parameter(built, words, wrt)
     lhs = derivative is not None and bool(built[0]) and built[0][0] == derivative
+    if batched and S.key(general) != S.W:
+        raise ClaimError("--batch reads the batch form of the gradient by W, X^T(A - P)/N")
     truth = Written(text, wrt_symbol, (), False, lhs, general, batched).truth(model)
     lines, previous = [], None
     for number, (line, sides) in enumerate(zip(trees, built), 1):
         rows = builder.layout if batched else None
         try:
-            made = [_side(raw, model, wrt_symbol, truth, raw == derivative, rows) for raw in sides]
+            made = [_side(raw, model, wrt_symbol, truth, _subject(raw, wrt_symbol), rows) for raw in sides]
         except ClaimError as err:
             raise ClaimError(f"line {number}: {err}") from None
         fresh = line.children[0] is not None or previous is None
         made = made if fresh else [previous, *made]
         if len(made) < 2 and number > 1:
             raise ClaimError(f"line {number} has no equals sign: each line of a derivation is '= ...'")
-        defines = fresh and made[0].raw == S.H
-        lines.append(Line(number, _text(text, line), tuple(made), fresh, defines))
+        aside = fresh and _names_something(made[0].raw) and not _subject(made[0].raw, wrt_symbol)
+        lines.append(Line(number, _text(text, line), tuple(made), fresh, aside))
         previous = made[-1]
     if sum(len(line.sides) - 1 for line in lines) == 0:
         raise ClaimError("a derivation has at least one equals sign")
@@ -145,33 +152,22 @@ def _sides(builder: Builder, line: lark.Tree, number: int) -> list[sp.Expr]:
         raise ClaimError(f"line {number}: {err}") from None
 
 
-def _matrix_form(builder: Builder, trees: list) -> bool:
-    r"""Whether the first line's left-hand side is a matrix form: \nabla_W H, \frac{\partial H}{\partial W}."""
-    sides = [side for side in trees[0].children if isinstance(side, lark.Tree)] if trees else []
-    if not sides or trees[0].children[0] is None:
-        return False
-    builder.matrix = True
-    try:
-        first = builder.expression(sides[0])
-    except ClaimError:
-        return False
-    finally:
-        builder.matrix = False
-    return isinstance(first, sp.Derivative) and is_matrix(first.variables[0])
+def _matrix_line(builder: Builder, line: lark.Tree) -> bool:
+    r"""Whether a line's left-hand side is a matrix form: \nabla_W H, \frac{\partial H}{\partial W}."""
+    sides = [side for side in line.children if isinstance(side, lark.Tree)]
+    return bool(sides) and matrix_lhs(builder, sides[0])
 
 
 def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.Basic, sp.Basic, sp.Expr | None]:
     """(what the derivation differentiates by, the model's parameter it is an entry of, the left-hand side that
     says so): the first line's first side that is a derivative of H (dH/dW_ij, or dH/dW_i1 for class 1; a line
     before it may write out the loss), else --wrt."""
-    first = next((sides[0] for sides in built if sides and _of_the_loss(sides[0])), None)
-    named = first.variables[0] if first is not None else None
     table = words.parameters
+    first = next((sides[0] for sides in built if sides and _by_a_parameter(sides[0], table.values())), None)
+    named = first.variables[0] if first is not None else None
     if named is not None and is_matrix(named):
         named = parameter_of(named, table.values())
     general = general_parameter(named, table.values()) if named is not None else None
-    if named is not None and general is None:
-        raise ClaimError(f"line 1 differentiates by {text(named)}; this model's parameters are {', '.join(table)}")
     if wrt is not None and wrt not in table:
         raise ClaimError(f"--wrt must be {' or '.join(table)} for this model, not {wrt!r}")
     chosen = table[wrt] if wrt is not None else None
@@ -179,6 +175,29 @@ def _parameter(built: list[list[sp.Expr]], words, wrt: str | None) -> tuple[sp.B
         raise ClaimError(f"line 1 differentiates by {S.key(named)} but --wrt is {wrt}")
     parameter = general or chosen or next(iter(table.values()))
     return (named or parameter), parameter, first
+
+
+def _subject(side: sp.Expr, wrt: sp.Basic) -> bool:
+    """Whether a side is what the derivation derives: dH/dW_ij, or the matrix form of it (\\nabla_W H)."""
+    if not _of_the_loss(side):
+        return False
+    (variable,) = side.variables
+    return variable == wrt or (is_matrix(variable) and variable.name == str(S.key(wrt)))
+
+
+def _by_a_parameter(side: sp.Expr, parameters) -> bool:
+    """dH/dW_ij, dH/dW_i1 or \\nabla_W H: a derivative of the loss by a parameter, an entry or its matrix."""
+    if not _of_the_loss(side):
+        return False
+    (variable,) = side.variables
+    if is_matrix(variable):
+        return parameter_of(variable, parameters) is not None
+    return general_parameter(variable, parameters) is not None
+
+
+def _names_something(side: sp.Expr) -> bool:
+    """A left-hand side that names a quantity: the loss H, or a derivative (of H, a_k, z_j ...)."""
+    return side == S.H or isinstance(side, sp.Derivative)
 
 
 def _of_the_loss(side: sp.Expr) -> bool:

@@ -67,15 +67,16 @@ def _check_args(parser: argparse.ArgumentParser) -> None:
 )
 def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 correct (every step holds), 1 incorrect, 2 bad input, 3 correct only under Sum_k P_k = 1."""
-    from derive.claims.claim import NamesAClass
+    from derive.claims.bounds import MAX_LENGTH
+    from derive.claims.claim import ReadAsDerivation
     from derive.claims.judge import is_derivation
 
     text = typed(args)
-    if args.file is not None or args.batch or is_derivation(text) or (args.let and "=" in text):
+    if args.batch or is_derivation(text) or len(text) > MAX_LENGTH:  # a long text is judged as a derivation
         return check_derivation(text, args)
     try:
         return check_claim(text, args)
-    except NamesAClass:  # dH/dW_i1 = ...: the derivation reader fixes the class
+    except ReadAsDerivation:  # dH/dW_i1 = ... (one class fixed), \nabla_W H = ... (a matrix form)
         return check_derivation(text, args)
 
 
@@ -85,10 +86,10 @@ def typed(args: argparse.Namespace) -> str:
 
     if (args.claim is None) == (args.file is None):
         raise InputError("give the claim, or --file F (a derivation in a file; - for standard input), not both")
-    if args.file is None:
+    if args.file is None and args.claim != "-":
         return args.claim
     try:
-        if args.file == "-":
+        if (args.file or args.claim) == "-":
             return sys.stdin.read(MAX_DERIVATION + 1)
         with open(args.file, encoding="utf-8") as handle:
             return handle.read(MAX_DERIVATION + 1)
@@ -113,11 +114,9 @@ def check_claim(text: str, args: argparse.Namespace) -> int:
     from derive.render.check import report, repr_latex
 
     model, constants = model_from_args(args)
-    if args.let:
-        raise InputError('--let reads the names of a derivation: write the left-hand side too, as in "dH/dW_ij = ..."')
     result = check(
         text, wrt=args.wrt, assume=not args.exact, latex=True if args.latex else None,
-        classes=args.classes, features=args.features, model=model, constants=constants,
+        classes=args.classes, features=args.features, model=model, constants=constants, lets=lets(args),
     )  # fmt: skip
     shown = {"json": lambda: json.dumps(result.as_dict()) + "\n", "latex": lambda: repr_latex(result) + "\n"}
     print(shown.get(args.format, lambda: report(result))(), end="")

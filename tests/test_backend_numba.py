@@ -357,7 +357,7 @@ def test_any_layout_of_the_inputs():
 
 def test_the_same_bits_for_any_number_of_threads():
     """The blocks are fixed by BLOCK_ROWS and added up in order: 1 or 2 threads, the same result to the bit."""
-    import numba
+    numba = pytest.importorskip("numba", reason=NUMBA)
 
     gen = module("softmax")
     arrays = data("softmax", 5 * BLOCK_ROWS + 3, 7, K=5, soft=True)

@@ -70,6 +70,8 @@ def _later(judgement: Judgement) -> str:
     if first is None:
         return ""
     later = [v for v in judgement.lines if v.line.number > first]
+    if not later:
+        return ""
     if judgement.lines[-1].equal_to_truth:
         return "cancel"
     return "follow" if all(v.holds for v in later) else ""

@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from derive.claims.bounds import MAX_SIZE, ClaimError
 from derive.claims.verdict import check
+from derive.notation.bounds import MAX_SIZE, ClaimError
 
 GOAL = 2.0
 

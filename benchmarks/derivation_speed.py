@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from derive.claims.bounds import ClaimError
 from derive.claims.judge import judge_text
 from derive.core.models import ACCEPTED_DERIVATION
+from derive.notation.bounds import ClaimError
 
 IN_PROCESS, CLI, FUZZED = 0.5, 2.0, 2.0
 

@@ -27,7 +27,7 @@ _HOMES = {
     "get_model": "core.models",
     "text": "printing.text",
     "CheckResult": "claims.verdict",
-    "ClaimError": "claims.bounds",
+    "ClaimError": "notation.bounds",
     "InputError": "core.errors",
     "CheckView": "app.views",
     "check": "app.session",

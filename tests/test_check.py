@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from derive.app import cli
-from derive.claims import bounds as claims
-from derive.claims.bounds import ClaimError
 from derive.claims.claim import parse
 from derive.claims.compare import points
 from derive.claims.verdict import ASSUMED, CORRECT, INCORRECT, check, seed_checks
 from derive.core import symbols as S
 from derive.core.models import SOFTMAX
+from derive.notation import bounds as claims
+from derive.notation.bounds import ClaimError
 from derive.render.check import latex_parts, repr_latex
 from derive.verify.example import worked_example
 

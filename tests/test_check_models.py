@@ -12,11 +12,11 @@ import sympy as sp
 
 from derive.app import cli
 from derive.app.cli import parser
-from derive.claims.bounds import ClaimError
 from derive.claims.claim import parse
 from derive.claims.verdict import CORRECT, INCORRECT, check
 from derive.core import symbols as S
 from derive.core.models import configure
+from derive.notation.bounds import ClaimError
 
 #: model options -> [(claim, extra options, exit code)]: 0 correct, 1 incorrect, 2 bad input
 TABLES = {

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from derive.app import cli
-from derive.claims.bounds import MAX_DERIVATION, MAX_LINES
 from derive.claims.judge import as_dict, is_derivation, judge_text
 from derive.core.models import ACCEPTED_DERIVATION, configure
+from derive.notation.bounds import MAX_DERIVATION, MAX_LINES
 from derive.render.judgement import report, report_latex
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

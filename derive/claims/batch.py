@@ -17,13 +17,13 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from derive.claims.bounds import ClaimError
 from derive.claims.compare import POINTS, Mismatch, Point, agree, entries
 from derive.claims.counterexample import Counterexample, entry_name, plain
 from derive.claims.matrices import ROW, Layout, held_replace
 from derive.claims.vocabulary import CLASS, FEATURE, Vocabulary
 from derive.core import symbols as S
 from derive.core.models import Model
+from derive.notation.bounds import ClaimError
 from derive.verify import checking
 from derive.verify.evaluate import arrays, number
 

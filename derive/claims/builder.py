@@ -1,13 +1,13 @@
 """The builder: a parse tree of what people type -> SymPy objects from the engine's own symbols.
 
-It walks the tree of :mod:`derive.claims.syntax` and accepts only what a formula may hold:
-numbers (folded exactly, bounded: :mod:`derive.claims.values`), names of the vocabulary
+It walks the tree of :mod:`derive.notation.syntax` and accepts only what a formula may hold:
+numbers (folded exactly, bounded: :mod:`derive.notation.values`), names of the vocabulary
 (:mod:`derive.claims.names`, :mod:`derive.claims.vocabulary`), + - * / and constant powers,
 calls of the vocabulary's functions, sums and derivatives.  Products are flat lists: a sum
 sign (``\\sum_k``) or a derivative operator (``\\frac{\\partial}{\\partial W_{ij}}``) applies to
 the rest of the product, a function written as a LaTeX command (``\\log``) to the next factor.
 Derivatives stay unevaluated (``sp.Derivative``): the model gives them their meaning.  Every
-other construct is refused with a one-line :class:`~derive.claims.bounds.ClaimError`.
+other construct is refused with a one-line :class:`~derive.notation.bounds.ClaimError`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from fractions import Fraction
 import lark
 import sympy as sp
 
-from derive.claims.bounds import ClaimError, short
-from derive.claims.commands import COMMAND_NAMES, FUNCTION_COMMANDS, KNOWN_COMMANDS, TIMES
 from derive.claims.matrices import SEED
 from derive.claims.names import AppliedDifferential, Differential, Names, Operator, Vector
-from derive.claims.values import ONE, Value, combine, negative, number, power
 from derive.claims.vocabulary import INDICES, Vocabulary
 from derive.core import symbols as S
+from derive.notation.bounds import ClaimError, short
+from derive.notation.commands import COMMAND_NAMES, FUNCTION_COMMANDS, KNOWN_COMMANDS, TIMES
+from derive.notation.values import ONE, Value, combine, negative, number, power
 
 
 class Builder(Names):

@@ -1,7 +1,7 @@
 """Claims: a formula for dH/dW_ij or dH/db_j typed by a person, read into the engine's symbols.
 
-:func:`parse` screens the text (:mod:`derive.claims.bounds`), parses it with the one grammar of
-plain notation and LaTeX (:mod:`derive.claims.syntax`), builds the right-hand side from the
+:func:`parse` screens the text (:mod:`derive.notation.bounds`), parses it with the one grammar of
+plain notation and LaTeX (:mod:`derive.notation.syntax`), builds the right-hand side from the
 engine's own symbols (:mod:`derive.claims.builder`), reads the optional left-hand side
 (``dH/dW_ij``, ``\\frac{\\partial H}{\\partial W_{i,j}}``) and checks that every index is bound.
 Nothing the user types is ever evaluated: no ``eval``, ``compile``, ``sympify`` or ``parse_expr``.
@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import lark
 import sympy as sp
 
-from derive.claims.bounds import ClaimError, screen, short, sizes
 from derive.claims.builder import Builder
 from derive.claims.derivatives import resolve
-from derive.claims.syntax import tree
 from derive.claims.vocabulary import INDICES, vocabulary
 from derive.core import symbols as S
 from derive.core.models import get_model
+from derive.notation.bounds import ClaimError, screen, short, sizes
+from derive.notation.syntax import tree
 
 
 @dataclass(frozen=True)

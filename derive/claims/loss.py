@@ -27,15 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from derive.claims import bounds, vocabulary
 from derive.claims.builder import Builder
-from derive.claims.syntax import tree
 from derive.core import rules
 from derive.core import symbols as S
 from derive.core.derivation import MAIN, Step, reduce
 from derive.core.errors import InputError
 from derive.core.primitives import indexed_softmax, sigmoid, softmax
 from derive.core.strategies import Rule, chain
+from derive.notation import bounds, vocabulary
+from derive.notation.syntax import tree
 from derive.verify.evaluate import number
 
 #: at most this many parameters after --wrt

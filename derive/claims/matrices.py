@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from derive.claims.bounds import ClaimError
 from derive.core import symbols as S
+from derive.notation.bounds import ClaimError
 
 #: the index of a matrix product's sum (the rows of a batch: n = 1..N)
 ROW = sp.Symbol("n", integer=True, positive=True)

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from derive.claims.bounds import MAX_EXP_ARGUMENT, MAX_SIZE, ClaimError, short
-from derive.claims.values import Value, combine, count
 from derive.claims.vocabulary import (
     CLASS,
     CONSTANT_DOMAIN,
@@ -28,6 +26,8 @@ from derive.claims.vocabulary import (
 )
 from derive.core import symbols as S
 from derive.core.primitives import indexed_softmax, softmax
+from derive.notation.bounds import MAX_EXP_ARGUMENT, MAX_SIZE, ClaimError, short
+from derive.notation.values import Value, combine, count
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from derive.claims.bounds import ClaimError
 from derive.core import symbols as S
 from derive.core.primitives import sigmoid
+from derive.notation.bounds import ClaimError
 
 FEATURE, CLASS = "feature", "class"
 

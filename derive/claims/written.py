@@ -1,7 +1,7 @@
 r"""A whole derivation as a person wrote it: lines, and the sides of each line's equals signs.
 
 ``\begin{align} \frac{\partial H}{\partial W_{i,j}} &= ... \\ &= ... \end{align}`` (or plain lines,
-one per text line) is read with the one grammar (:mod:`derive.claims.syntax`): each line is a
+one per text line) is read with the one grammar (:mod:`derive.notation.syntax`): each line is a
 chain ``A = B = C`` whose first side may be empty (the ``&=`` of a continued line).  The first
 line's left-hand side, ``\frac{\partial H}{\partial W_{i,j}}``, ``\partial H / \partial W_{ij}``
 or ``dH/dW_ij``, says what is derived (``--wrt`` otherwise).  Every side is built from the
@@ -18,16 +18,16 @@ import lark
 import sympy as sp
 
 from derive.claims import batch
-from derive.claims.bounds import MAX_DERIVATION, MAX_LINES, ClaimError, screen, sizes
 from derive.claims.builder import Builder
 from derive.claims.claim import bound_indices, general_parameter, matrix_lhs
 from derive.claims.derivatives import resolve
 from derive.claims.matrices import Layout, held_replace, index_form, is_matrix, parameter_of
-from derive.claims.syntax import tree
 from derive.claims.vocabulary import vocabulary
 from derive.core import symbols as S
 from derive.core.derivation import derive
 from derive.core.models import Model
+from derive.notation.bounds import MAX_DERIVATION, MAX_LINES, ClaimError, screen, sizes
+from derive.notation.syntax import tree
 from derive.printing.text import text
 
 

@@ -18,7 +18,7 @@ from derive.core.errors import InputError
 
 
 def _check_args(parser: argparse.ArgumentParser) -> None:
-    from derive.claims.bounds import MAX_SIZE
+    from derive.notation.bounds import MAX_SIZE
 
     parser.add_argument(
         "claim",
@@ -67,9 +67,9 @@ def _check_args(parser: argparse.ArgumentParser) -> None:
 )
 def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 correct (every step holds), 1 incorrect, 2 bad input, 3 correct only under Sum_k P_k = 1."""
-    from derive.claims.bounds import MAX_LENGTH
     from derive.claims.claim import ReadAsDerivation
     from derive.claims.judge import is_derivation
+    from derive.notation.bounds import MAX_LENGTH
 
     text = typed(args)
     if args.batch or is_derivation(text) or len(text) > MAX_LENGTH:  # a long text is judged as a derivation
@@ -82,7 +82,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def typed(args: argparse.Namespace) -> str:
     """The claim on the command line, or the text of --file (bounded: never more than the limit is read)."""
-    from derive.claims.bounds import MAX_DERIVATION
+    from derive.notation.bounds import MAX_DERIVATION
 
     if (args.claim is None) == (args.file is None):
         raise InputError("give the claim, or --file F (a derivation in a file; - for standard input), not both")

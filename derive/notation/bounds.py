@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 
-from derive.claims.annotations import blanked
 from derive.core.errors import InputError
+from derive.notation.annotations import blanked
 
 MAX_LENGTH = 1000
 #: a whole derivation (derive check --file): characters and lines

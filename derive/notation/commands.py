@@ -10,14 +10,14 @@ as what it is rather than as a syntax error somewhere after it.
 >>> refuse_unknown(r"\input{/etc/passwd}")
 Traceback (most recent call last):
 ...
-derive.claims.bounds.ClaimError: character 1: unknown LaTeX command \input; known: \frac, \partial, \sum, \nabla, \left, \right, \cdot, \times, \exp, \log, \ln, \delta, \sigma, \hat, \mathrm, \operatorname, \mathcal, \text, \top, \lambda, \epsilon, \begin{align}, spacing
+derive.notation.bounds.ClaimError: character 1: unknown LaTeX command \input; known: \frac, \partial, \sum, \nabla, \left, \right, \cdot, \times, \exp, \log, \ln, \delta, \sigma, \hat, \mathrm, \operatorname, \mathcal, \text, \top, \lambda, \epsilon, \begin{align}, spacing
 """
 
 from __future__ import annotations
 
 import re
 
-from derive.claims.bounds import ClaimError, short, where
+from derive.notation.bounds import ClaimError, short, where
 
 #: LaTeX commands that name something, and the name they stand for
 COMMAND_NAMES = {

@@ -1,6 +1,6 @@
 r"""The syntax of what people type: one lark grammar for plain notation and LaTeX, lines and sides.
 
-:func:`tree` parses screened text (:func:`derive.claims.bounds.screen`) with the LALR parser of
+:func:`tree` parses screened text (:func:`derive.notation.bounds.screen`) with the LALR parser of
 ``grammar.lark`` into a lark ``Tree``, which holds only tokens: nothing is evaluated.  A parse
 error becomes one line saying where (line and character) and what was expected; the tree's
 depth and size are bounded before anything walks it (:func:`bounded`).
@@ -17,8 +17,8 @@ from importlib import resources
 
 import lark
 
-from derive.claims.bounds import MAX_DEPTH, MAX_NODES, ClaimError, short, where
-from derive.claims.commands import refuse_unknown
+from derive.notation.bounds import MAX_DEPTH, MAX_NODES, ClaimError, short, where
+from derive.notation.commands import refuse_unknown
 
 #: what the tokens of the grammar are called in messages
 TOKEN_WORDS = {
@@ -32,7 +32,7 @@ TOKEN_WORDS = {
 @cache
 def parser() -> lark.Lark:
     """The LALR parser of ``grammar.lark`` (built once per process, in about 70 ms)."""
-    grammar = resources.files("derive.claims").joinpath("grammar.lark").read_text(encoding="utf-8")
+    grammar = resources.files("derive.notation").joinpath("grammar.lark").read_text(encoding="utf-8")
     return lark.Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=True, propagate_positions=True)
 
 

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from derive.claims.bounds import MAX_CONSTANT, MAX_DECIMALS, MAX_EXPONENT, MAX_LITERAL, MAX_TERMS, ClaimError, short
+from derive.notation.bounds import MAX_CONSTANT, MAX_DECIMALS, MAX_EXPONENT, MAX_LITERAL, MAX_TERMS, ClaimError, short
 
 
 @dataclass(frozen=True)

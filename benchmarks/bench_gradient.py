@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/bench_gradient.py                 # every size, float64 and float32
     python benchmarks/bench_gradient.py --sizes iris --repeats 200
     python benchmarks/bench_gradient.py --model logistic   # binary logistic regression (K is ignored)
+    python benchmarks/bench_gradient.py --backends numpy numba torch jax --sizes mnist100k
 
 Every implementation computes the same thing, the mean cross-entropy of
 softmax(X W + b) against one-hot P and its gradients with respect to W and b
@@ -14,11 +15,20 @@ and is checked against the generated module before it is timed.  Each timing is
 the median of up to ``--repeats`` samples (fewer when ``--budget`` seconds run
 out), after warm-up calls (which also compile JAX); a sample is a batch of
 consecutive calls (see ``sample_times``).  The phases (NumPy code, the same with
-one BLAS thread, JAX, PyTorch) run in turn ``--rounds`` times, so that a slow
+one BLAS thread, Numba, JAX, PyTorch) run in turn ``--rounds`` times, so that a slow
 spell of a shared machine falls on all of them.  ``--busy N`` adds N spinning
 processes, as on a busy machine; ``--block-rows`` sweeps the generated code's
 BLOCK_ROWS.  Frameworks that are not installed are skipped.  Timings are
 printed, never asserted.
+
+``--backends`` also times the module that ``derive code --backend B`` writes for each
+backend B named (numpy, numba, torch, jax: derive's registry), built in memory from
+derive's code generator, in the phase of its framework; a backend whose package is
+not installed is reported as skipped.  The Numba module is imported from a file in the
+temporary directory, named by a hash of its text, so that numba compiles its kernel once
+per machine (numba's cache) rather than in every run.  Beside every timing: the compute
+floor, the time of one square GEMM with the FLOP count of the two products (4 N d K),
+measured on the same machine in the same run.
 """
 
 from __future__ import annotations
@@ -26,8 +36,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import hashlib
+import importlib.util
+import os
 import subprocess
 import sys
+import tempfile
 import time
 import types
 from collections.abc import Callable
@@ -37,10 +51,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from derive.app.code import load_module, module_source
+from derive.app.code import load_module, module_name, module_source
+from derive.render.backends import BACKENDS
 
-SIZES = {"iris": (150, 4, 3), "mnist10k": (10_000, 784, 10), "mnist100k": (100_000, 784, 10)}
+SIZES = {
+    "iris": (150, 4, 3),
+    "mnist10k": (10_000, 784, 10),
+    "mnist100k": (100_000, 784, 10),
+    "million": (1_000_000, 100, 10),
+}
 Impl = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple]
+#: the package each backend's generated module needs, and the phase it is timed in
+BACKEND_PACKAGES = {"numpy": "numpy", "numba": "numba", "torch": "torch", "jax": "jax"}
+BACKEND_PHASES = {"numpy": "numpy", "numba": "numba", "torch": "torch", "jax": "jax"}
+#: where the Numba modules are imported from, so that numba's cache of their kernels outlives the run
+MODULES = Path(tempfile.gettempdir()) / "derive-bench-modules"
 
 
 def generated(dtype: str, model: str = "softmax", block_rows: int | None = None) -> types.ModuleType:
@@ -50,6 +75,112 @@ def generated(dtype: str, model: str = "softmax", block_rows: int | None = None)
     if block_rows is not None:
         module.BLOCK_ROWS = block_rows
     return module
+
+
+def installed(package: str) -> bool:
+    return importlib.util.find_spec(package) is not None
+
+
+def backend_module(backend: str, dtype: str, model: str = "softmax") -> types.ModuleType:
+    """The module that ``derive code --backend backend`` writes, built in memory; Numba's imported from a file."""
+    source = module_source(dtype, model, backend=backend)
+    name = module_name(dtype, model, backend)[:-3]
+    if backend != "numba":
+        return load_module(source, name)
+    stem = f"{name}_{hashlib.sha1(source.encode()).hexdigest()[:12]}"
+    path = MODULES / f"{stem}.py"
+    if not path.exists():
+        MODULES.mkdir(exist_ok=True)
+        part = path.with_suffix(f".{os.getpid()}.tmp")
+        part.write_text(source)
+        part.replace(path)
+    spec = importlib.util.spec_from_file_location(stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[stem] = module  # numba's cache finds the kernels' globals by the module's name
+    spec.loader.exec_module(module)
+    return module
+
+
+def backend_impl(backend: str, dtype: str, model: str = "softmax", labels: str = "given") -> Impl | None:
+    """The generated module's loss_and_grad on NumPy arrays, the data converted once (as in a training loop);
+    None when the backend's package is not installed.  ``labels="classes"``: class indices instead of P."""
+    if not installed(BACKEND_PACKAGES[backend]):
+        return None
+    module = backend_module(backend, dtype, model)
+    if backend in ("numpy", "numba"):
+        if labels == "classes":
+            return lambda W, b, X, P: module.loss_and_grad(W, b, X, P.argmax(axis=1) if P.ndim == 2 else P)
+        return module.loss_and_grad
+    if backend == "torch":
+        return _torch_module(module)
+    return _jax_module(module)
+
+
+def _torch_module(module: types.ModuleType) -> Impl:
+    import torch
+
+    torch.set_num_threads(2)
+    cache: dict[int, tuple] = {}
+
+    def run(W, b, X, P):
+        key = id(X)
+        if key not in cache:
+            cache.clear()
+            cache[key] = (torch.from_numpy(X), torch.from_numpy(np.asarray(P)))
+        Xt, Pt = cache[key]
+        bt = torch.as_tensor(b)
+        H, dW, db = module.loss_and_grad(torch.from_numpy(W), bt, Xt, Pt)
+        return H.item(), dW.numpy(), db.numpy() if db.ndim else db.item()
+
+    return run
+
+
+def _jax_module(module: types.ModuleType) -> Impl:
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    cache: dict[int, tuple] = {}
+
+    def run(W, b, X, P):
+        key = id(X)
+        if key not in cache:
+            cache.clear()
+            cache[key] = (jnp.asarray(X), jnp.asarray(P))
+        Xj, Pj = cache[key]
+        H, (dW, db) = module.loss_and_grad(jnp.asarray(W), jnp.asarray(b, dtype=W.dtype), Xj, Pj)
+        dW.block_until_ready()
+        return float(H), np.asarray(dW), np.asarray(db) if np.ndim(db) else float(db)
+
+    return run
+
+
+def square_gemm(dtype: str) -> Impl:
+    """The compute floor: one square GEMM, n x n times n x n, of the FLOP count of the two products
+    (2 n^3 = 4 N d K); the matrices are made once per problem size."""
+    cache: dict[tuple, tuple] = {}
+
+    def run(W, b, X, P):
+        key = (*X.shape, W.shape[1] if W.ndim == 2 else 1)
+        if key not in cache:
+            N, d, K = key
+            n = max(1, round((2 * N * d * K) ** (1 / 3)))
+            rng = np.random.default_rng(0)
+            cache.clear()
+            cache[key] = tuple(rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+        A, B = cache[key]
+        return A @ B
+
+    return run
+
+
+def floor_size(size: tuple[int, int, int], model: str = "softmax") -> int:
+    """n of the square GEMM that has the FLOP count of the two products at ``size``."""
+    N, d, K = size
+    return max(1, round((2 * N * d * (1 if model == "logistic" else K)) ** (1 / 3)))
+
+
+FLOOR = "square GEMM (floor)"
 
 
 def hand_written(W: np.ndarray, b: np.ndarray, X: np.ndarray, P: np.ndarray) -> tuple:
@@ -154,13 +285,14 @@ IMPLEMENTATIONS: dict[str, tuple[str, Callable[[str], Impl | None]]] = {
     "hand-written NumPy": ("numpy", lambda dtype: hand_written),
     "GEMM pair X@W, X.T@G": ("numpy", lambda dtype: gemm_pair),
     "GEMM pair W.T@X.T, G@X": ("numpy", lambda dtype: gemm_pair_class_major),
+    FLOOR: ("numpy", square_gemm),
     "HIPS autograd": ("numpy", autograd_impl),
     "generated, 1 thread": ("one thread", lambda dtype: generated(dtype).loss_and_grad),
     "hand-written, 1 thread": ("one thread", lambda dtype: hand_written),
     "JAX jit(value_and_grad)": ("jax", jax_impl),
     "PyTorch autograd": ("torch", torch_impl),
 }
-PHASES = ("numpy", "one thread", "jax", "torch")
+PHASES = ("numpy", "one thread", "numba", "jax", "torch")
 
 
 # --------------------------------------------------------------------------- binary logistic regression
@@ -259,6 +391,7 @@ LOGISTIC: dict[str, tuple[str, Callable[[str], Impl | None]]] = {
     "generated": ("numpy", lambda dtype: generated(dtype, model="logistic").loss_and_grad),
     "hand-written NumPy": ("numpy", lambda dtype: hand_written_logistic),
     "GEMV pair X@w, X.T@g": ("numpy", lambda dtype: gemv_pair),
+    FLOOR: ("numpy", square_gemm),
     "HIPS autograd": ("numpy", autograd_logistic),
     "generated, 1 thread": (
         "one thread",
@@ -270,6 +403,20 @@ LOGISTIC: dict[str, tuple[str, Callable[[str], Impl | None]]] = {
 }
 #: the competitors of each model
 MODELS = {"softmax": IMPLEMENTATIONS, "logistic": LOGISTIC}
+
+
+def add_backends(backends: list[str], model: str = "softmax") -> None:
+    """Time the generated module of each backend named, in its framework's phase (class indices too for Numba)."""
+    for backend in backends:
+        if backend == "numpy":
+            continue  # the NumPy module is "generated", the reference of every ratio
+        phase = BACKEND_PHASES[backend]
+        MODELS[model][f"generated {backend}"] = (phase, lambda dtype, b=backend: backend_impl(b, dtype, model))
+        if backend == "numba" and model == "softmax":
+            MODELS[model]["generated numba, class indices"] = (
+                phase,
+                lambda dtype: backend_impl("numba", dtype, model, labels="classes"),
+            )
 
 
 def implementation(name: str, dtype: str, model: str = "softmax") -> Impl | None:
@@ -398,7 +545,7 @@ def checked(phase: str, case: tuple[str, str], args: tuple, reference: tuple, mo
     impls = {name: implementation(name, case[1], model) for name in names}
     impls = {name: impl for name, impl in impls.items() if impl is not None}
     for name, impl in impls.items():
-        if not name.startswith(("GEMM", "GEMV")) and not agrees(impl(*args), reference, case[1]):
+        if not name.startswith(("GEMM", "GEMV", FLOOR)) and not agrees(impl(*args), reference, case[1]):
             raise SystemExit(f"{name} disagrees with the generated code at {case}")
     return impls
 
@@ -406,14 +553,22 @@ def checked(phase: str, case: tuple[str, str], args: tuple, reference: tuple, mo
 def report(size_name: str, dtype: str, timed: dict[str, float], model: str = "softmax") -> str:
     N, d, K = SIZES[size_name]
     rows = [(name, timed.get(name)) for name in MODELS[model]]
-    ref = rows[0][1]
+    ref, floor = rows[0][1], timed.get(FLOOR)
     shape = f"{N}x{d}" if model == "logistic" else f"{N}x{d}x{K}"
-    lines = [f"\n{model} {shape} {dtype}", f"  {'implementation':<28}{'median':>12}  {'time / generated':>16}"]
+    n = floor_size(SIZES[size_name], model)
+    lines = [
+        f"\n{model} {shape} {dtype}   (floor: a square GEMM {n}x{n} @ {n}x{n}, the FLOP count of the two products)",
+        f"  {'implementation':<32}{'median':>12}  {'time / generated':>16}  {'time / floor':>12}",
+    ]
     for name, seconds in rows:
         if seconds is None:
-            lines.append(f"  {name:<28}{'not installed':>12}")
+            missing = BACKEND_PACKAGES.get(name.removeprefix("generated ").split(",")[0], "")
+            lines.append(
+                f"  {name:<32}{'skipped: ' + missing + ' is not installed' if missing else 'not installed':>12}"
+            )
         else:
-            lines.append(f"  {name:<28}{_format(seconds):>12}  {seconds / ref:>16.2f}")
+            ratio = f"{seconds / floor:>12.2f}" if floor else f"{'-':>12}"
+            lines.append(f"  {name:<32}{_format(seconds):>12}  {seconds / ref:>16.2f}  {ratio}")
     return "\n".join(lines)
 
 
@@ -444,6 +599,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", choices=MODELS, default="softmax", help="softmax (default) or logistic")
     parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=tuple(BACKENDS),
+        default=[],
+        metavar="BACKEND",
+        help=f"also time the module derive code --backend BACKEND writes ({', '.join(BACKENDS)})",
+    )
+    parser.add_argument(
         "--busy",
         type=int,
         default=0,
@@ -468,6 +631,10 @@ def main(argv: list[str] | None = None) -> int:
             "numpy",
             lambda dtype, rows=rows: generated(dtype, args.model, rows).loss_and_grad,
         )
+    add_backends(args.backends, args.model)
+    for backend in args.backends:
+        if not installed(BACKEND_PACKAGES[backend]):
+            print(f"backend {backend}: skipped ({BACKEND_PACKAGES[backend]} is not installed)")
     print(f"numpy {np.__version__}; medians; ratio = time / generated (below 1: faster than generated)")
     print("'1 thread': BLAS limited to one thread (threadpoolctl)")
     cases = [(size_name, dtype) for dtype in args.dtypes for size_name in args.sizes]

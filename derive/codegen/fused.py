@@ -103,10 +103,12 @@ class Step:
 class Fused:
     """A program's kernel as one pass over blocks of rows: what the template's epilogue does for row r.
 
-    ``epilogue`` are ``sympy.codegen.ast`` statements for row r of the tile (sample n), ``scratch``
-    the (K,) vectors they store, ``sums`` and ``vectors`` how many accumulators they add to, and
-    ``results`` each output of the kernel (loss, gradients) in terms of the accumulators, ``XG``
-    and ``scale``, once the blocks are summed.
+    ``classes`` says whether the model has classes (tiles of K columns) or one output (one column);
+    ``steps`` are the epilogue's steps in order and ``epilogue`` the same as ``sympy.codegen.ast``
+    statements for row r of the tile (sample n), loops over k made; ``scratch`` the (K,) vectors they
+    store, ``sums`` and ``vectors`` how many accumulators they add to, and ``results`` each output of
+    the kernel (loss, gradients) in terms of the accumulators, ``XG`` and ``scale``, once the blocks
+    are summed.
     """
 
     classes: bool

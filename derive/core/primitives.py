@@ -12,6 +12,8 @@ sigmoid(u)    1/(1 + exp(-u))                        sigmoid(u) (1 - sigmoid(u))
 softplus(u)   log(1 + exp(u))                        sigmoid(u)
 softmax(u,v)  exp(u)/(exp(u) + exp(v) + ...)         the share of the first argument, as a Jacobian row
 logsumexp     log(exp(u) + exp(v) + ...)             softmax of the argument differentiated by
+relu(u)       max(0, u)                              step(u), almost everywhere (not at u = 0)
+step(u)       1 for u > 0, 0 otherwise               0, almost everywhere
 ============  =====================================  ==========================================
 
 :func:`indexed_softmax` writes the softmax over an index, exp(z_k)/Sum_m exp(z_m),
@@ -84,10 +86,34 @@ class logsumexp(sp.Function):
         return sp.log(sp.Add(*(sp.exp(a) for a in args)))
 
 
+class step(sp.Function):
+    """The unit step: 1 for u > 0, 0 otherwise (at 0 too); its derivative is 0 almost everywhere."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.S.Zero
+
+    def _eval_rewrite_as_Heaviside(self, u, **kwargs) -> sp.Expr:
+        return sp.Heaviside(u, 0)
+
+
+class relu(sp.Function):
+    """max(0, u); its derivative is step(u) almost everywhere (relu has no derivative at 0)."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return step(self.args[0])
+
+    def _eval_rewrite_as_Max(self, u, **kwargs) -> sp.Expr:
+        return sp.Max(0, u)
+
+
 def indexed_softmax(z: sp.IndexedBase, index: sp.Symbol, dummy: sp.Symbol, upper: sp.Expr) -> sp.Expr:
     """exp(z_index) / Sum_{dummy=1..upper} exp(z_dummy): the softmax over an index, written out."""
     return sp.exp(z[index]) / sp.Sum(sp.exp(z[dummy]), (dummy, 1, upper))
 
 
 #: the primitives by name
-PRIMITIVES = {f.__name__: f for f in (sigmoid, softplus, softmax, logsumexp)}
+PRIMITIVES = {f.__name__: f for f in (sigmoid, softplus, softmax, logsumexp, relu, step)}

@@ -56,7 +56,7 @@ class Backprop:
     def result(self, name: str) -> sp.Expr:
         """The closed form of dH/d(parameter) in terms of the definitions and error signals."""
         wanted = self.graph.node(name)
-        return dict((n.name, r) for n, r in self.results)[wanted.name]
+        return {n.name: r for n, r in self.results}[wanted.name]
 
     def expanded(self, name: str) -> sp.Expr:
         """The closed form with every error signal replaced by its value (the definitions stay named)."""

@@ -222,7 +222,7 @@ def _loss(scope: Scope, table: Mapping) -> Node:
     if len(table) != 1:
         raise SpecError(f'[loss] has {len(table)} keys; it defines one scalar, such as H = "..."')
     ((key, text),) = table.items()
-    name, indices = _split_key(scope, key)
+    _, indices = _split_key(scope, key)
     if indices:
         raise SpecError(f"loss.{key}: the loss must be a scalar (no indices on its name)")
     expr = Reader(scope, f"loss.{key}").read(_text("loss", key, text))

@@ -1,0 +1,140 @@
+"""Numbers for any model of a model file: the forward pass, the loss, the derived gradients, finite differences.
+
+:func:`evaluate` computes, for a batch of samples, every definition in order, the loss (mean over
+the batch), the error signals and each parameter's closed form (mean over the batch), from the
+graph's expressions and the backpropagation's results, printed as NumPy by
+:class:`~derive.printing.tensor.TensorPrinter` and run (derive's own code, never a user's text).
+:func:`finite_differences` perturbs every entry of every parameter and takes central differences
+of the loss, the independent check of the derived gradients (:func:`check`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import sympy as sp
+
+from derive.graph.backprop import Backprop
+from derive.graph.graph import Graph, Node
+from derive.printing.tensor import BATCH, HELPERS, TensorPrinter
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The numbers of one batch: every quantity (batched ones with a leading axis), the loss and the gradients."""
+
+    values: dict[str, np.ndarray]
+    loss: float
+    gradients: dict[str, np.ndarray]
+
+
+def printer(graph: Graph, bp: Backprop | None = None) -> TensorPrinter:
+    """The printer that names each quantity (and error signal) after itself in the code."""
+    names = {n.base: n.name for n in graph.nodes}
+    batched = {n.base for n in (*graph.inputs, *graph.definitions, graph.loss)}
+    for signal in bp.signals if bp is not None else ():
+        base = signal.ref.base if isinstance(signal.ref, sp.Indexed) else signal.ref
+        names[base] = signal_name(signal.node)
+        batched.add(base)
+    return TensorPrinter(names, batched)
+
+
+def signal_name(node: Node) -> str:
+    return f"delta_{node.name}"
+
+
+@cache
+def _helpers() -> dict:
+    namespace = {"np": np, "DTYPE": np.float64}
+    exec(compile(HELPERS, "<derive helpers>", "exec"), namespace)  # noqa: S102 -- derive's own code
+    return namespace
+
+
+def _run(code: str, namespace: dict) -> np.ndarray:
+    return eval(compile(code, "<derive expression>", "eval"), namespace)  # noqa: S307 -- derive's own printed code
+
+
+def forward(graph: Graph, arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every definition for the batch (inputs with a leading axis N), and the loss of each sample."""
+    namespace = {**_helpers(), **arrays}
+    namespace["N"] = _batch_size(graph, arrays)
+    tensor = printer(graph)
+    for node in graph.definitions:
+        namespace[node.name] = np.asarray(_run(tensor.doprint(node.expr, (BATCH, *node.indices)), namespace))
+    losses = np.broadcast_to(_run(tensor.doprint(graph.loss.expr, (BATCH,)), namespace), (namespace["N"],))
+    return {k: namespace[k] for k in (*arrays, *(n.name for n in graph.definitions))}, losses
+
+
+def evaluate(graph: Graph, bp: Backprop, arrays: dict[str, np.ndarray]) -> Evaluation:
+    """Forward pass, loss (mean over the batch), error signals and the derived gradients (means)."""
+    values, losses = forward(graph, arrays)
+    namespace = {**_helpers(), **values, "N": _batch_size(graph, arrays)}
+    tensor = printer(graph, bp)
+    for signal in bp.signals:
+        code = tensor.doprint(signal.value, (BATCH, *signal.node.indices))
+        namespace[signal_name(signal.node)] = np.asarray(_run(code, namespace))
+        values[signal_name(signal.node)] = namespace[signal_name(signal.node)]
+    gradients = {}
+    for parameter, result in bp.results:
+        code = tensor.batch_mean(result, parameter.indices)
+        gradients[parameter.name] = np.broadcast_to(_run(code, namespace), np.shape(arrays[parameter.name])).copy()
+    return Evaluation(values, float(losses.mean()), gradients)
+
+
+def finite_differences(graph: Graph, arrays: dict[str, np.ndarray], step: float = 1e-6) -> dict[str, np.ndarray]:
+    """Central differences of the mean loss by every entry of every parameter."""
+    found = {}
+    for parameter in graph.parameters:
+        value = np.array(arrays[parameter.name], dtype=np.float64)
+        grad = np.zeros_like(value)
+        for position in np.ndindex(value.shape):
+            grad[position] = _difference(graph, arrays, parameter.name, value, position, step)
+        found[parameter.name] = grad
+    return found
+
+
+def _difference(graph: Graph, arrays: dict, name: str, value: np.ndarray, position: tuple, step: float) -> float:
+    losses = []
+    for sign in (1, -1):
+        moved = value.copy()
+        moved[position] += sign * step
+        losses.append(forward(graph, {**arrays, name: moved})[1].mean())
+    return (losses[0] - losses[1]) / (2 * step)
+
+
+def check(graph: Graph, bp: Backprop, arrays: dict[str, np.ndarray], rtol: float = 1e-5) -> dict[str, float]:
+    """The largest relative difference between each derived gradient and finite differences."""
+    derived = evaluate(graph, bp, arrays).gradients
+    numeric = finite_differences(graph, arrays)
+    return {
+        name: float(np.max(np.abs(derived[name] - numeric[name]) / (np.abs(numeric[name]) + rtol)))
+        for name in numeric
+    }
+
+
+def random_arrays(graph: Graph, sizes: dict[str, int], batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random inputs (a batch) and parameters at ``sizes``; labels that look like labels (one-hot rows)."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for node in graph.parameters:
+        arrays[node.name] = rng.normal(0.0, 0.5, _shape(graph, node, sizes))
+    for node in graph.inputs:
+        arrays[node.name] = rng.normal(0.0, 1.0, (batch, *_shape(graph, node, sizes)))
+    for node in graph.inputs:
+        if graph.assumptions and any(a.lhs.has(node.base) for a in graph.assumptions) and node.indices:
+            shape = arrays[node.name].shape
+            arrays[node.name] = np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
+    return arrays
+
+
+def _shape(graph: Graph, node: Node, sizes: dict[str, int]) -> tuple[int, ...]:
+    return tuple(sizes[graph.size_of(i).name] for i in node.indices)
+
+
+def _batch_size(graph: Graph, arrays: dict[str, np.ndarray]) -> int:
+    for node in graph.inputs:
+        if node.name in arrays:
+            return int(np.shape(arrays[node.name])[0])
+    raise ValueError("no input given")

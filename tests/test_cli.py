@@ -184,7 +184,7 @@ def test_a_claim_with_a_leading_minus_is_judged(capsys):
 
 def test_every_module_of_the_cli_is_infrastructure_or_a_command():
     modules = {info.name for info in pkgutil.iter_modules(cli.__path__)}
-    assert modules == {"main", "registry", "options", *COMMAND_MODULES}
+    assert modules == {"main", "registry", "options", "engine", "train_data", *COMMAND_MODULES}
     homes = {command.run.__module__.removeprefix("derive.app.cli.") for command in COMMANDS.values()}
     assert homes == set(COMMAND_MODULES)
 
@@ -194,7 +194,10 @@ def test_help_lists_the_commands_in_the_modules_order(capsys, monkeypatch):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     listed = re.findall(r"^    (\w+) ", capsys.readouterr().out, flags=re.MULTILINE)
-    assert listed == ["example", "gradient", "models", "check", "all", "latex", "markdown", "shell", "code", "train"]
+    assert listed == [
+        *("example", "gradient", "models", "check", "all", "latex", "markdown", "shell", "code", "train"),
+        *("data", "evaluate"),
+    ]
 
 
 @pytest.mark.parametrize(

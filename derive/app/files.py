@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from derive.core.errors import InputError
@@ -37,6 +40,39 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def folder_atomic(path: Path) -> Iterator[Path]:
+    """A temporary folder beside ``path`` to fill; on success it replaces ``path``, on failure it is removed.
+
+    For stores that are folders (a Zarr group): a reader never sees half of one, and a failed
+    write leaves the old one as it was.  An existing ``path`` that is a file is refused
+    (InputError); an existing folder is moved aside, the new one renamed in, the old one deleted.
+    """
+    path = Path(path)
+    parent = writable_folder(path.parent)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"cannot write {path}: it is a file, not a folder")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    except OSError as err:
+        raise InputError(f"cannot write to {parent}: {err.strerror or err}") from None
+    try:
+        yield tmp
+        _replace_folder(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace_folder(new: Path, path: Path) -> None:
+    """Rename ``new`` to ``path``; an old ``path`` is renamed aside first and deleted after."""
+    old = path.with_name(f".{path.name}.{os.getpid()}.old") if path.exists() else None
+    if old is not None:
+        os.replace(path, old)
+    os.replace(new, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def writable_folder(folder: Path) -> Path:

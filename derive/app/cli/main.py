@@ -19,7 +19,19 @@ from derive.app.cli.registry import COMMANDS
 from derive.core.errors import InputError
 
 #: the modules of derive.app.cli that hold commands, in the order ``derive --help`` lists them
-COMMAND_MODULES = ("example", "gradient", "models", "check", "all", "documents", "shell", "code", "train")
+COMMAND_MODULES = (
+    "example",
+    "gradient",
+    "models",
+    "check",
+    "all",
+    "documents",
+    "shell",
+    "code",
+    "train",
+    "data",
+    "evaluate",
+)
 
 #: an argument shaped like an option (-h, -K, --format, --format=json); any other that starts with "-" is a formula
 OPTION = re.compile(r"--?[A-Za-z][A-Za-z0-9-]*(=.*)?", re.DOTALL)

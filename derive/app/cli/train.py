@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from derive.app.cli import train_data
 from derive.app.cli.options import (
     ModelOptions,
     add_model_options,
@@ -53,6 +54,7 @@ def _train_args(parser: argparse.ArgumentParser) -> None:
         help="the loss curve, .png, .pdf or .svg (default ./train_<task>.png, in the current folder)",
     )
     add_model_options(parser)
+    train_data.add_options(parser)  # --data PATH.zarr: training over a dataset on disk (issue 16)
 
 
 @command(
@@ -61,6 +63,8 @@ def _train_args(parser: argparse.ArgumentParser) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from derive.app.training import loss_plot, train
 
+    if args.data is not None:
+        return train_data.run(args)
     require_extra()
     model, constants = model_from_args(args)
     plot = args.plot or Path(f"train_{args.task}.png")

@@ -90,11 +90,14 @@ class Indices:
         """Every summation index of ``expr`` that is in ``avoid`` renamed to a fresh one."""
 
         def rename(s: sp.Sum) -> sp.Sum:
-            (var, lo, hi), *rest = s.limits
-            if var not in avoid and not isinstance(var, sp.Dummy):
-                return s
-            new = self.fresh(var if var in self.ranges else _like(var, hi, self.ranges), avoid | s.free_symbols)
-            return sp.Sum(s.function.xreplace({var: new}), (new, lo, hi), *rest)
+            function, limits, taken = s.function, [], set(avoid) | s.free_symbols
+            for var, lo, hi in s.limits:
+                if var in avoid or isinstance(var, sp.Dummy):
+                    new = self.fresh(var if var in self.ranges else _like(var, hi, self.ranges), taken)
+                    function, var = function.xreplace({var: new}), new
+                taken.add(var)
+                limits.append((var, lo, hi))
+            return sp.Sum(function, *limits)
 
         return expr.replace(lambda e: isinstance(e, sp.Sum), rename)
 

@@ -228,7 +228,7 @@ class Reader:
             self.fail(f"{name} is applied to a quantity: {name}(z)" + ("_j" if name == "softmax" else ""))
         quantity = self._bare_quantity(suffixes[0], name)
         size = quantity.ranges[0]
-        dummy = sp.Dummy("m", integer=True, positive=True)
+        dummy = index_symbol(next(c for c in "mnpqrstuvwabcdefgk" if c not in self.scope.indices))
         total = sp.Sum(sp.exp(quantity.at(dummy)), (dummy, 1, size))
         if name == "logsumexp":
             if len(suffixes) != 1:

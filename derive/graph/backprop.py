@@ -224,6 +224,7 @@ class _Walk:
         naming = naming_rules(graph)
         self.local = chain(rules.RULES["collapse_delta"], self.indices.in_range(), *naming)
         assumed = [_assumption_rule(a) for a in graph.assumptions] if assume else []
+        self.order = _definitions_first(graph)
         self.closing = chain(
             rules.RULES["evaluate_product"],
             *naming,
@@ -238,7 +239,11 @@ class _Walk:
 
     def visit(self, node: Node) -> None:
         lhs = sp.Derivative(self.graph.loss.ref, node.ref)
-        parts = [self._through(consumer, node) for consumer in self.graph.consumers(node) if self._reaches(consumer)]
+        consumers = [c for c in self.graph.consumers(node) if self._reaches(c)]
+        parts = [self._through(consumer, node) for consumer in consumers]
+        if consumers == [self.graph.loss]:  # the loss uses the node directly: its derivative is the result
+            self._result(node, lhs, self.steps[-1].rhs)
+            return
         statement = sp.Add(*(p[0] for p in parts), evaluate=False) if len(parts) > 1 else parts[0][0]
         product = sp.Add(*(p[1] for p in parts), evaluate=False) if len(parts) > 1 else parts[0][1]
         via = ", ".join(str(c.ref) for c in self.graph.consumers(node) if self._reaches(c))
@@ -254,9 +259,13 @@ class _Walk:
         )
         self.steps.append(Step("substitute_factors", lhs, product, "put the local derivatives into the chain rule"))
         self.steps.extend(reduce(lhs, product, self.closing))
-        value = self.steps[-1].rhs
+        self._result(node, lhs, self.steps[-1].rhs)
+
+    def _result(self, node: Node, lhs: sp.Derivative, value: sp.Expr) -> None:
+        """Keep dH/d(node); a signal node's value gets its name, delta."""
         if node.name in self.signal_nodes:
             ref = signal_ref(self.graph, node)
+            value = self.order(value)
             self.signals.append(Signal(node, ref, value))
             self.steps.append(
                 Step(
@@ -324,6 +333,22 @@ def _over(expr: sp.Expr, indices: tuple, ranges: Indices) -> sp.Expr:
     for index in reversed(indices):
         expr = sp.Sum(expr, (index, 1, ranges.ranges[index]))
     return expr
+
+
+def _definitions_first(graph: Graph) -> Rule:
+    """a_j - P_j rather than -P_j + a_j: what the model computes first, the inputs (labels) after."""
+    inputs = {n.base for n in graph.inputs}
+
+    def mentions_input(term: sp.Expr) -> bool:
+        return any(q.base in inputs for q in term.atoms(sp.Indexed)) or bool(term.free_symbols & inputs)
+
+    def apply(expr: sp.Expr) -> sp.Expr:
+        if not isinstance(expr, sp.Add) or isinstance(expr, rules.WrittenSum):
+            return expr
+        terms = sorted(expr.args, key=lambda t: (mentions_input(t), t.could_extract_minus_sign()))
+        return rules.WrittenSum.written(*terms)
+
+    return Rule("definitions_first", "write the model's quantities first and the inputs after", apply)
 
 
 def _assumption_rule(assumption) -> Rule:

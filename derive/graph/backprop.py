@@ -246,17 +246,9 @@ class _Walk:
             return
         statement = sp.Add(*(p[0] for p in parts), evaluate=False) if len(parts) > 1 else parts[0][0]
         product = sp.Add(*(p[1] for p in parts), evaluate=False) if len(parts) > 1 else parts[0][1]
-        via = ", ".join(str(c.ref) for c in self.graph.consumers(node) if self._reaches(c))
-        self.steps.append(
-            Step(
-                "chain_rule",
-                lhs,
-                statement,
-                "{0} enters {1} only through " + via,
-                CHAIN,
-                (node.ref, self.graph.loss.ref),
-            )
-        )
+        via = ", ".join(f"{{{n + 2}}}" for n in range(len(consumers)))
+        terms = (node.ref, self.graph.loss.ref, *(c.ref for c in consumers))
+        self.steps.append(Step("chain_rule", lhs, statement, "{0} enters {1} only through " + via, CHAIN, terms))
         self.steps.append(Step("substitute_factors", lhs, product, "put the local derivatives into the chain rule"))
         self.steps.extend(reduce(lhs, product, self.closing))
         self._result(node, lhs, self.steps[-1].rhs)

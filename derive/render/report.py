@@ -11,6 +11,7 @@ import sympy as sp
 from derive.core import symbols as S
 from derive.core.derivation import Derivation
 from derive.printing.text import equation, text
+from derive.verify import network
 from derive.verify.example import FD_TOLERANCE, Example
 
 
@@ -123,3 +124,57 @@ def assumption_line(derivation: Derivation) -> str:
         stated = "; ".join(f"{text(model.assumption(n).statement.lhs)} = 1 ({n})" for n in derivation.assumptions)
         return f"assuming {stated}; --exact drops the assumption"
     return f"exact: no assumption on {text(S.label_total())}"
+
+
+# --------------------------------------------------------------------------- model files (backpropagation)
+def backprop_lines(bp) -> list[str]:
+    """One closed form per parameter (dH/dV_ih = ...), then the error signals they use, then the assumptions."""
+    lines = [equation(bp.lhs(node), result) for node, result in bp.results]
+    if bp.signals:
+        lines.append("where (error signals, from the loss back):")
+        lines += [f"  {equation(s.ref, s.value)}   [= {text(bp.lhs(s.node))}]" for s in bp.signals]
+    return [*lines, backprop_assumption_line(bp)]
+
+
+def backprop_assumption_line(bp) -> str:
+    graph = bp.graph
+    if not graph.assumptions:
+        return "no assumption needed"
+    if bp.assumptions:
+        stated = "; ".join(f"{a.text} ({a.name})" for a in graph.assumptions if a.name in bp.assumptions)
+        return f"assuming {stated}; --exact drops the assumption"
+    return "exact: no assumption used (" + "; ".join(a.text for a in graph.assumptions) + " not assumed)"
+
+
+def network_example_report(graph, bp, evaluation, sizes: dict[str, int], fd_errors: dict[str, float]) -> str:
+    """The worked example of a model file: every quantity's numbers, the loss, the gradients, the check."""
+    shown = ", ".join(f"{k} = {v}" for k, v in sizes.items())
+    lines = [f"Worked example: {graph.title}, {shown} (one sample)", "", "closed forms from the engine:"]
+    lines += [f"  {line}" for line in backprop_lines(bp)]
+    for title, nodes in (
+        ("inputs", graph.inputs),
+        ("parameters", graph.parameters),
+        ("definitions", graph.definitions),
+    ):
+        lines += ["", f"{title}:"] + [_quantity(n.key, _sample(evaluation.values[n.name], n.kind)) for n in nodes]
+    if bp.signals:
+        lines += ["", "error signals:"]
+        lines += [_quantity(text(s.ref), evaluation.values[f"delta_{s.node.name}"][0]) for s in bp.signals]
+    lines += ["", f"loss {text(graph.loss.ref)} = {evaluation.loss:.6f}", "", "gradients:"]
+    lines += [_quantity(text(bp.lhs(p)), evaluation.gradients[p.name]) for p in graph.parameters]
+    worst = max(fd_errors.values(), default=0.0)
+    verdict = "agree" if worst < network.FD_TOLERANCE else "DIFFER"
+    lines += ["", f"central finite differences of the loss {verdict}: largest relative difference {worst:.1e}"]
+    return "\n".join(lines) + "\n"
+
+
+def _sample(value: np.ndarray, kind: str) -> np.ndarray:
+    return value if kind == "parameter" else np.asarray(value)[0]
+
+
+def _quantity(name: str, value) -> str:
+    array = np.asarray(value, dtype=float) + 0.0  # no "-0."
+    if array.ndim == 0:
+        return f"  {name} = {float(array):.6f}"
+    body = np.array2string(array, precision=6, suppress_small=True, separator=", ", max_line_width=100)
+    return f"  {name} = " + body.replace("\n", "\n  " + " " * (len(name) + 3))

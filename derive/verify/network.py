@@ -53,7 +53,7 @@ def _helpers() -> dict:
 
 
 def _run(code: str, namespace: dict) -> np.ndarray:
-    return eval(compile(code, "<derive expression>", "eval"), namespace)  # noqa: S307 -- derive's own printed code
+    return eval(compile(code, "<derive expression>", "eval"), namespace)
 
 
 def forward(graph: Graph, arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -109,8 +109,7 @@ def check(graph: Graph, bp: Backprop, arrays: dict[str, np.ndarray], rtol: float
     derived = evaluate(graph, bp, arrays).gradients
     numeric = finite_differences(graph, arrays)
     return {
-        name: float(np.max(np.abs(derived[name] - numeric[name]) / (np.abs(numeric[name]) + rtol)))
-        for name in numeric
+        name: float(np.max(np.abs(derived[name] - numeric[name]) / (np.abs(numeric[name]) + rtol))) for name in numeric
     }
 
 
@@ -138,3 +137,67 @@ def _batch_size(graph: Graph, arrays: dict[str, np.ndarray]) -> int:
         if node.name in arrays:
             return int(np.shape(arrays[node.name])[0])
     raise ValueError("no input given")
+
+
+#: central differences (step 1e-6) agree with an exact gradient to about 1e-8 relative; a wrong one is off by far more
+FD_TOLERANCE = 1e-5
+#: the size every index runs to when neither the file's example nor --sizes says
+DEFAULT_SIZE = 3
+#: the largest size of a worked example (its numbers are printed)
+MAX_EXAMPLE_SIZE = 50
+
+
+def example_sizes(graph: Graph, given: dict[str, int] | None = None) -> dict[str, int]:
+    """The sizes of the worked example: ``given``, else read off the file's example numbers, else 3 each."""
+    sizes = {size.name: DEFAULT_SIZE for size in graph.sizes}
+    for name, value in graph.example:
+        node = _example_node(graph, name)
+        shape = np.shape(value)
+        if len(shape) != len(node.indices):
+            raise ValueError(f"example.{name}: {len(shape)} axes given, {node.key} has {len(node.indices)}")
+        for index, length in zip(node.indices, shape, strict=True):
+            sizes[graph.size_of(index).name] = length
+    for name, value in (given or {}).items():
+        if name not in sizes:
+            raise ValueError(f"--sizes: {name} is not a size of the model (its sizes: {', '.join(sizes)})")
+        sizes[name] = value
+    for name, value in sizes.items():
+        if not 1 <= value <= MAX_EXAMPLE_SIZE:
+            raise ValueError(f"size {name} = {value} is outside 1..{MAX_EXAMPLE_SIZE} for a worked example")
+    return sizes
+
+
+def example_arrays(graph: Graph, sizes: dict[str, int], seed: int = 0) -> dict[str, np.ndarray]:
+    """One sample (a batch of 1) and the parameters: the file's numbers where given, random (seeded) elsewhere."""
+    arrays = random_arrays(graph, sizes, batch=1, seed=seed)
+    given = dict(graph.example)
+    for node in (*graph.inputs, *graph.parameters):
+        if node.name not in given:
+            continue
+        value = np.asarray(given[node.name], dtype=np.float64)
+        if value.shape != _shape(graph, node, sizes):
+            raise ValueError(f"example.{node.name}: shape {value.shape}, expected {_shape(graph, node, sizes)}")
+        arrays[node.name] = value[None] if node.kind == "input" else value
+    return arrays
+
+
+def _example_node(graph: Graph, name: str) -> Node:
+    for node in (*graph.inputs, *graph.parameters):
+        if node.name == name:
+            return node
+    raise ValueError(f"example.{name}: not an input or a parameter of the model")
+
+
+def as_dict(graph: Graph, sizes: dict[str, int], evaluation: Evaluation, fd_errors: dict[str, float]) -> dict:
+    """The worked example as JSON-ready data: ``loss``, ``grad_<parameter>``, the sample and every value."""
+    data = {"model": graph.name, "sizes": sizes, "loss": evaluation.loss}
+    data.update({f"grad_{name}": value.tolist() for name, value in evaluation.gradients.items()})
+    batched = {n.name for n in (*graph.inputs, *graph.definitions)} | {
+        k for k in evaluation.values if k.startswith("delta_")
+    }
+    data["values"] = {
+        name: (np.asarray(value)[0] if name in batched else np.asarray(value)).tolist()
+        for name, value in evaluation.values.items()
+    }
+    data["fd_max_rel_error"] = max(fd_errors.values(), default=0.0)
+    return data

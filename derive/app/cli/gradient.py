@@ -13,11 +13,12 @@ import sys
 
 from derive.app.cli.options import add_model_options, model_from_args, positive_int
 from derive.app.cli.registry import command
+from derive.app.graphs import graph_from_args
 from derive.core.errors import InputError
 
 
 def _gradient_args(parser: argparse.ArgumentParser) -> None:
-    add_model_options(parser)
+    add_model_options(parser, files=True)
     parser.add_argument("--steps", action="store_true", help="print every step of the derivation")
     parser.add_argument("--classes", "-K", type=positive_int(1000), metavar="K", help="prove every entry for K classes")
     parser.add_argument("--features", "-d", type=positive_int(100_000), metavar="d", help="... and d features")
@@ -36,11 +37,28 @@ def _gradient_args(parser: argparse.ArgumentParser) -> None:
 def cmd_gradient(args: argparse.Namespace) -> int:
     if args.expr is not None or args.wrt is not None:
         return user_gradient(args)
+    graph = graph_from_args(args)
+    if graph is not None:
+        return graph_gradient(graph, args)
     model, _ = model_from_args(args)
     sizes = proof_sizes(model, args.classes, args.features)  # checked before any output
     print_closed_forms(model, not args.exact, args.steps)
     if sizes is not None:
         print(proof(model, *sizes, not args.exact))
+    return 0
+
+
+def graph_gradient(graph, args: argparse.Namespace) -> int:
+    """A model file's closed forms by backpropagation (every step with --steps) and the error signals."""
+    from derive.graph.backprop import backprop
+    from derive.render.report import backprop_lines, steps_report
+
+    if args.classes or args.features:
+        raise InputError("--classes and --features size the built-in models; a model file's proof takes --sizes")
+    bp = backprop(graph, assume=not args.exact)
+    if args.steps:
+        print(steps_report(bp))
+    print("\n".join(backprop_lines(bp)))
     return 0
 
 

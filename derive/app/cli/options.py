@@ -123,13 +123,22 @@ class ModelOptions:
         return words
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+def add_model_options(parser: argparse.ArgumentParser, files: bool = False) -> None:
+    """--model, --l2, --smoothing, --exact; with ``files``, also --model-file and the file-only models (mlp)."""
+    from derive.app.graphs import file_models
     from derive.core.models import MODELS
 
     group = parser.add_argument_group("the model")
+    names = sorted(MODELS) + (list(file_models()) if files else [])
     group.add_argument(
-        "--model", choices=sorted(MODELS), default="softmax", help="which model (default softmax; see derive models)"
+        "--model", choices=names, default="softmax", help="which model (default softmax; see derive models)"
     )
+    if files:
+        group.add_argument(
+            "--model-file",
+            metavar="FILE",
+            help="your own model: a TOML file of definitions (see derive models --show mlp)",
+        )
     group.add_argument(
         "--l2", type=strength(1e6), metavar="LAMBDA", help="add the L2 penalty (lambda/2) Sum W^2 to the loss"
     )

@@ -163,7 +163,7 @@ def _split_key(scope: Scope, key: str) -> tuple[str, tuple[sp.Symbol, ...]]:
 
 def _definitions(scope: Scope, table: Mapping, nodes: dict) -> tuple[Node, ...]:
     keys = list(table)
-    mentions = {_split_key(scope, key)[0]: _mentions(_text("definitions", key, table[key])) for key in keys}
+    mentions = {_split_key(scope, key)[0]: _mentions(_text("definitions", key, table[key]), key) for key in keys}
     done = []
     for key in keys:
         text = table[key]
@@ -176,9 +176,12 @@ def _definitions(scope: Scope, table: Mapping, nodes: dict) -> tuple[Node, ...]:
     return tuple(done)
 
 
-def _mentions(text: str) -> set[str]:
+def _mentions(text: str, key: str) -> set[str]:
     """The names a definition's text mentions (read by the grammar, nothing built)."""
-    parsed = tree(screen(text))
+    try:
+        parsed = tree(screen(text, what=f"definitions.{key}"))
+    except ClaimError as err:
+        raise SpecError(f"definitions.{key}: {err}") from None
     return {str(t) for t in parsed.scan_values(lambda v: isinstance(v, lark.Token) and v.type == "NAME")}
 
 

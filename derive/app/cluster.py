@@ -83,7 +83,7 @@ def start_local(workers: int, memory_limit: str | None):
         threads_per_worker=1,
         processes=True,
         memory_limit=limit,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: two clusters (or a user's own) never clash on 8787
         silence_logs=logging.ERROR,
     )
     return Client(cluster), (cluster,)

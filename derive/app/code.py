@@ -51,3 +51,20 @@ def load_module(source: str, name: str = "softmax_grad") -> types.ModuleType:
     module = types.ModuleType(name)
     exec(compile(source, f"<generated {name}>", "exec"), module.__dict__)  # noqa: S102 -- our own generated code
     return module
+
+
+def network_module_source(graph, dtype: str = "float64", command: str | None = None) -> str:
+    """The text of the generated module of a model file's ``graph`` (exact: no assumption is used)."""
+    from derive.codegen.network import program
+    from derive.graph.backprop import backprop
+    from derive.render.network_code import network_source
+
+    bp = backprop(graph, assume=False)
+    words = command or " ".join(
+        ["derive code", f"--model {graph.name}", *([f"--dtype {dtype}"] if dtype != "float64" else [])]
+    )
+    return network_source(program(graph, bp), bp, dtype, words)
+
+
+def network_module_name(graph, dtype: str = "float64") -> str:
+    return f"{graph.name.replace('-', '_')}_grad{'' if dtype == 'float64' else '_' + dtype}.py"

@@ -20,6 +20,8 @@ a scalar, a parameter that the loss does not depend on.
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import re
 import tomllib
 from collections.abc import Mapping
@@ -40,8 +42,13 @@ REQUIRED = ("name", "indices", "parameters", "loss")
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
 _MODEL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}\Z")
 _KEY = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9]*?)(?:_(?P<indices>\{[A-Za-z, ]+\}|[A-Za-z]+))?\Z")
-#: names a model file cannot give its own quantities
-RESERVED = frozenset({"sum", "softmax", "logsumexp", "exp", "log", "tanh", "sigmoid", "softplus", "relu", "sqrt"})
+#: names a model file cannot give its own quantities: the functions, and what generated Python code uses
+RESERVED = frozenset(
+    {"sum", "softmax", "logsumexp", "exp", "log", "tanh", "sigmoid", "softplus", "relu", "sqrt", "step"}
+    | {"np", "DTYPE", "ARGUMENTS", "N"}
+    | set(keyword.kwlist)
+    | set(dir(builtins))
+)
 
 
 class SpecError(ClaimError):
@@ -141,7 +148,7 @@ def _declare(scope: Scope, key: str, kind: str, meaning: str, expr: sp.Expr | No
     if name in scope.quantities:
         raise SpecError(f"{key}: {name} is declared twice")
     if name in RESERVED or name in {s.name for s in scope.indices.values()} or name in scope.indices:
-        raise SpecError(f"{key}: {name} is the name of a function, an index or a size")
+        raise SpecError(f"{key}: {name} is reserved (a function, an index, a size or a word of Python)")
     if len(set(indices)) != len(indices):
         raise SpecError(f"{key}: an index appears twice")
     base = sp.IndexedBase(name) if indices else sp.Symbol(name, real=True)

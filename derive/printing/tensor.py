@@ -157,6 +157,8 @@ class TensorPrinter:
         if not exponent.is_Number:
             raise ValueError(f"{expr}: only constant exponents print")
         power = int(exponent) if exponent.is_Integer else float(exponent)
+        if base.atomic and exponent.is_Integer and exponent > 0:  # ruff's layout: simple operands hug
+            return Array(f"{base.code}**{power}", base.axes, True)
         return Array(f"{_wrapped(base)} ** {power}", base.axes, False)
 
     def _print_log(self, expr: sp.log) -> Array:

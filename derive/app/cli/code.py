@@ -12,6 +12,8 @@ from pathlib import Path
 from derive.app.cli.options import ModelOptions, add_model_options, folder, model_from_args
 from derive.app.cli.registry import command
 from derive.app.files import write_atomic
+from derive.app.graphs import graph_from_args
+from derive.core.errors import InputError
 from derive.render.backends import BACKENDS
 
 #: the generated modules in output/: file name -> (the model's options, the dtype)
@@ -54,7 +56,7 @@ def _code_args(parser: argparse.ArgumentParser) -> None:
         default="numpy",
         help="; ".join(f"{name}: {b.summary}" for name, b in BACKENDS.items()),
     )
-    add_model_options(parser)
+    add_model_options(parser, files=True)
     parser.epilog = (
         "The module always lowers the exact closed forms (--exact changes nothing). With --l2 the strength is the default "
         "of the generated functions' keyword argument l2; with --smoothing the module takes the smoothed labels P."
@@ -67,8 +69,17 @@ def _code_args(parser: argparse.ArgumentParser) -> None:
     _code_args,
 )
 def cmd_code(args: argparse.Namespace) -> int:
-    from derive.app.code import module_name, module_source
+    from derive.app.code import module_name, module_source, network_module_name, network_module_source
 
+    graph = graph_from_args(args)
+    if graph is not None:
+        if args.backend != "numpy":
+            raise InputError(f"--backend {args.backend} takes the built-in models; a model file's module is NumPy")
+        where = f"--model-file {args.model_file}" if args.model_file else f"--model {graph.name}"
+        dtype = [] if args.dtype == "float64" else [f"--dtype {args.dtype}"]
+        source = network_module_source(graph, args.dtype, " ".join(["derive code", where, *dtype]))
+        print(write_atomic(args.output / network_module_name(graph, args.dtype), source))
+        return 0
     model, constants = model_from_args(args)
     source = module_source(args.dtype, model, constants, args.backend)
     print(write_atomic(args.output / module_name(args.dtype, model, args.backend), source))

@@ -74,6 +74,8 @@ ARTEFACTS: dict[str, Callable[[], str | bytes]] = {
     "derivation.md": partial(documents.seed_document, "md", SEED),
     **_model_documents(),
     **{name: partial(code.module_text, *spec) for name, spec in code.MODULES.items()},
+    "mlp_gradient.txt": partial(gradient.graph_steps_text, "mlp"),
+    "mlp_grad.py": partial(code.graph_module_text, "mlp"),
     "train_setosa.png": partial(needs, train.require_extra, train.loss_curve, "setosa"),
     "train_species.png": partial(needs, train.require_extra, train.loss_curve, "species"),
 }

@@ -45,6 +45,14 @@ def module_text(model: ModelOptions, dtype: str = "float64") -> str:
     return module_source(dtype, configured, constants)
 
 
+def graph_module_text(name: str, dtype: str = "float64") -> str:
+    """The module that ``derive code --model NAME`` writes for the shipped model file NAME (mlp)."""
+    from derive.app.code import network_module_source
+    from derive.graph import library
+
+    return network_module_source(library.builtin(name), dtype)
+
+
 def _code_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=folder, default=Path("."), help="directory (default: the current one)")
     parser.add_argument(

@@ -140,3 +140,13 @@ def steps_text(model_name: str = "softmax", assumptions: tuple[bool, ...] = (Tru
         derivations = gradients(model_name, assume=assume)
         parts += [steps_report(d) for d in derivations] + [assumption_line(derivations[0]) + "\n"]
     return "\n".join(parts)
+
+
+def graph_steps_text(name: str) -> str:
+    """Backpropagation through the shipped model file NAME, every step, then the closed forms (output/mlp_gradient.txt)."""
+    from derive.graph import library
+    from derive.graph.backprop import backprop
+    from derive.render.report import backprop_lines, steps_report
+
+    bp = backprop(library.builtin(name))
+    return steps_report(bp) + "\n" + "\n".join(backprop_lines(bp)) + "\n"

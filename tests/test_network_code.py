@@ -114,7 +114,7 @@ def test_extreme_inputs_stay_finite(name):
 
 
 def test_float32_computes_in_float32():
-    module, graph = module_of("mlp", "float32")
+    module, _ = module_of("mlp", "float32")
     reference, _ = module_of("mlp")
     _, args = arrays_of("mlp")
     got, want = module.loss_and_grad(*args), reference.loss_and_grad(*args)
@@ -139,14 +139,13 @@ def test_bad_shapes_and_dtypes_are_one_value_error():
 
 def test_a_scalar_parameter_may_be_any_real_number():
     module, _ = module_of("logistic")
-    _, (w, b, x, y) = arrays_of("logistic")
+    _, (w, _b, x, y) = arrays_of("logistic")
     assert module.loss_and_grad(w, 1, x, y)[2] == module.loss_and_grad(w, 1.0, x, y)[2]
     assert isinstance(module.loss_and_grad(w, 1.0, x, y)[2], float)
 
 
 def test_ruff_passes_on_the_generated_modules(tmp_path):
-    for name in MODELS:
-        text, _ = MODELS[name]
+    for name, (text, _) in MODELS.items():
         (tmp_path / f"{name}_grad.py").write_text(network_module_source(read(text)))
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--line-length", "120", "--no-cache", str(tmp_path)],

@@ -78,14 +78,17 @@ def start_local(workers: int, memory_limit: str | None):
     from distributed import Client, LocalCluster
 
     limit = memory_bytes(memory_limit) if memory_limit else "auto"
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        memory_limit=limit,
-        dashboard_address=":0",  # a free port: two clusters (or a user's own) never clash on 8787
-        silence_logs=logging.ERROR,
-    )
+    try:
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=limit,
+            dashboard_address=":0",  # a free port: two clusters (or a user's own) never clash on 8787
+            silence_logs=logging.ERROR,
+        )
+    except (RuntimeError, OSError) as err:
+        raise InputError(f"cannot start a local Dask cluster of {workers} workers: {err}") from None
     return Client(cluster), (cluster,)
 
 

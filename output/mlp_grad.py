@@ -102,9 +102,9 @@ def _shape_error(arrays: tuple) -> ValueError:
 def loss(V: np.ndarray, c: np.ndarray, W: np.ndarray, b: np.ndarray, x: np.ndarray, P: np.ndarray) -> float:
     """The loss H: its mean over the N samples."""
     (V, c, W, b, x, P), _ = _checked((V, c, W, b, x, P))
-    u = c[None, :] + np.einsum("Ni,ih->Nh", x, V, optimize=True)
+    u = c[None, :] + (x @ V)
     g = np.tanh(u)
-    z = b[None, :] + np.einsum("Nh,hj->Nj", g, W, optimize=True)
+    z = b[None, :] + (g @ W)
     sample_losses = -np.einsum("Nj,Nj->N", (-_logsumexp(z, axis=1))[:, None] + z, P, optimize=True)
     return float(np.mean(sample_losses))
 
@@ -114,18 +114,18 @@ def loss_and_grad(
 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The loss and its gradient by each parameter (V, c, W, b), means over the N samples."""
     (V, c, W, b, x, P), n_samples = _checked((V, c, W, b, x, P))
-    u = c[None, :] + np.einsum("Ni,ih->Nh", x, V, optimize=True)
+    u = c[None, :] + (x @ V)
     g = np.tanh(u)
-    z = b[None, :] + np.einsum("Nh,hj->Nj", g, W, optimize=True)
+    z = b[None, :] + (g @ W)
     a = _softmax(z, axis=1)
     sample_losses = -np.einsum("Nj,Nj->N", (-_logsumexp(z, axis=1))[:, None] + z, P, optimize=True)
     loss_value = float(np.mean(sample_losses))
-    delta_z = a * np.einsum("Nk->N", P, optimize=True)[:, None] - P
-    delta_u = (1.0 - g**2) * np.einsum("Nj,hj->Nh", delta_z, W, optimize=True)
-    dV = np.einsum("Ni,Nh->ih", x, delta_u, optimize=True) / n_samples
-    dc = np.einsum("Nh->h", delta_u, optimize=True) / n_samples
-    dW = np.einsum("Nh,Nj->hj", g, delta_z, optimize=True) / n_samples
-    db = np.einsum("Nj->j", delta_z, optimize=True) / n_samples
+    delta_z = a * P.sum(axis=1)[:, None] - P
+    delta_u = (1.0 - g**2) * (delta_z @ W.T)
+    dV = (x.T @ delta_u) / n_samples
+    dc = delta_u.sum(axis=0) / n_samples
+    dW = (g.T @ delta_z) / n_samples
+    db = delta_z.sum(axis=0) / n_samples
     return loss_value, np.asarray(dV), np.asarray(dc), np.asarray(dW), np.asarray(db)
 
 

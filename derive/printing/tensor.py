@@ -69,7 +69,10 @@ class Array:
 
     code: str
     axes: tuple[sp.Symbol, ...]
+    #: safe as an operand of * and unary - without parentheses
     atomic: bool = True
+    #: safe before an attribute or a subscript (.T, .sum(), [:, None]): a name, a call, a subscript
+    primary: bool = True
 
 
 class TensorPrinter:
@@ -125,7 +128,7 @@ class TensorPrinter:
         return Array(self.names[expr], (BATCH,) if expr in self.batched else ())
 
     def _print_Number(self, expr: sp.Number) -> Array:
-        return Array(repr(float(expr)), (), True)
+        return Array(repr(float(expr)), (), bool(expr >= 0))
 
     # ---------------------------------------------------------------- arithmetic
     def _print_Add(self, expr: sp.Add) -> Array:
@@ -158,7 +161,7 @@ class TensorPrinter:
             raise ValueError(f"{expr}: only constant exponents print")
         power = int(exponent) if exponent.is_Integer else float(exponent)
         if base.atomic and exponent.is_Integer and exponent > 0:  # ruff's layout: simple operands hug
-            return Array(f"{base.code}**{power}", base.axes, True)
+            return Array(f"{base.code}**{power}", base.axes, True, False)
         return Array(f"{_wrapped(base)} ** {power}", base.axes, False)
 
     def _print_log(self, expr: sp.log) -> Array:
@@ -190,6 +193,40 @@ class TensorPrinter:
 
 
 def einsum(parts: list[Array], axes: tuple[sp.Symbol, ...]) -> str:
+    """The sum of the product of ``parts`` over the axes not in ``axes``: a matrix product or a reduction
+    where one does it (``A @ B.T``, ``A.sum(axis=0)``: BLAS, no copies), ``np.einsum`` otherwise."""
+    direct = _matmul(parts, axes) if len(parts) == 2 else _reduction(parts[0], axes) if len(parts) == 1 else None
+    return direct if direct is not None else _einsum(parts, axes)
+
+
+def _reduction(part: Array, axes: tuple[sp.Symbol, ...]) -> str | None:
+    """A.sum(axis=n) for one array summed over one of its axes, the others kept in order."""
+    summed = [a for a in part.axes if a not in axes]
+    kept = tuple(a for a in part.axes if a in axes)
+    if len(summed) != 1 or kept != axes:
+        return None
+    return f"{_primary(part)}.sum(axis={part.axes.index(summed[0])})"
+
+
+def _matmul(parts: list[Array], axes: tuple[sp.Symbol, ...]) -> str | None:
+    """A @ B (either transposed) for two arrays of at most two axes sharing the one summed axis."""
+    left, right = parts
+    shared = [a for a in left.axes if a in right.axes]
+    if len(shared) != 1 or shared[0] in axes or len(left.axes) > 2 or len(right.axes) > 2:
+        return None
+    (k,) = shared
+    rest_left = [a for a in left.axes if a != k]
+    rest_right = [a for a in right.axes if a != k]
+    if tuple(rest_right + rest_left) == axes and rest_left and rest_right:
+        left, right, rest_left, rest_right = right, left, rest_right, rest_left
+    if tuple(rest_left + rest_right) != axes:
+        return None
+    a = _primary(left) + (".T" if len(left.axes) == 2 and left.axes[0] == k else "")
+    b = _primary(right) + (".T" if len(right.axes) == 2 and right.axes[1] == k else "")
+    return f"({a} @ {b})"
+
+
+def _einsum(parts: list[Array], axes: tuple[sp.Symbol, ...]) -> str:
     """``np.einsum`` of the arrays ``parts`` with the result's ``axes`` (optimised: BLAS for a pair)."""
     spec = ",".join("".join(letter(a) for a in p.axes) for p in parts) + "->" + "".join(letter(a) for a in axes)
     operands = ", ".join(p.code for p in parts)
@@ -217,7 +254,7 @@ def align(array: Array, axes: tuple[sp.Symbol, ...]) -> Array:
     if not array.axes:
         return array
     order = [a for a in axes if a in array.axes]
-    code = _wrapped(array)
+    code = _primary(array)
     if tuple(order) != array.axes:
         code = f"{code}.transpose({', '.join(str(array.axes.index(a)) for a in order)})"
     if len(order) != len(axes):
@@ -227,6 +264,10 @@ def align(array: Array, axes: tuple[sp.Symbol, ...]) -> Array:
 
 def _wrapped(array: Array) -> str:
     return array.code if array.atomic else f"({array.code})"
+
+
+def _primary(array: Array) -> str:
+    return array.code if array.atomic and array.primary else f"({array.code})"
 
 
 def _is_softmax(expr: sp.Expr) -> bool:

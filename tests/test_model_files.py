@@ -389,3 +389,43 @@ def test_the_shipped_files_are_in_the_installed_package():
     code = "from derive.graph import library; print(library.names())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "mlp" in out
+
+
+# --------------------------------------------------------------------------- training the MLP
+def test_derive_train_model_mlp_learns_iris_beside_scikit_learn(tmp_path, capsys):
+    pytest.importorskip("sklearn", reason="scikit-learn (the train extra) is not installed")
+    plot = tmp_path / "curve.png"
+    assert main(["train", "--model", "mlp", "--epochs", "600", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "model mlp: Two-layer perceptron with tanh hidden units and cross-entropy loss (d = 4, M = 8, K = 3)" in out
+    test_accuracy = float(out.split("accuracy: training ")[1].split("test ")[1].split("%")[0])
+    sklearn_accuracy = float(out.split("same split: test ")[1].split("%")[0])
+    assert test_accuracy >= 95.0 and sklearn_accuracy >= 90.0
+    assert "MLPClassifier(hidden (8,), tanh, adam)" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_training_lowers_the_loss_with_the_generated_gradient():
+    pytest.importorskip("sklearn", reason="scikit-learn (the train extra) is not installed")
+    from derive.app.network_training import train_network
+
+    result = train_network(library.builtin("mlp"), "setosa", epochs=200, lr=0.05, sizes={"M": 3}, seed=1)
+    assert result.losses[-1] < 0.2 * result.losses[0] and result.test_accuracy == 1.0
+    assert result.parameters["V"].shape == (2, 3) and result.parameters["W"].shape == (3, 2)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model-file", "POISSON"], "trains classifiers with one feature vector and one label vector"),
+        (["--model", "mlp", "--sizes", "K=5"], "K is fixed by the task species (3)"),
+        (["--model", "mlp", "--sizes", "Q=5"], "Q is not a size of mlp"),
+    ],
+)
+def test_derive_train_refuses_what_it_cannot_train(argv, message, tmp_path, capsys):
+    pytest.importorskip("sklearn", reason="scikit-learn (the train extra) is not installed")
+    path = tmp_path / "poisson.toml"
+    path.write_text(POISSON)
+    argv = [str(path) if a == "POISSON" else a for a in argv]
+    assert main(["train", *argv, "--plot", str(tmp_path / "c.png")]) == 2
+    assert message in capsys.readouterr().err

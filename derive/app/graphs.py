@@ -65,3 +65,8 @@ def sizes_option(text: str) -> dict[str, int]:
             raise argparse.ArgumentTypeError(f"expected NAME=NUMBER pairs such as d=4,M=5,K=3, got {part.strip()!r}")
         sizes[name] = int(value)
     return sizes
+
+
+def library_graph(name: str) -> Graph:
+    """The shipped model file ``name`` (mlp)."""
+    return library.builtin(name)

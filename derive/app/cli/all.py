@@ -78,6 +78,7 @@ ARTEFACTS: dict[str, Callable[[], str | bytes]] = {
     "mlp_grad.py": partial(code.graph_module_text, "mlp"),
     "train_setosa.png": partial(needs, train.require_extra, train.loss_curve, "setosa"),
     "train_species.png": partial(needs, train.require_extra, train.loss_curve, "species"),
+    "train_mlp.png": partial(needs, train.require_extra, train.network_curve, "mlp"),
 }
 
 

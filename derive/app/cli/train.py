@@ -18,9 +18,11 @@ from derive.app.cli.options import (
     model_from_args,
     plot_path,
     positive_int,
+    strength,
 )
 from derive.app.cli.registry import command
 from derive.app.files import writable_folder, write_atomic
+from derive.app.graphs import graph_from_args, sizes_option
 from derive.core.errors import InputError
 
 #: the tasks of ``derive train`` (derive.app.training.TASKS; listed here so that the parser needs no NumPy)
@@ -53,7 +55,11 @@ def _train_args(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the loss curve, .png, .pdf or .svg (default ./train_<task>.png, in the current folder)",
     )
-    add_model_options(parser)
+    add_model_options(parser, files=True)
+    group = parser.add_argument_group("a model file's network (--model mlp, --model-file F)")
+    group.add_argument("--sizes", type=sizes_option, metavar="M=8", help="sizes the task does not fix (default 8 each)")
+    group.add_argument("--momentum", type=strength(0.999), default=0.9, metavar="BETA", help="momentum (default 0.9)")
+    group.add_argument("--seed", type=int, default=0, help="the initial weights' seed (default 0)")
     train_data.add_options(parser)  # --data PATH.zarr: training over a dataset on disk (issue 16)
 
 
@@ -66,6 +72,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.data is not None:
         return train_data.run(args)
     require_extra()
+    graph = graph_from_args(args)
+    if graph is not None:
+        return train_graph(graph, args)
     model, constants = model_from_args(args)
     plot = args.plot or Path(f"train_{args.task}.png")
     writable_folder(plot.parent)  # before training: a path that cannot be written is one line, not a late failure
@@ -87,3 +96,25 @@ def loss_curve(task: str, model: ModelOptions | None = None) -> bytes:
     require_extra()
     configured, constants = (model or ModelOptions()).configure()
     return loss_plot(train(task, model=configured, constants=constants))
+
+
+def train_graph(graph, args: argparse.Namespace) -> int:
+    """``derive train --model mlp``: the model file's network on iris, its loss curve beside scikit-learn's MLP."""
+    from derive.app.network_training import network_plot, train_network
+
+    plot = args.plot or Path(f"train_{graph.name}_{args.task}.png")
+    writable_folder(plot.parent)
+    if plot.is_dir():
+        raise InputError(f"--plot {plot}: it is a directory")
+    result = train_network(graph, args.task, args.epochs, args.lr, args.momentum, args.sizes, args.seed, progress=True)
+    print(result.summary())
+    print(f"loss curve: {write_atomic(plot, network_plot(result, plot.suffix.lower().lstrip('.')))}")
+    return 0
+
+
+def network_curve(name: str = "mlp", task: str = "species") -> bytes:
+    """output/train_mlp.png: the loss curve of ``derive train --model mlp`` with its defaults."""
+    from derive.app.graphs import library_graph
+    from derive.app.network_training import network_plot, train_network
+
+    return network_plot(train_network(library_graph(name), task))

@@ -1,0 +1,219 @@
+"""Training a model file's network (``derive train --model mlp``) on iris with its generated gradient.
+
+The model must be a classifier of the usual shape: two inputs with one index each, the features (the
+one not in the label assumption, or the first) and the labels P over the classes; the prediction is
+the last definition over the classes' index.  The features of the task fix d, its classes K, and the
+other sizes come from ``--sizes`` (default 8 each, e.g. M = 8 hidden units).  Gradient descent with
+momentum, ``loss_and_grad`` from the generated module (exactly what ``derive code --model-file``
+writes), weights drawn with a fixed seed (normal, scaled 1/sqrt(fan-in); biases zero), beside
+scikit-learn's ``MLPClassifier`` with the same hidden size and activation on the same split.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from derive.app.code import load_module, network_module_source
+from derive.app.training import TASKS, Data, load, one_hot
+from derive.core.errors import InputError
+from derive.graph.graph import Graph, Node
+from derive.verify import network
+
+#: the size of every index that the task does not fix (hidden units), unless --sizes says
+HIDDEN = 8
+MOMENTUM = 0.9
+#: epochs and learning rate when the command line does not say
+EPOCHS, LR = 2000, 0.05
+#: the activations scikit-learn's MLPClassifier knows, by the function a model file applies
+SKLEARN_ACTIVATIONS = {"tanh": "tanh", "sigmoid": "logistic", "relu": "relu"}
+
+
+@dataclass(frozen=True)
+class NetworkResult:
+    graph: Graph
+    task: str
+    sizes: dict[str, int]
+    epochs: int
+    lr: float
+    momentum: float
+    losses: tuple[float, ...]
+    parameters: dict[str, np.ndarray]
+    train_accuracy: float
+    test_accuracy: float
+    sklearn_accuracy: float | None
+    sklearn_model: str
+    data: Data
+
+    def summary(self) -> str:
+        sizes = ", ".join(f"{k} = {v}" for k, v in self.sizes.items())
+        d = self.data
+        sklearn = f"test {self.sklearn_accuracy:.1%}" if self.sklearn_accuracy is not None else "not comparable"
+        return "\n".join(
+            [
+                f"model {self.graph.name}: {self.graph.title} ({sizes})",
+                f"task {self.task}: {TASKS[self.task].description}",
+                f"iris: {len(d.y_train)} training and {len(d.y_test)} test samples (stratified split)",
+                (
+                    f"gradient descent with momentum {self.momentum:g}: {self.epochs} epochs, lr {self.lr:g},"
+                    " generated loss_and_grad (mean over the batch)"
+                ),
+                f"final training loss {self.losses[-1]:.6f}",
+                f"accuracy: training {self.train_accuracy:.1%}, test {self.test_accuracy:.1%}",
+                f"scikit-learn {self.sklearn_model} on the same split: {sklearn}",
+            ]
+        )
+
+
+def roles(graph: Graph) -> tuple[Node, Node, Node]:
+    """(features, labels, prediction) of a classifier's graph; InputError when the graph is not one."""
+    inputs = [n for n in graph.inputs if len(n.indices) == 1]
+    if len(graph.inputs) != 2 or len(inputs) != 2:
+        raise InputError(
+            f"derive train trains classifiers with one feature vector and one label vector as inputs;"
+            f" {graph.name} has inputs {', '.join(n.key for n in graph.inputs)}"
+        )
+    assumed = [n for n in inputs if any(a.lhs.has(n.base) for a in graph.assumptions)]
+    labels = assumed[0] if assumed else inputs[1]
+    features = next(n for n in inputs if n is not labels)
+    over_classes = [d for d in graph.definitions if d.indices == labels.indices]
+    if not over_classes:
+        raise InputError(f"{graph.name} has no definition over the classes' index {labels.indices[0]} to predict with")
+    return features, labels, over_classes[-1]
+
+
+def sizes_for(graph: Graph, task: str, given: dict[str, int] | None) -> dict[str, int]:
+    features, labels, _ = roles(graph)
+    spec = TASKS[task]
+    fixed = {
+        graph.size_of(features.indices[0]).name: len(spec.features),
+        graph.size_of(labels.indices[0]).name: len(spec.class_names),
+    }
+    sizes = {s.name: HIDDEN for s in graph.sizes} | fixed
+    for name, value in (given or {}).items():
+        if name not in sizes:
+            raise InputError(f"--sizes: {name} is not a size of {graph.name} (its sizes: {', '.join(sizes)})")
+        if name in fixed and value != fixed[name]:
+            raise InputError(f"--sizes: {name} is fixed by the task {task} ({fixed[name]})")
+        if not 1 <= value <= 10_000:
+            raise InputError(f"--sizes: {name} = {value} is outside 1..10000")
+        sizes[name] = value
+    return sizes
+
+
+def initial(graph: Graph, sizes: dict[str, int], seed: int) -> dict[str, np.ndarray]:
+    """Weights (two or more axes) normal with standard deviation 1/sqrt(fan-in); biases and scalars zero."""
+    rng = np.random.default_rng(seed)
+    found = {}
+    for node in graph.parameters:
+        shape = tuple(sizes[graph.size_of(i).name] for i in node.indices)
+        found[node.name] = rng.normal(0.0, 1.0 / np.sqrt(shape[0]), shape) if len(shape) >= 2 else np.zeros(shape)
+    return found
+
+
+def train_network(
+    graph: Graph,
+    task: str = "species",
+    epochs: int | None = None,
+    lr: float | None = None,
+    momentum: float = MOMENTUM,
+    sizes: dict[str, int] | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> NetworkResult:
+    """Train ``graph`` on the iris task with its generated gradient; compare with scikit-learn."""
+    from tqdm import tqdm
+
+    features, labels, prediction = roles(graph)
+    sizes = sizes_for(graph, task, sizes)
+    epochs, lr = epochs or EPOCHS, lr or LR
+    spec = TASKS[task]
+    data = load(spec)
+    module = load_module(network_module_source(graph), f"{graph.name}_grad")
+    params = initial(graph, sizes, seed)
+    names = [p.name for p in graph.parameters]
+    inputs = {features.name: data.X_train, labels.name: one_hot(data.y_train, len(spec.class_names))}
+    ordered_inputs = [inputs[n.name] for n in graph.inputs]
+    velocity = {n: np.zeros_like(v) for n, v in params.items()}
+    losses = []
+    for _ in tqdm(range(epochs), desc=f"train {graph.name}", unit="epoch", disable=not progress, leave=False):
+        loss, *grads = module.loss_and_grad(*(params[n] for n in names), *ordered_inputs)
+        for name, g in zip(names, grads, strict=True):
+            velocity[name] = momentum * velocity[name] - lr * np.asarray(g)
+            params[name] = params[name] + velocity[name]
+        losses.append(loss)
+    if not np.isfinite(losses[-1]):
+        raise InputError(f"training diverged (loss {losses[-1]}): try a smaller --lr")
+    score = _accuracy(graph, features, labels, prediction, params, len(spec.class_names))
+    sklearn, described = sklearn_accuracy(graph, data, sizes, seed)
+    return NetworkResult(
+        graph,
+        task,
+        sizes,
+        epochs,
+        lr,
+        momentum,
+        tuple(losses),
+        params,
+        score(data.X_train, data.y_train),
+        score(data.X_test, data.y_test),
+        sklearn,
+        described,
+        data,
+    )
+
+
+def _accuracy(graph: Graph, features: Node, labels: Node, prediction: Node, params: dict, classes: int):
+    """Share of samples whose largest prediction (the last definition over the classes) is their class."""
+
+    def score(X: np.ndarray, y: np.ndarray) -> float:
+        values, _ = network.forward(graph, {**params, features.name: X, labels.name: one_hot(y, classes)})
+        return float(np.mean(np.argmax(values[prediction.name], axis=1) == y))
+
+    return score
+
+
+def sklearn_accuracy(graph: Graph, data: Data, sizes: dict[str, int], seed: int) -> tuple[float | None, str]:
+    """Test accuracy of scikit-learn's MLPClassifier of the same hidden sizes and activation, when it has one."""
+    from sklearn.neural_network import MLPClassifier
+
+    activations = [type(d.expr).__name__ for d in graph.definitions if type(d.expr).__name__ in SKLEARN_ACTIVATIONS]
+    hidden = [
+        sizes[graph.size_of(d.indices[0]).name]
+        for d in graph.definitions
+        if type(d.expr).__name__ in SKLEARN_ACTIVATIONS
+    ]
+    if not activations or len(set(activations)) != 1:
+        return None, "MLPClassifier (no single activation of its kinds in the model)"
+    activation = SKLEARN_ACTIVATIONS[activations[0]]
+    model = MLPClassifier(tuple(hidden), activation=activation, max_iter=3000, random_state=seed)
+    model.fit(data.X_train, data.y_train)
+    return float(model.score(data.X_test, data.y_test)), f"MLPClassifier(hidden {tuple(hidden)}, {activation}, adam)"
+
+
+def network_plot(result: NetworkResult, format: str = "png") -> bytes:
+    """The training loss per epoch (matplotlib's Agg backend), titled with both accuracies."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.plot(np.arange(1, len(result.losses) + 1), result.losses, color="tab:blue")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("mean training loss")
+    axes.set_yscale("log")
+    sklearn = f"{result.sklearn_accuracy:.1%}" if result.sklearn_accuracy is not None else "n/a"
+    axes.set_title(
+        f"{result.graph.name} on iris, {result.task}: momentum {result.momentum:g}, lr {result.lr:g}\n"
+        f"test accuracy {result.test_accuracy:.1%} (scikit-learn MLPClassifier {sklearn})",
+        fontsize=10,
+    )
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    metadata = {"Software": None} if format == "png" else {"Creator": None} if format == "pdf" else {"Date": None}
+    figure.savefig(buffer, format=format, metadata=metadata)
+    return buffer.getvalue()

@@ -429,3 +429,23 @@ def test_derive_train_refuses_what_it_cannot_train(argv, message, tmp_path, caps
     argv = [str(path) if a == "POISSON" else a for a in argv]
     assert main(["train", *argv, "--plot", str(tmp_path / "c.png")]) == 2
     assert message in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the session API
+def test_derive_model_takes_a_model_file_path_or_a_file_only_name(tmp_path):
+    import derive
+
+    path = tmp_path / "poisson.toml"
+    path.write_text(POISSON)
+    session = derive.model(str(path))
+    assert [repr(f) for f in session.gradients] == ["dH/dw_i = delta*x_i", "dH/db = delta"]
+    assert repr(session.expanded("w")) == "dH/dw_i = x_i*(mu - y)"
+    mlp = derive.model("mlp")
+    assert repr(mlp.result("V")) == "dH/dV_ih = x_i*delta_h" and len(mlp.steps) == len(mlp.backprop.steps)
+    assert "\\delta_{h}" in mlp.gradients._repr_latex_()
+    module = mlp.code().module()
+    arrays = network.example_arrays(mlp.graph, network.example_sizes(mlp.graph))
+    loss = module.loss(*(arrays[n.name] for n in (*mlp.graph.parameters, *mlp.graph.inputs)))
+    assert loss == pytest.approx(mlp.example().loss, rel=1e-12)
+    with pytest.raises(ValueError, match="write a penalty into the file"):
+        derive.model("mlp", l2=0.1)

@@ -169,15 +169,23 @@ class Session:
         return "\n".join([*lines, *(f"  {line}" for line in repr(self.gradients()).splitlines())])
 
 
-def model(
-    name: str = "softmax", l2: float | None = None, smoothing: float | None = None, exact: bool = False
-) -> Session:
-    """The registered model ``name`` (``derive models`` lists them) with its add-ons.
+def model(name: str = "softmax", l2: float | None = None, smoothing: float | None = None, exact: bool = False):
+    """The registered model ``name`` (``derive models`` lists them) with its add-ons, or a model file.
 
     ``l2``: strength lambda of the L2 penalty; ``smoothing``: epsilon of label
     smoothing; ``exact``: do not assume the labels sum to one.  The derivations
-    keep the strengths symbolic; worked examples use these values.
+    keep the strengths symbolic; worked examples use these values.  A path to a
+    ``.toml`` model file, or a model that ships only as a file (``mlp``), gives a
+    :class:`~derive.app.network_session.NetworkSession` (no add-ons: write them into the file).
     """
+    from derive.app import graphs
+    from derive.app.network_session import NetworkSession
+
+    if str(name).endswith(".toml") or name in graphs.file_models():
+        if l2 is not None or smoothing is not None:
+            raise ValueError("l2 and smoothing are add-ons of the built-in models; write a penalty into the file")
+        graph = graphs.library_graph(name) if name in graphs.file_models() else graphs.read_model_file(str(name))
+        return NetworkSession(graph, assume=not exact)
     for value, low, high, what in ((l2, 0, 1e6, "l2"), (smoothing, 0, 1, "smoothing")):
         if value is not None and not (np.isfinite(value) and low <= value < high):
             raise ValueError(f"{what} = {value!r} is out of range [{low:g}, {high:g})")

@@ -449,3 +449,47 @@ def test_derive_model_takes_a_model_file_path_or_a_file_only_name(tmp_path):
     assert loss == pytest.approx(mlp.example().loss, rel=1e-12)
     with pytest.raises(ValueError, match="write a penalty into the file"):
         derive.model("mlp", l2=0.1)
+
+
+# --------------------------------------------------------------------------- derive check for a model file
+@pytest.mark.parametrize(
+    ("wrt", "claim", "options", "code", "verdict"),
+    [
+        ("V", "x_i*delta_h", [], 0, "correct (the same numbers at 3 random points of 4 samples each, assuming sum_j"),
+        ("V", "(1 - g_h**2)*sum_j(W_hj*(a_j - P_j))*x_i", [], 0, "verdict: correct"),
+        ("V", "(1 - g_h**2)*sum_j(W_hj*(a_j - P_j))*x_i", ["--exact"], 3, "correct only where the file's assumptions"),
+        ("V", "(1 - g_h**2)*sum_j(W_hj*(a_j - P_j))*x_i", ["--exact"], 3, "e.g. sample 1, entry V_11"),
+        ("V", "(1 - g_h**2)*sum_j(W_hj*(a_j*sum_j(P_j) - P_j))*x_i", ["--exact"], 0, "for any labels"),
+        ("W", "g_h*delta_j", [], 0, "verdict: correct"),
+        ("W", "-P_j*(1 - a_j)*g_h", [], 1, "verdict: incorrect"),
+        ("V", "g_h*x_i*delta_h", [], 1, "verdict: incorrect"),
+        ("b", "delta_j", [], 0, "verdict: correct"),
+    ],
+)
+def test_derive_check_judges_a_claim_for_a_model_file(wrt, claim, options, code, verdict, capsys):
+    assert main(["check", "--model", "mlp", "--wrt", wrt, claim, *options]) == code
+    assert verdict in capsys.readouterr().out
+
+
+def test_derive_check_for_a_model_file_in_json(capsys):
+    assert main(["check", "--model", "mlp", "--wrt", "W", "-P_j*(1 - a_j)*g_h", "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "incorrect" and data["wrt"] == "W_hj" and data["truth"] == "g_h*delta_j"
+    assert set(data["counterexample"]) == {"sample", "entry", "claimed", "truth", "sizes"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["g_h"], "give the parameter the claim differentiates by: --wrt NAME (one of V, c, W, b)"),
+        (["--wrt", "u", "g_h"], "u is not a parameter of mlp"),
+        (["--wrt", "Q", "g_h"], "model 'mlp' has no 'Q'"),
+        (["--wrt", "V", "x_i*delta_j"], "the claim has the free index j, which dH/dV_ih has not"),
+        (["--wrt", "W", "delta_i*g_h"], "no error signal runs over i"),
+        (["--wrt", "W", "eval(g_h)"], "'eval' is not declared"),
+    ],
+)
+def test_derive_check_for_a_model_file_refuses_with_one_line(argv, message, capsys):
+    assert main(["check", "--model", "mlp", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -178,3 +178,25 @@ def _quantity(name: str, value) -> str:
         return f"  {name} = {float(array):.6f}"
     body = np.array2string(array, precision=6, suppress_small=True, separator=", ", max_line_width=100)
     return f"  {name} = " + body.replace("\n", "\n  " + " " * (len(name) + 3))
+
+
+def graph_claim_report(verdict) -> str:
+    """``derive check --model-file F --wrt V``: the claim as read, the verdict, and where it goes wrong."""
+    lhs = f"dH/d{verdict.wrt.key}"
+    lines = [f"claim: {lhs} = {text(verdict.claim)}", f"the engine's closed form: {lhs} = {text(verdict.truth)}"]
+    checked = f"{verdict.points} random points of {verdict.samples} samples each"
+    if verdict.verdict == "correct":
+        labels = f"assuming {'; '.join(verdict.assumed)}" if verdict.assumed else "for any labels"
+        lines.append(f"verdict: correct (the same numbers at {checked}, {labels})")
+    elif verdict.verdict == "correct if assumed":
+        lines.append(f"verdict: correct only where the file's assumptions hold (checked at {checked}); --exact")
+    else:
+        lines.append(f"verdict: incorrect (checked at {checked})")
+    example = verdict.counterexample
+    if example is not None:
+        sizes = ", ".join(f"{k} = {v}" for k, v in example["sizes"].items())
+        lines.append(
+            f"  e.g. sample {example['sample']}, entry {example['entry']} ({sizes}): claimed {example['claimed']:.6f},"
+            f" true {example['truth']:.6f}"
+        )
+    return "\n".join(lines) + "\n"

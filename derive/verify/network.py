@@ -201,3 +201,96 @@ def as_dict(graph: Graph, sizes: dict[str, int], evaluation: Evaluation, fd_erro
     }
     data["fd_max_rel_error"] = max(fd_errors.values(), default=0.0)
     return data
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    """The verdict on a claimed dH/d(parameter) of a model file, judged by numbers.
+
+    ``verdict`` is "correct" (for any labels), "correct if assumed" (only where the file's assumptions
+    hold, e.g. labels that sum to one) or "incorrect"; ``counterexample`` the first entry that differs.
+    """
+
+    verdict: str
+    wrt: Node
+    claim: sp.Expr
+    truth: sp.Expr
+    points: int
+    samples: int
+    counterexample: dict | None
+    #: the assumptions the verdict relied on (their text), none under --exact
+    assumed: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return {"correct": 0, "incorrect": 1, "correct if assumed": 3}[self.verdict]
+
+
+def judge(
+    graph: Graph, assumed: Backprop, exact: Backprop, wrt: Node, claim: sp.Expr, assume: bool = True, points: int = 3
+) -> ClaimVerdict:
+    """Compare the claim with the engine's dH/d(wrt), sample by sample, at random points (other sizes each).
+
+    With ``assume`` a claim right where the file's assumptions hold is correct; without, it must hold for
+    any labels, and one right only where they hold is "correct if assumed".
+    """
+    samples = 4
+    truth = (assumed if assume else exact).result(wrt.name)
+    passes = ("assumed", "any") if graph.assumptions and not assume else ("assumed",)
+    used = tuple(a.text for a in graph.assumptions) if assume else ()
+    for labels in passes:
+        bp = assumed if labels == "assumed" else exact
+        for seed in range(points):
+            sizes = {s.name: 2 + (seed + n) % 3 for n, s in enumerate(graph.sizes)}
+            arrays = random_arrays(graph, sizes, batch=samples, seed=seed)
+            if labels == "any":
+                arrays = _unnormalised(graph, arrays, seed)
+            found = _first_difference(graph, bp, wrt, claim, arrays)
+            if found is not None:
+                verdict = "incorrect" if labels == "assumed" else "correct if assumed"
+                return ClaimVerdict(verdict, wrt, claim, truth, points, samples, found | {"sizes": sizes}, used)
+    return ClaimVerdict("correct", wrt, claim, truth, points, samples, None, used)
+
+
+def _unnormalised(graph: Graph, arrays: dict, seed: int) -> dict:
+    rng = np.random.default_rng(1000 + seed)
+    assumed = {n.name for n in graph.inputs if any(a.lhs.has(n.base) for a in graph.assumptions)}
+    return {k: rng.uniform(0.1, 1.0, v.shape) if k in assumed else v for k, v in arrays.items()}
+
+
+def _first_difference(graph: Graph, bp: Backprop, wrt: Node, claim: sp.Expr, arrays: dict) -> dict | None:
+    evaluation = evaluate(graph, bp, arrays)
+    namespace = {**_helpers(), **evaluation.values, "N": _batch_size(graph, arrays)}
+    tensor = printer(graph, bp)
+    axes = (BATCH, *wrt.indices)
+    truth = np.broadcast_to(
+        _run(tensor.doprint(bp.result(wrt.name), axes), namespace), (namespace["N"], *np.shape(arrays[wrt.name]))
+    )
+    claimed = np.broadcast_to(_run(tensor.doprint(claim, axes), namespace), truth.shape)
+    wrong = ~np.isclose(claimed, truth, rtol=1e-9, atol=1e-12)
+    if not wrong.any():
+        return None
+    position = tuple(int(p) for p in np.argwhere(wrong)[0])
+    entry = "".join(str(p + 1) for p in position[1:])
+    return {
+        "sample": position[0] + 1,
+        "entry": f"{wrt.name}_{entry}" if entry else wrt.name,
+        "claimed": float(claimed[position]),
+        "truth": float(truth[position]),
+    }
+
+
+def verdict_dict(verdict: ClaimVerdict) -> dict:
+    """The verdict as JSON-ready data (``verdict``, ``wrt``, ``claim``, ``truth``, ``counterexample``)."""
+    from derive.printing.text import text
+
+    return {
+        "verdict": verdict.verdict,
+        "wrt": verdict.wrt.key,
+        "claim": text(verdict.claim),
+        "truth": text(verdict.truth),
+        "points": verdict.points,
+        "samples": verdict.samples,
+        "counterexample": verdict.counterexample,
+        "assumed": list(verdict.assumed),
+    }

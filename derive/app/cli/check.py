@@ -14,6 +14,7 @@ import sys
 
 from derive.app.cli.options import add_model_options, model_from_args, positive_int
 from derive.app.cli.registry import command
+from derive.app.graphs import graph_from_args
 from derive.core.errors import InputError
 
 
@@ -45,8 +46,8 @@ def _check_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--wrt",
-        choices=("W", "w", "b"),
-        help="the parameter: W (dH/dW_ij, default) or b (dH/db_j); w (dH/dw_i) or b for logistic and linear",
+        help="the parameter: W (dH/dW_ij, default) or b (dH/db_j); w (dH/dw_i) or b for logistic and linear;"
+        " a model file's parameter by name (V, c, ...)",
     )
     parser.add_argument("--latex", action="store_true", help="read the claim as LaTeX (detected when it has \\ or {})")
     parser.add_argument(
@@ -56,7 +57,7 @@ def _check_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("text", "json", "latex"), default="text", help="output format (default text)"
     )
-    add_model_options(parser)
+    add_model_options(parser, files=True)
 
 
 @command(
@@ -72,6 +73,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from derive.notation.bounds import MAX_LENGTH
 
     text = typed(args)
+    graph = graph_from_args(args)
+    if graph is not None:
+        return check_graph_claim(graph, text, args)
+    if args.wrt not in (None, "W", "w", "b"):
+        raise InputError(f"--wrt {args.wrt}: the built-in models' parameters are W, w and b (see derive models)")
     if args.batch or is_derivation(text) or len(text) > MAX_LENGTH:  # a long text is judged as a derivation
         return check_derivation(text, args)
     try:
@@ -133,6 +139,33 @@ def check_derivation(text: str, args: argparse.Namespace) -> int:
     shown = {"json": lambda: json.dumps(as_dict(judged)) + "\n", "latex": lambda: report_latex(judged)}
     print(shown.get(args.format, lambda: report(judged))(), end="")
     return judged.exit_code
+
+
+def check_graph_claim(graph, text: str, args: argparse.Namespace) -> int:
+    """A claimed dH/d(--wrt) for a model file, judged by numbers against the engine's backpropagation."""
+    from derive.graph.backprop import backprop
+    from derive.graph.claim import read_claim
+    from derive.render.report import graph_claim_report
+    from derive.verify import network
+
+    if args.wrt is None:
+        names = ", ".join(p.name for p in graph.parameters)
+        raise InputError(f"give the parameter the claim differentiates by: --wrt NAME (one of {names})")
+    if args.batch or args.let:
+        raise InputError("--batch and --let are for the built-in models; a model file's claim uses its own names")
+    try:
+        wrt = graph.node(args.wrt)
+    except KeyError as err:
+        raise InputError(str(err.args[0])) from None
+    if wrt.kind != "parameter":
+        raise InputError(f"{args.wrt} is not a parameter of {graph.name}")
+    claim = read_claim(graph, wrt, text)
+    verdict = network.judge(graph, backprop(graph), backprop(graph, False), wrt, claim, assume=not args.exact)
+    if args.format == "json":
+        print(json.dumps(network.verdict_dict(verdict)))
+    else:
+        print(graph_claim_report(verdict), end="")
+    return verdict.exit_code
 
 
 def seed_claims(model_name: str = "softmax") -> str:

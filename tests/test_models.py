@@ -171,10 +171,13 @@ def test_model_errors(args, message, capsys):
 
 
 def test_models_command(capsys):
-    """One line per model: its name, title and summary, then the add-ons."""
+    """One line per model: its name, title and summary, the model files, then the add-ons and the files."""
     assert cli.main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         *(f"{m.name.ljust(9)} {m.title}: {m.summary}" for m in (SOFTMAX, LOGISTIC, LINEAR)),
-        "add-ons for every command: --l2 LAMBDA (L2 penalty), --smoothing EPS (softmax label smoothing)",
+        "mlp       Two-layer perceptron with tanh hidden units and cross-entropy loss (model file; --model mlp)",
+        "add-ons of the first three: --l2 LAMBDA (L2 penalty), --smoothing EPS (softmax label smoothing)",
+        "your own model: --model-file FILE (a TOML file of definitions; derive models --show mlp)",
+        "shipped model files: linear, logistic, mlp, softmax (derive models --show NAME)",
     ]

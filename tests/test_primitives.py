@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derive.core import symbols as S
-from derive.core.primitives import PRIMITIVES, indexed_softmax, logsumexp, sigmoid, softmax, softplus
+from derive.core.primitives import PRIMITIVES, indexed_softmax, logsumexp, relu, sigmoid, softmax, softplus, step
 
 u, v, w = sp.symbols("u v w", real=True)
 
@@ -37,9 +37,29 @@ def cancels(expr: sp.Expr) -> bool:
     return sp.cancel(sp.together(expr)) == 0
 
 
+#: the primitives with a kink: no rewrite to exponentials, a derivative almost everywhere
+KINKED = {relu, step}
+
+
 def test_every_primitive_is_covered():
-    assert PRIMITIVES == {"sigmoid": sigmoid, "softplus": softplus, "softmax": softmax, "logsumexp": logsumexp}
-    assert {type(f) for f in APPLIED} == set(PRIMITIVES.values())
+    assert PRIMITIVES == {
+        "sigmoid": sigmoid,
+        "softplus": softplus,
+        "softmax": softmax,
+        "logsumexp": logsumexp,
+        "relu": relu,
+        "step": step,
+    }
+    assert {type(f) for f in APPLIED} == set(PRIMITIVES.values()) - KINKED
+
+
+def test_relu_and_its_derivative_the_step_almost_everywhere():
+    assert sp.diff(relu(u), u) == step(u) and sp.diff(step(u), u) == 0
+    assert relu(u).rewrite(sp.Max) == sp.Max(0, u) and step(u).rewrite(sp.Heaviside) == sp.Heaviside(u, 0)
+    for point in (-2.5, -1e-3, 1e-3, 0.7, 3.0):  # away from the kink, the step is the slope of max(0, u)
+        h = 1e-6
+        slope = (max(0.0, point + h) - max(0.0, point - h)) / (2 * h)
+        assert slope == pytest.approx(float(step(u).rewrite(sp.Heaviside).subs(u, point)))
 
 
 @pytest.mark.parametrize(

@@ -139,9 +139,9 @@ def test_all_skips_the_loss_curves_without_the_extra_and_writes_the_rest(tmp_pat
     why = "training needs scikit-learn and matplotlib (not installed): pip install 'derive-gradients[train]' (or '.[train]' in a checkout)"
     tex = shutil.which("pdflatex") is not None  # without TeX the PDF is skipped too, on a line of its own
     lines = [line for line in captured.err.splitlines() if tex or not line.startswith("skipped derivation.pdf: ")]
-    assert sorted(lines) == [f"skipped train_setosa.png: {why}", f"skipped train_species.png: {why}"]
+    assert sorted(lines) == [f"skipped train_{name}.png: {why}" for name in ("mlp", "setosa", "species")]
     written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
-    skipped = {"train_setosa.png", "train_species.png"} | (set() if tex else {"derivation.pdf"})
+    skipped = {"train_mlp.png", "train_setosa.png", "train_species.png"} | (set() if tex else {"derivation.pdf"})
     assert written == set(ARTEFACTS) - skipped
     assert captured.out.split() == [str(tmp_path / name) for name in ARTEFACTS if name in written]
     for name in ("gradient.txt", "softmax_grad.py", "models/logistic.md"):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from derive.claims import vocabulary
 from derive.claims.builder import Builder
 from derive.core import rules
 from derive.core import symbols as S
@@ -34,7 +35,7 @@ from derive.core.derivation import MAIN, Step, reduce
 from derive.core.errors import InputError
 from derive.core.primitives import indexed_softmax, sigmoid, softmax
 from derive.core.strategies import Rule, chain
-from derive.notation import bounds, vocabulary
+from derive.notation import bounds
 from derive.notation.syntax import tree
 from derive.verify.evaluate import number
 

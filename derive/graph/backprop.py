@@ -49,6 +49,12 @@ class Backprop:
     steps: tuple[Step, ...]
     signals: tuple[Signal, ...]
     results: tuple[tuple[Node, sp.Expr], ...]
+    #: dH/d(node) for every definition and parameter the loss depends on, in named terms (a signal's value
+    #: for a signal node, not its name)
+    adjoints: tuple[tuple[str, sp.Expr], ...] = ()
+
+    def adjoint(self, name: str) -> sp.Expr:
+        return dict(self.adjoints)[name]
 
     def lhs(self, node: Node) -> sp.Derivative:
         return sp.Derivative(self.graph.loss.ref, node.ref)
@@ -209,7 +215,7 @@ def _backprop(graph: Graph, assume: bool) -> Backprop:
             walk.visit(node)
     results = tuple((p, walk.adjoint[p.name]) for p in graph.parameters)
     used = tuple(a.name for a in graph.assumptions) if assume else ()
-    return Backprop(graph, used, tuple(walk.steps), tuple(walk.signals), results)
+    return Backprop(graph, used, tuple(walk.steps), tuple(walk.signals), results, tuple(walk.values.items()))
 
 
 class _Walk:
@@ -218,6 +224,7 @@ class _Walk:
     def __init__(self, graph: Graph, assume: bool):
         self.graph, self.indices = graph, Indices(graph)
         self.adjoint: dict[str, sp.Expr] = {}
+        self.values: dict[str, sp.Expr] = {}
         self.steps: list[Step] = []
         self.signals: list[Signal] = []
         self.signal_nodes = {n.name for n in graph.signals()}
@@ -269,7 +276,9 @@ class _Walk:
                     (ref, lhs),
                 )
             )
+            self.values[node.name] = value
             value = ref
+        self.values.setdefault(node.name, value)
         self.adjoint[node.name] = value
 
     def _reaches(self, consumer: Node) -> bool:

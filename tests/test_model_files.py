@@ -493,3 +493,48 @@ def test_derive_check_for_a_model_file_refuses_with_one_line(argv, message, caps
     assert main(["check", "--model", "mlp", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- the element-wise proof
+@pytest.mark.parametrize(
+    ("text", "sizes"),
+    [
+        (ISSUE_EXAMPLE, {"d": 3, "M": 4, "K": 3}),
+        (DEEP, {"d": 3, "M": 4, "L": 2, "K": 3}),
+        (POISSON, {"d": 4}),
+        (library.source("logistic"), {"d": 3}),
+        (library.source("softmax"), {"d": 2, "K": 4}),
+    ],
+)
+@pytest.mark.parametrize("assume", [True, False])
+def test_the_element_wise_proof_holds_for_every_entry(text, sizes, assume):
+    from derive.verify.network_proof import prove
+
+    graph = read(text)
+    proof = prove(graph, sizes, assume=assume)
+    expected = sum(int(np.prod([sizes[graph.size_of(i).name] for i in p.indices])) for p in graph.parameters)
+    assert proof.entries == expected and proof.max_spot_error < 1e-4
+
+
+def test_the_element_wise_proof_catches_a_wrong_closed_form():
+    """The accepted answer's mistake, put into the MLP: dH/dz_j = -P_j (1 - a_j) fails at the first entry."""
+    from derive.verify.network_proof import ProofError, _Proof
+
+    graph = read(ISSUE_EXAMPLE)
+    bp = backprop(graph)
+    P, a = sp.IndexedBase("P"), sp.IndexedBase("a")
+    j = sp.Symbol("j", integer=True, positive=True)
+    wrong = tuple((name, -P[j] * (1 - a[j]) if name == "z" else value) for name, value in bp.adjoints)
+    tampered = type(bp)(graph, bp.assumptions, bp.steps, bp.signals, bp.results, wrong)
+    proof = _Proof(graph, tampered, {"d": 2, "M": 2, "K": 2}, True)
+    proof.node(graph.node("a"))
+    with pytest.raises(ProofError, match=r"dH/dz\[1\]"):
+        proof.node(graph.node("z"))
+
+
+def test_derive_gradient_sizes_proves_a_model_file(capsys):
+    assert main(["gradient", "--model", "mlp", "--sizes", "d=4,M=5,K=3"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("proved 43 parameter entries of mlp (d = 4, M = 5, K = 3)")
+    assert main(["gradient", "--model", "mlp", "--sizes", "d=4,M=5"]) == 2
+    assert "--sizes names every size of mlp and no other: d, M, K" in capsys.readouterr().err

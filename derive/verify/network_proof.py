@@ -88,6 +88,27 @@ def written_out(expr: sp.Expr, assignment: dict, sizes: dict[sp.Symbol, int]) ->
     return fixed.replace(lambda e: isinstance(e, sp.Sum), expand) if fixed.has(sp.Sum) else fixed
 
 
+class Instances:
+    """A closed form at many concrete entries: a product's factors written out once per value of their own
+    indices (x[3] once, not once per entry of V[3, h]), the product of the cached factors at each entry."""
+
+    def __init__(self, expr: sp.Expr, indices: tuple[sp.Symbol, ...], sizes: dict):
+        self.indices, self.sizes = indices, sizes
+        self.factors = sp.Mul.make_args(expr)
+        self.uses = [tuple(n for n, i in enumerate(indices) if i in f.free_symbols) for f in self.factors]
+        self.cache: list[dict] = [{} for _ in self.factors]
+
+    def at(self, entry: tuple[int, ...]) -> sp.Expr:
+        parts = []
+        for factor, uses, cache in zip(self.factors, self.uses, self.cache, strict=True):
+            key = tuple(entry[n] for n in uses)
+            if key not in cache:
+                assignment = {self.indices[n]: entry[n] for n in uses}
+                cache[key] = written_out(factor, assignment, self.sizes)
+            parts.append(cache[key])
+        return sp.Mul(*parts)
+
+
 def partials(expr: sp.Expr, base: sp.Basic) -> dict[sp.Basic, sp.Expr]:
     """d expr / d entry for every entry of ``base`` in ``expr``, differentiating only the terms that hold it."""
     groups: dict[sp.Basic, list[sp.Expr]] = defaultdict(list)
@@ -166,11 +187,11 @@ class _Proof:
                 upstream = sp.S.One if consumer.kind == LOSS else self.known[ref]
                 for entry, d in partials(expr, node.base).items():
                     derivative[entry] += upstream * d
-        closed = self.bp.adjoint(node.name)
+        closed = Instances(self.bp.adjoint(node.name), node.indices, self.sizes)
         signal = node.name in {s.node.name for s in self.bp.signals}
         for entry in entries(self.graph, node, {k.name: v for k, v in self.sizes.items()}):
             ref = at(node, entry)
-            truth = written_out(closed, dict(zip(node.indices, entry, strict=True)), self.sizes)
+            truth = closed.at(entry)
             self._equal(derivative[ref], truth, ref, self._after(node))
             self.known[ref] = (
                 signal_ref(self.graph, node, entry)

@@ -13,7 +13,7 @@ import sys
 
 from derive.app.cli.options import add_model_options, model_from_args, positive_int
 from derive.app.cli.registry import command
-from derive.app.graphs import graph_from_args
+from derive.app.graphs import graph_from_args, sizes_option
 from derive.core.errors import InputError
 
 
@@ -22,6 +22,9 @@ def _gradient_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", action="store_true", help="print every step of the derivation")
     parser.add_argument("--classes", "-K", type=positive_int(1000), metavar="K", help="prove every entry for K classes")
     parser.add_argument("--features", "-d", type=positive_int(100_000), metavar="d", help="... and d features")
+    parser.add_argument(
+        "--sizes", type=sizes_option, metavar="d=784,M=128,K=10", help="a model file's sizes: prove every entry"
+    )
     group = parser.add_argument_group("your own loss (instead of --model)")
     group.add_argument(
         "--expr",
@@ -40,6 +43,8 @@ def cmd_gradient(args: argparse.Namespace) -> int:
     graph = graph_from_args(args)
     if graph is not None:
         return graph_gradient(graph, args)
+    if args.sizes is not None:
+        raise InputError("--sizes sizes a model file (--model-file, --model mlp); the built-in models take -K and -d")
     model, _ = model_from_args(args)
     sizes = proof_sizes(model, args.classes, args.features)  # checked before any output
     print_closed_forms(model, not args.exact, args.steps)
@@ -55,11 +60,36 @@ def graph_gradient(graph, args: argparse.Namespace) -> int:
 
     if args.classes or args.features:
         raise InputError("--classes and --features size the built-in models; a model file's proof takes --sizes")
+    if args.sizes is not None:
+        graph_sizes(graph, args.sizes)  # checked before any output
     bp = backprop(graph, assume=not args.exact)
     if args.steps:
         print(steps_report(bp))
     print("\n".join(backprop_lines(bp)))
+    if args.sizes is not None:
+        print(graph_proof(graph, args.sizes, not args.exact))
     return 0
+
+
+def graph_sizes(graph, given: dict[str, int]) -> None:
+    """--sizes names every size of the model file and no other, each at least 1."""
+    names = [s.name for s in graph.sizes]
+    if sorted(given) != sorted(names):
+        raise InputError(f"--sizes names every size of {graph.name} and no other: {', '.join(names)}")
+    if any(value < 1 for value in given.values()):
+        raise InputError("--sizes: every size is at least 1")
+
+
+def graph_proof(graph, given: dict[str, int], assume: bool) -> str:
+    """The element-wise proof of a model file at the sizes of --sizes (every size named)."""
+    from derive.verify.network_proof import ProofError, prove
+
+    try:
+        return prove(graph, given, assume, progress=sys.stderr.isatty()).summary()
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    except ProofError as err:
+        raise InputError(f"the proof failed: {err}") from None
 
 
 def proof_sizes(model, classes: int | None, features: int | None) -> tuple[int, int] | None:

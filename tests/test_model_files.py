@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -538,3 +539,46 @@ def test_derive_gradient_sizes_proves_a_model_file(capsys):
     assert last.startswith("proved 43 parameter entries of mlp (d = 4, M = 5, K = 3)")
     assert main(["gradient", "--model", "mlp", "--sizes", "d=4,M=5"]) == 2
     assert "--sizes names every size of mlp and no other: d, M, K" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- documents
+def test_latex_and_markdown_for_a_model_file(tmp_path, capsys):
+    import shutil
+
+    path = tmp_path / "deep.toml"
+    path.write_text(DEEP)
+    options = ["--pdf"] if shutil.which("pdflatex") else []
+    assert main(["latex", "--model-file", str(path), "-o", str(tmp_path), *options]) == 0
+    assert main(["markdown", "--model-file", str(path), "-o", str(tmp_path)]) == 0
+    tex, md = (tmp_path / "deep.tex").read_text(), (tmp_path / "deep.md").read_text()
+    for text in (tex, md):
+        assert r"\nabla_{U} H = x \, {\delta^{(u)}}^{\top}" in text and "name the error signal" in text
+        assert (
+            r"\delta_{h} = \left(\sum_{g=1}^{L} \delta_{g} V_{hg}\right) \operatorname{step}{\left(u_{h} \right)}"
+            in text
+        )
+    if options:
+        assert (tmp_path / "deep.pdf").read_bytes()[:5] == b"%PDF-"
+    assert capsys.readouterr().out.count(str(tmp_path)) == 2 + bool(options)
+
+
+def test_the_mlp_document_is_output_models_mlp():
+    text = (Path(__file__).resolve().parent.parent / "output" / "models" / "mlp.md").read_text()
+    assert (
+        r"\boxed{\frac{\partial H}{\partial W_{hj}} = g_{h} \delta_{j}} \qquad \nabla_{W} H = g \, {\delta^{(z)}}^{\top}"
+        in text
+    )
+    assert "Central finite differences of the loss agree" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["latex", "--model", "mlp", "-K", "3", "-d", "2"], "--classes and --features size the built-in models"),
+        (["markdown", "--model", "mlp", "--x", "1 2"], "come from its [example] table"),
+        (["markdown", "--sizes", "d=3"], "--sizes is for model files"),
+    ],
+)
+def test_document_options_refused_for_model_files(argv, message, tmp_path, capsys):
+    assert main([*argv, "-o", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err

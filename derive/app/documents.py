@@ -93,3 +93,25 @@ def _first_error(output: bytes) -> str:
     """The first line of TeX's log that reports an error ("! ..."), else its last line."""
     log = output.decode("utf-8", "replace").splitlines()
     return next((line for line in log if line.startswith("!")), log[-1] if log else "no output")[:300]
+
+
+def network_context(graph, assume: bool = True, sizes: dict | None = None, seed: int = 0) -> dict:
+    """The context of a model file's document: backpropagation and a worked example at the file's numbers."""
+    from derive.graph.backprop import backprop
+    from derive.render.document.network import context as network_document
+    from derive.verify import network
+
+    bp = backprop(graph, assume)
+    sizes = network.example_sizes(graph, sizes)
+    arrays = network.example_arrays(graph, sizes, seed)
+    evaluation = network.evaluate(graph, bp, arrays)
+    return network_document(graph, bp, evaluation, sizes, network.check(graph, bp, arrays))
+
+
+def render_network(kind: str, context: dict) -> str:
+    """A model file's document: "tex" (standalone), "body.tex" (--fragment) or "md"."""
+    from derive.render.environment import render as render_template
+
+    template = {"tex": ("latex", "network.tex.jinja"), "body.tex": ("latex", "network-body.tex.jinja")}
+    folder, name = template.get(kind, ("markdown", "network.md.jinja"))
+    return render_template(folder, name, **context)

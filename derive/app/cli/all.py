@@ -73,6 +73,8 @@ ARTEFACTS: dict[str, Callable[[], str | bytes]] = {
     "derivation.pdf": partial(needs, tex_compiler, documents.seed_pdf, SEED),
     "derivation.md": partial(documents.seed_document, "md", SEED),
     **_model_documents(),
+    "models/mlp.tex": partial(documents.network_document, "tex", "mlp"),
+    "models/mlp.md": partial(documents.network_document, "md", "mlp"),
     **{name: partial(code.module_text, *spec) for name, spec in code.MODULES.items()},
     "mlp_gradient.txt": partial(gradient.graph_steps_text, "mlp"),
     "mlp_grad.py": partial(code.graph_module_text, "mlp"),

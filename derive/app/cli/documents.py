@@ -25,6 +25,7 @@ from derive.app.cli.options import (
 )
 from derive.app.cli.registry import command
 from derive.app.files import write_atomic
+from derive.app.graphs import graph_from_args, sizes_option
 from derive.core.errors import InputError
 
 
@@ -35,7 +36,11 @@ def add_document_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--features", "-d", type=positive_int(100_000), metavar="d", help="... and d features")
     add_example_options(parser)
-    add_model_options(parser)
+    add_model_options(parser, files=True)
+    parser.add_argument(
+        "--sizes", type=sizes_option, metavar="d=4,M=5,K=3", help="a model file's example sizes (default: its own)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="a model file's random example numbers (default 0)")
     parser.set_defaults(lr=documents.DOCUMENT_LR)
     parser.epilog = f"The worked example's gradient-descent step uses --lr, default {documents.DOCUMENT_LR}."
 
@@ -77,12 +82,29 @@ def cmd_latex(args: argparse.Namespace) -> int:
         raise InputError("--pdf compiles the standalone document: leave out --fragment")
     if args.pdf:
         documents.tex_compiler()
-    name, kind = ("derivation-body.tex", "body.tex") if args.fragment else ("derivation.tex", "tex")
-    source = documents.render(kind, document_from_args(args))
+    graph = graph_from_args(args)
+    stem = "derivation" if graph is None else graph.name
+    name, kind = (f"{stem}-body.tex", "body.tex") if args.fragment else (f"{stem}.tex", "tex")
+    if graph is None:
+        source = documents.render(kind, document_from_args(args))
+    else:
+        source = documents.render_network(kind, network_document_from_args(graph, args))
     print(write_atomic(args.output / name, source))
     if args.pdf:
-        print(write_atomic(args.output / "derivation.pdf", documents.compile_pdf(source)))
+        print(write_atomic(args.output / f"{stem}.pdf", documents.compile_pdf(source)))
     return 0
+
+
+def network_document_from_args(graph, args: argparse.Namespace) -> dict:
+    """The context of a model file's document; the built-in models' sample options are refused."""
+    if args.classes is not None or args.features is not None:
+        raise InputError("--classes and --features size the built-in models; a model file's example takes --sizes")
+    if any(getattr(args, name) is not None for name in ("x", "W", "b", "label", "P")):
+        raise InputError("a model file's numbers come from its [example] table, --sizes and --seed")
+    try:
+        return documents.network_context(graph, not args.exact, args.sizes, args.seed)
+    except ValueError as err:
+        raise InputError(str(err)) from None
 
 
 @command(
@@ -91,6 +113,13 @@ def cmd_latex(args: argparse.Namespace) -> int:
     add_document_options,
 )
 def cmd_markdown(args: argparse.Namespace) -> int:
+    graph = graph_from_args(args)
+    if graph is not None:
+        text = documents.render_network("md", network_document_from_args(graph, args))
+        print(write_atomic(args.output / f"{graph.name}.md", text))
+        return 0
+    if args.sizes is not None:
+        raise InputError("--sizes is for model files; the built-in models take -K and -d")
     print(write_atomic(args.output / "derivation.md", documents.render("md", document_from_args(args))))
     return 0
 
@@ -113,3 +142,11 @@ def seed_document(kind: str, options: ModelOptions, lr: float = documents.DOCUME
 def seed_pdf(options: ModelOptions, lr: float = documents.DOCUMENT_LR) -> bytes:
     """What ``derive latex --pdf`` compiles with the model's options alone (InputError without TeX)."""
     return documents.compile_pdf(seed_document("tex", options, lr))
+
+
+def network_document(kind: str, name: str = "mlp") -> str:
+    """What ``derive latex --model NAME`` (kind "tex") or ``derive markdown --model NAME`` ("md") writes for a
+    shipped model file (output/models/mlp.tex and .md)."""
+    from derive.app.graphs import library_graph
+
+    return documents.render_network(kind, documents.network_context(library_graph(name)))

@@ -1,0 +1,172 @@
+"""The context of a model file's document (``derive latex/markdown --model-file F``): one layout for every file.
+
+From the graph, its backpropagation and a worked example: the notation table, the definitions and the
+loss, the assumptions, one section per node of the backward walk (its steps numbered, the local
+derivatives as their own blocks), the boxed results with their error signals and matrix forms, and the
+example's numbers.  Formulas are printed by :mod:`derive.printing.latex`; the templates
+``latex/network*.tex.jinja`` and ``markdown/network.md.jinja`` only lay them out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from derive.core.derivation import FACTOR
+from derive.graph.backprop import Backprop
+from derive.graph.graph import Graph, Node
+from derive.printing.latex import equation, index_range, latex
+from derive.render.document.steps import Tex, explained
+
+
+@dataclass(frozen=True)
+class Row:
+    symbol: str
+    meaning: str
+    indices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NumberedLine:
+    number: int
+    lhs: str
+    rhs: str
+    equation: str
+    justification: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Part:
+    """The steps of one derivative in the backward walk: a local derivative, or dH/d(node)."""
+
+    title: str
+    local: bool
+    lines: tuple[NumberedLine, ...]
+
+
+def notation(graph: Graph) -> tuple[Row, ...]:
+    ranges = dict(graph.ranges)
+    rows = []
+    for node in graph.nodes:
+        indices = tuple(index_range(i, sp.Integer(1), ranges[i]) for i in node.indices)
+        meaning = node.meaning if node.kind in ("input", "parameter") else f"{node.kind}"
+        rows.append(Row(latex(node.ref), meaning, indices))
+    return tuple(rows)
+
+
+def parts(bp: Backprop) -> tuple[Part, ...]:
+    """The steps in runs of one left-hand side each, numbered on."""
+    tex = Tex()
+    found, run, number = [], [], 1
+    for step in bp.steps:
+        if run and step.lhs != run[-1].lhs and step.rule != "name_signal":
+            found.append(_part(run, number, tex))
+            number += len(run)
+            run = []
+        run.append(step)
+    if run:
+        found.append(_part(run, number, tex))
+    return tuple(found)
+
+
+def _part(run: list, start: int, tex: Tex) -> Part:
+    lines = tuple(
+        NumberedLine(
+            start + n,
+            tex(s.lhs) if n == 0 or s.lhs != run[n - 1].lhs else "",
+            tex(s.rhs),
+            tex(s.lhs, s.rhs),
+            explained(s, tex),
+        )
+        for n, s in enumerate(run)
+    )
+    return Part(latex(run[0].lhs), run[0].kind == FACTOR, lines)
+
+
+def matrix_form(node: Node, result: sp.Expr, names: dict | None = None) -> str:
+    r"""\nabla_W H = g \delta^T for a result that is a product of two vectors over the parameter's two indices
+    (in order), \nabla_b H = \delta for one that is a vector over its one index; "" otherwise."""
+    factors = [f for f in sp.Mul.make_args(result) if not f.is_Number]
+    vectors = {f.indices[0]: f for f in factors if isinstance(f, sp.Indexed) and len(f.indices) == 1}
+    if len(factors) != len(vectors) or set(vectors) != set(node.indices) or len(factors) != len(node.indices):
+        return ""
+    names = names or {}
+    nabla = rf"\nabla_{{{latex(node.base)}}} H"
+    if len(node.indices) == 1:
+        return rf"{nabla} = {_vector(vectors[node.indices[0]].base, names)}"
+    first, second = (_vector(vectors[i].base, names) for i in node.indices)
+    return rf"{nabla} = {first} \, {{{second}}}^{{\top}}"
+
+
+def _vector(base: sp.Basic, names: dict) -> str:
+    return names.get(base, latex(base))
+
+
+def signal_vectors(bp: Backprop) -> dict:
+    r"""Each error signal's vector: \delta^{(z)} for delta_j = dH/dz_j when there are several, else \delta."""
+    bases = {s.ref.base: s.node.name for s in bp.signals if isinstance(s.ref, sp.Indexed)}
+    if len(bases) < 2:
+        return {}
+    return {base: rf"\delta^{{({name})}}" for base, name in bases.items()}
+
+
+def results(bp: Backprop) -> tuple[dict, ...]:
+    names = signal_vectors(bp)
+    return tuple(
+        {"equation": equation(bp.lhs(node), result), "matrix": matrix_form(node, result, names)}
+        for node, result in bp.results
+    )
+
+
+def numbers(value) -> str:
+    """A vector or matrix of numbers as a LaTeX bmatrix (6 significant digits)."""
+    array = np.atleast_1d(np.asarray(value, dtype=float)) + 0.0
+    rows = array[None, :] if array.ndim == 1 else array
+    body = r" \\ ".join(" & ".join(f"{v:.6g}" for v in row) for row in rows)
+    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+def example(graph: Graph, bp: Backprop, evaluation, sizes: dict, fd_errors: dict) -> dict:
+    """The worked example's numbers: each quantity of one sample, the loss, the gradients, the check."""
+
+    def sample(name: str, batched: bool):
+        value = evaluation.values[name]
+        return np.asarray(value)[0] if batched else value
+
+    quantities = [(n.ref, sample(n.name, n.kind != "parameter")) for n in (*graph.inputs, *graph.parameters)]
+    quantities += [(n.ref, sample(n.name, True)) for n in graph.definitions]
+    quantities += [(s.ref, sample(f"delta_{s.node.name}", True)) for s in bp.signals]
+    return {
+        "sizes": ", ".join(f"{k} = {v}" for k, v in sizes.items()),
+        "quantities": [{"symbol": latex(ref), "value": numbers(value)} for ref, value in quantities],
+        "loss": f"{latex(graph.loss.ref)} = {evaluation.loss:.6f}",
+        "gradients": [
+            {"symbol": latex(bp.lhs(p)), "value": numbers(evaluation.gradients[p.name])} for p in graph.parameters
+        ],
+        "fd": max(fd_errors.values(), default=0.0),
+    }
+
+
+def context(graph: Graph, bp: Backprop, evaluation, sizes: dict, fd_errors: dict) -> dict:
+    """Everything the model file's document shows."""
+    return {
+        "title": graph.title,
+        "model": graph.name,
+        "notation": notation(graph),
+        "definitions": [equation(n.ref, n.expr) for n in (*graph.definitions, graph.loss)],
+        "assumptions": [{"name": a.name, "equation": equation(a.lhs, a.rhs)} for a in graph.assumptions],
+        "assumed": bool(bp.assumptions),
+        "parts": parts(bp),
+        "signals": [
+            {
+                "equation": equation(s.ref, s.value),
+                "meaning": latex(bp.lhs(s.node)),
+                "vector": signal_vectors(bp).get(getattr(s.ref, "base", None), ""),
+            }
+            for s in bp.signals
+        ],
+        "results": results(bp),
+        "example": example(graph, bp, evaluation, sizes, fd_errors),
+    }

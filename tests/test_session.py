@@ -359,6 +359,20 @@ def test_shell_for_another_model(tmp_path):
     assert "Out[2]: λ" in result.stdout
 
 
+def test_shell_for_a_model_file(tmp_path):
+    result = shell("--model", "mlp", commands="dV\nmodel.expanded('b')\nexample.sizes\n", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert (
+        lines[0]
+        == "derive shell: Two-layer perceptron with tanh hidden units and cross-entropy loss (mlp, a model file)"
+    )
+    assert "  symbols    x, P, V, c, W, b, u, g, z, a, H" in lines and "  indices    i, h, j; sizes d, M, K" in lines
+    assert "Out[1]: dH/dV_ih = x_i*delta_h" in result.stdout
+    assert "Out[2]: dH/db_j = -P_j + a_j" in result.stdout
+    assert "Out[3]: {'d': 4, 'M': 3, 'K': 3}" in result.stdout
+
+
 def test_shell_without_ipython_is_a_one_line_error(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "IPython", None)  # makes `import IPython` raise ImportError
     assert cli.main(["shell"]) == 2

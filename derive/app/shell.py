@@ -70,6 +70,31 @@ def banner(session: Session) -> str:
     )
 
 
+def network_namespace(session) -> dict:
+    """A model file's shell: the session, every quantity by name, the indices and sizes, each result."""
+    graph = session.graph
+    quantities = {n.name: n.base for n in graph.nodes}
+    indices = {i.name: i for i, _ in graph.ranges} | {s.name: s for s in graph.sizes}
+    results = {f"d{p.name}": session.result(p.name) for p in graph.parameters}
+    return {"sp": sp, "model": session, **quantities, **indices, **results, "example": session.example()}
+
+
+def network_banner(session) -> str:
+    graph = session.graph
+    results = ", ".join(f"d{p.name} = model.result({p.name!r})" for p in graph.parameters)
+    return "\n".join(
+        [
+            f"derive shell: {graph.title} ({graph.name}, a model file)",
+            f"  symbols    {', '.join(n.name for n in graph.nodes)}",
+            f"  indices    {', '.join(i.name for i, _ in graph.ranges)}; sizes {', '.join(s.name for s in graph.sizes)}",
+            f"  derived    {results}",
+            "  example    model.example(sizes=..., seed=...), every quantity's numbers and the finite-difference check",
+            "  also       model.gradients, model.steps, model.expanded(name), model.code(), model.train(), sp = sympy",
+            "",
+        ]
+    )
+
+
 def start(session: Session) -> int:
     """Run IPython with the namespace until the user leaves; InputError when IPython is missing."""
     try:
@@ -80,9 +105,10 @@ def start(session: Session) -> int:
         raise InputError(
             "derive shell needs IPython: pip install 'derive-gradients[shell]' (or '.[shell]' in a checkout)"
         ) from None
-    names = namespace(session)
+    network = not isinstance(session, Session)
+    names = network_namespace(session) if network else namespace(session)
     config = Config()
-    config.TerminalInteractiveShell.banner1 = banner(session)
+    config.TerminalInteractiveShell.banner1 = network_banner(session) if network else banner(session)
     config.InteractiveShellApp.exec_lines = list(STARTUP)
     config.HistoryManager.hist_file = ":memory:"  # a session leaves no history file behind
     config.TerminalInteractiveShell.confirm_exit = False

@@ -189,17 +189,28 @@ class _Proof:
                     derivative[entry] += upstream * d
         closed = Instances(self.bp.adjoint(node.name), node.indices, self.sizes)
         signal = node.name in {s.node.name for s in self.bp.signals}
-        for entry in entries(self.graph, node, {k.name: v for k, v in self.sizes.items()}):
-            ref = at(node, entry)
+        later = self._after(node)
+        for ref, entry in self._entries(node, derivative):
             truth = closed.at(entry)
-            self._equal(derivative[ref], truth, ref, self._after(node))
-            self.known[ref] = (
-                signal_ref(self.graph, node, entry)
-                if signal and entry
-                else (signal_ref(self.graph, node) if signal else truth)
-            )
+            self._equal(derivative.get(ref, sp.S.Zero), truth, ref, later)
+            if node.kind != "parameter":  # a parameter's derivative is used by no node below it
+                self.known[ref] = signal_ref(self.graph, node, entry or None) if signal else truth
             if bar is not None:
                 bar.update(1)
+
+    def _entries(self, node: Node, derivative: dict):
+        """(entry's symbol, its indices) for every entry of the node, in order: those the chain rule reached first,
+        read off their symbols, then the rest (whose derivative is 0)."""
+        size = {k.name: v for k, v in self.sizes.items()}
+        everything = entries(self.graph, node, size)
+        reached = sorted(
+            ((ref, tuple(int(i) for i in ref.indices) if node.indices else ()) for ref in derivative),
+            key=lambda pair: pair[1],
+        )
+        yield from reached
+        if len(reached) != len(everything):
+            seen = {entry for _, entry in reached}
+            yield from ((at(node, entry), entry) for entry in everything if entry not in seen)
 
     def _after(self, node: Node) -> dict:
         """The written-out entries of the definitions after ``node`` (those that depend on it)."""

@@ -11,13 +11,12 @@ scikit-learn's ``MLPClassifier`` with the same hidden size and activation on the
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
 
 from derive.app.code import load_module, network_module_source
-from derive.app.training import TASKS, Data, load, one_hot
+from derive.app.training import TASKS, Data, curve, load, one_hot
 from derive.core.errors import InputError
 from derive.graph.graph import Graph, Node
 from derive.verify import network
@@ -195,25 +194,9 @@ def sklearn_accuracy(graph: Graph, data: Data, sizes: dict[str, int], seed: int)
 
 def network_plot(result: NetworkResult, format: str = "png") -> bytes:
     """The training loss per epoch (matplotlib's Agg backend), titled with both accuracies."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6, 4), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    axes.plot(np.arange(1, len(result.losses) + 1), result.losses, color="tab:blue")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("mean training loss")
-    axes.set_yscale("log")
     sklearn = f"{result.sklearn_accuracy:.1%}" if result.sklearn_accuracy is not None else "n/a"
-    axes.set_title(
+    title = (
         f"{result.graph.name} on iris, {result.task}: momentum {result.momentum:g}, lr {result.lr:g}\n"
-        f"test accuracy {result.test_accuracy:.1%} (scikit-learn MLPClassifier {sklearn})",
-        fontsize=10,
+        f"test accuracy {result.test_accuracy:.1%} (scikit-learn MLPClassifier {sklearn})"
     )
-    axes.grid(True, alpha=0.3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    metadata = {"Software": None} if format == "png" else {"Creator": None} if format == "pdf" else {"Date": None}
-    figure.savefig(buffer, format=format, metadata=metadata)
-    return buffer.getvalue()
+    return curve(result.losses, title, "mean training loss", format)

@@ -228,21 +228,26 @@ def binary_accuracy(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray) -> fl
 
 def loss_plot(result: Result, format: str = "png") -> bytes:
     """The training loss per epoch as a PNG (or "pdf", "svg": matplotlib's Agg backend, no display needed)."""
+    title = (
+        f"iris, {result.task.name}: gradient descent, lr {result.lr:g}\n"
+        f"test accuracy {result.test_accuracy:.1%} (scikit-learn {result.sklearn_accuracy:.1%})"
+    )
+    return curve(result.losses, title, "mean cross-entropy H (training set)", format)
+
+
+def curve(losses, title: str, ylabel: str, format: str = "png") -> bytes:
+    """A loss curve per epoch, log scale, as the bytes of a PNG, PDF or SVG with no date or software stamped in."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6, 4), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    axes.plot(np.arange(1, len(result.losses) + 1), result.losses, color="tab:blue")
+    axes.plot(np.arange(1, len(losses) + 1), losses, color="tab:blue")
     axes.set_xlabel("epoch")
-    axes.set_ylabel("mean cross-entropy H (training set)")
+    axes.set_ylabel(ylabel)
     axes.set_yscale("log")
-    axes.set_title(
-        f"iris, {result.task.name}: gradient descent, lr {result.lr:g}\n"
-        f"test accuracy {result.test_accuracy:.1%} (scikit-learn {result.sklearn_accuracy:.1%})",
-        fontsize=10,
-    )
+    axes.set_title(title, fontsize=10)
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -122,11 +122,11 @@ def loss_and_grad(
     loss_value = float(np.mean(sample_losses))
     delta_z = a * P.sum(axis=1)[:, None] - P
     delta_u = (1.0 - g**2) * (delta_z @ W.T)
-    dV = (x.T @ delta_u) / n_samples
-    dc = delta_u.sum(axis=0) / n_samples
-    dW = (g.T @ delta_z) / n_samples
-    db = delta_z.sum(axis=0) / n_samples
-    return loss_value, np.asarray(dV), np.asarray(dc), np.asarray(dW), np.asarray(db)
+    grad_V = (x.T @ delta_u) / n_samples
+    grad_c = delta_u.sum(axis=0) / n_samples
+    grad_W = (g.T @ delta_z) / n_samples
+    grad_b = delta_z.sum(axis=0) / n_samples
+    return loss_value, np.asarray(grad_V), np.asarray(grad_c), np.asarray(grad_W), np.asarray(grad_b)
 
 
 def grad(

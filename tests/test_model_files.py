@@ -308,6 +308,26 @@ BAD_FILES = [
     (_with('u_h = "sum_i(V_ih*x_i) + c_h"', 'u_h = "sum_i(V_ih*x_i) + c_h = 1"'), "without '='"),
     (_with('i = "d"', 'i = "d d"'), "is not a name such as d or K"),
     (_with('x_i = "feature i of one sample"', 'x_i = "feature"\nx_j = "again"'), "x is declared twice"),
+    # found by review: names and indices that generated code or the signals would confuse
+    (
+        _with('c_h = "bias of hidden unit h"', 'c_h = "bias"\ndelta = "a scalar"').replace("+ c_h", "+ c_h*delta"),
+        "delta is reserved",
+    ),
+    (_with('i = "d"', 'N = "d"').replace("_i", "_N").replace("V_ih", "V_Nh"), "an index is one lower-case letter"),
+    (_with('i = "d"', 'i = "h"'), "the size h is also an index"),
+    (
+        _with('u_h = "sum_i(V_ih*x_i) + c_h"', 'u_h = "sum_i(V_ih*x_i) + c_h + sum_i(c_h)"'),
+        "sum_i(...) of an expression without i",
+    ),
+    (_with('H = "-sum_j(P_j*log(a_j))"', 'H = "-sum_j(P_j*log(a_j)) + sum_h(W_hh)"'), "W with an index twice"),
+    (
+        _with('x_i = "feature i of one sample"\nP_j = "label: true probability of class j"\n', "")
+        .replace("[inputs]           # one sample; generated code takes a batch of them (a leading axis N)\n", "")
+        .replace("*x_i", "")
+        .replace("P_j*", "")
+        .replace('labels_sum_to_one = "sum_j(P_j) = 1"', ""),
+        "declares no input",
+    ),
 ]
 
 
@@ -582,3 +602,105 @@ def test_the_mlp_document_is_output_models_mlp():
 def test_document_options_refused_for_model_files(argv, message, tmp_path, capsys):
     assert main([*argv, "-o", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- found by review
+QUADRATIC = """\
+name = "quadratic"
+[indices]
+i = "d"
+j = "K"
+k = "K"
+[inputs]
+x_i = "x"
+A_jk = "a matrix"
+[parameters]
+W_ij = "w"
+[definitions]
+z_j = "sum_i(W_ij*x_i)"
+[loss]
+H = "sum_j(sum_k(z_j*A_jk*z_k))"
+"""
+
+
+def test_a_model_the_rules_cannot_reduce_is_one_line(tmp_path, capsys):
+    path = tmp_path / "quadratic.toml"
+    path.write_text(QUADRATIC)
+    assert main(["gradient", "--model-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "the rules leave a Kronecker delta or an index condition" in err and err.count("\n") == 1
+
+
+def test_a_long_chain_of_elementwise_definitions_stays_a_product():
+    """tanh(tanh(...(w x))): dH/dw is a product of 30 factors, not expanded into 2^30 terms."""
+    lines = ['name = "chain"', "[inputs]", 'x = "x"', 'y = "y"', "[parameters]", 'w = "w"', "[definitions]"]
+    lines += ['v0 = "w*x"', *(f'v{n} = "tanh(v{n - 1})"' for n in range(1, 31)), "[loss]", 'H = "(v30 - y)**2/2"']
+    graph = read("\n".join(lines))
+    bp = backprop(graph)
+    assert len(sp.Mul.make_args(bp.signals[0].value)) == 31
+    arrays = {"w": np.array(0.3), "x": np.array([0.5, -1.0]), "y": np.array([0.1, 0.2])}
+    assert max(network.check(graph, bp, arrays).values()) < 1e-6
+
+
+def test_a_scalar_model_without_indices():
+    text = 'name = "line"\n[inputs]\nx = "x"\ny = "y"\n[parameters]\nw = "w"\nb = "b"\n[loss]\nH = "(w*x + b - y)**2"\n'
+    graph = read(text)
+    assert lines(backprop(graph)) == ["dH/dw = 2*x*(b + w*x - y)", "dH/db = 2*b + 2*w*x - 2*y"]
+
+
+def test_a_definition_named_like_a_gradient_does_not_collide_in_generated_code():
+    from derive.app.code import load_module, network_module_source
+
+    text = (
+        'name = "dcol"\n[inputs]\nx = "x"\ny = "y"\n[parameters]\nw = "w"\nc = "c"\n'
+        '[definitions]\ndw = "w*x"\neta = "c*dw"\n[loss]\nH = "(eta - y)**2"\n'
+    )
+    graph = read(text)
+    module = load_module(network_module_source(graph), "dcol_grad")
+    arrays = {"w": np.array(0.7), "c": np.array(-1.3), "x": np.array([0.5, 2.0]), "y": np.array([1.0, -1.0])}
+    got = module.loss_and_grad(arrays["w"], arrays["c"], arrays["x"], arrays["y"])
+    want = network.evaluate(graph, backprop(graph), arrays)
+    assert got[1:] == pytest.approx((float(want.gradients["w"]), float(want.gradients["c"])), rel=1e-12)
+
+
+def test_prose_in_a_model_file_cannot_break_the_generated_module():
+    import ast
+
+    from derive.app.code import network_module_source
+
+    text = ISSUE_EXAMPLE.replace(
+        'title = "Two-layer perceptron with tanh hidden units and cross-entropy loss"',
+        'title = \'Title """ + __import__("os").system("echo PWNED") + """ \\\\N\'',
+    )
+    source = network_module_source(read(text))
+    tree = ast.parse(source)
+    assert isinstance(tree.body[0].value.value, str) and "PWNED" in ast.get_docstring(tree)
+
+
+@pytest.mark.parametrize(
+    ("example", "message"),
+    [
+        ("x = [[1, 2], [3]]", "example.x: not a number or a rectangular list of numbers"),
+        ("x = [1e308, 1.0, 0.0, 0.0]", "example.x: numbers must be finite and at most 1e6"),
+        ("z = [1.0, 2.0, 3.0]", "example.z: not an input or a parameter"),
+    ],
+)
+def test_bad_example_numbers_are_one_line(example, message, tmp_path, capsys):
+    path = tmp_path / "net.toml"
+    path.write_text(ISSUE_EXAMPLE + "\n[example]\n" + example + "\n")
+    assert main(["example", "--model-file", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_delta_in_a_claim_must_name_one_signal(tmp_path, capsys):
+    deep = (
+        ISSUE_EXAMPLE.replace('j = "K"', 'k = "M"\nj = "K"')
+        .replace('W_hj = "weight from hidden unit h to class j"', 'U_hk = "second layer"\nW_kj = "output layer"')
+        .replace(
+            'z_j = "sum_h(W_hj*g_h) + b_j"', 'r_k = "sum_h(U_hk*g_h)"\ns_k = "tanh(r_k)"\nz_j = "sum_k(W_kj*s_k) + b_j"'
+        )
+    )
+    path = tmp_path / "deep2.toml"
+    path.write_text(deep)
+    assert main(["check", "--model-file", str(path), "--wrt", "U", "g_h*delta_k"]) == 2
+    assert "delta over k could be several signals" in capsys.readouterr().err

@@ -28,8 +28,9 @@ import sympy as sp
 from derive.core.primitives import sigmoid, softplus
 from derive.core.strategies import Rule, chain, run
 from derive.graph.backprop import Backprop
-from derive.graph.graph import Graph, Node
-from derive.printing.tensor import BATCH, TensorPrinter
+from derive.graph.graph import Graph, Node, mentions
+from derive.printing.tensor import BATCH
+from derive.verify.network import printer, signal_name
 
 
 @dataclass(frozen=True)
@@ -73,17 +74,13 @@ class NetworkProgram:
         return tuple(a for a in self.arguments if not a.batched)
 
 
-def signal_variable(node: Node) -> str:
-    return f"delta_{node.name}"
-
-
 def program(graph: Graph, bp: Backprop) -> NetworkProgram:
     """The statements of the generated module for ``graph`` (with the signals and results of ``bp``)."""
-    tensor = _printer(graph, bp)
+    tensor = printer(graph, bp)
     loss, applied = run(chain(*stable_rules(graph)), graph.loss.expr)
     forward = tuple((n.name, tensor.doprint(n.expr, (BATCH, *n.indices))) for n in graph.definitions)
     needed = _needed(graph, [loss])
-    signals = tuple((signal_variable(s.node), tensor.doprint(s.value, (BATCH, *s.node.indices))) for s in bp.signals)
+    signals = tuple((signal_name(s.node), tensor.doprint(s.value, (BATCH, *s.node.indices))) for s in bp.signals)
     gradients = tuple((p.name, tensor.batch_mean(r, p.indices, "n_samples")) for p, r in bp.results)
     arguments = tuple(_argument(graph, n) for n in (*graph.parameters, *graph.inputs))
     rewrites = tuple(dict.fromkeys(a.rule.name for a in applied))
@@ -104,27 +101,9 @@ def _needed(graph: Graph, exprs: list[sp.Expr]) -> set[str]:
     """The definitions that ``exprs`` use, directly or through other definitions."""
     found: set[str] = set()
     for node in reversed(graph.definitions):
-        if any(_mentions(e, node) for e in exprs) or any(
-            _mentions(d.expr, node) for d in graph.definitions if d.name in found
-        ):
+        if any(mentions(e, node) for e in exprs) or any(d.uses(node) for d in graph.definitions if d.name in found):
             found.add(node.name)
     return found
-
-
-def _mentions(expr: sp.Expr, node: Node) -> bool:
-    if isinstance(node.base, sp.IndexedBase):
-        return any(q.base == node.base for q in expr.atoms(sp.Indexed))
-    return node.base in expr.free_symbols
-
-
-def _printer(graph: Graph, bp: Backprop) -> TensorPrinter:
-    names = {n.base: n.name for n in graph.nodes}
-    batched = {n.base for n in (*graph.inputs, *graph.definitions, graph.loss)}
-    for signal in bp.signals:
-        base = signal.ref.base if isinstance(signal.ref, sp.Indexed) else signal.ref
-        names[base] = signal_variable(signal.node)
-        batched.add(base)
-    return TensorPrinter(names, batched)
 
 
 def _argument(graph: Graph, node: Node) -> Argument:

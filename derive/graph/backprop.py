@@ -23,6 +23,7 @@ import sympy as sp
 
 from derive.core import rules
 from derive.core.derivation import CHAIN, FACTOR, MAIN, Step, reduce
+from derive.core.errors import InputError
 from derive.core.strategies import Rule, chain, where
 from derive.graph.graph import LOSS, Graph, Node
 from derive.graph.reader import index_symbol
@@ -214,6 +215,8 @@ def _backprop(graph: Graph, assume: bool) -> Backprop:
         if graph.depends(graph.loss, node):
             walk.visit(node)
     results = tuple((p, walk.adjoint[p.name]) for p in graph.parameters)
+    for node, value in (*results, *((s.node, s.value) for s in walk.signals)):
+        _reduced(node, value)
     used = tuple(a.name for a in graph.assumptions) if assume else ()
     return Backprop(graph, used, tuple(walk.steps), tuple(walk.signals), results, tuple(walk.values.items()))
 
@@ -235,8 +238,8 @@ class _Walk:
         self.closing = chain(
             rules.RULES["evaluate_product"],
             *naming,
-            rules.RULES["cancel"],
-            rules.RULES["split_sum"],
+            only_when(rules.RULES["cancel"], _has_quotient),
+            only_when(rules.RULES["split_sum"], _has_sum),
             rules.RULES["collapse_delta"],
             self.indices.in_range(),
             rules.RULES["factor_out_of_sum"],
@@ -350,6 +353,33 @@ def _definitions_first(graph: Graph) -> Rule:
         return rules.WrittenSum.written(*terms)
 
     return Rule("definitions_first", "write the model's quantities first and the inputs after", apply)
+
+
+def only_when(rule: Rule, condition) -> Rule:
+    """The rule, applied only to expressions for which ``condition`` holds: a product of n factors such as
+    (1 - g_1^2)(1 - g_2^2)... is left as it is, not expanded into 2^n terms."""
+    return Rule(rule.name, rule.justification, lambda e: rule.apply(e) if condition(e) else e, rule.terms)
+
+
+def _has_sum(expr: sp.Expr) -> bool:
+    return expr.has(sp.Sum) or expr.has(sp.KroneckerDelta)
+
+
+def _has_quotient(expr: sp.Expr) -> bool:
+    return any(p.exp.is_negative for p in expr.atoms(sp.Pow))
+
+
+class Unreduced(InputError):
+    """The named rules leave a Kronecker delta or an index condition in a result: derive cannot simplify it."""
+
+
+def _reduced(node: Node, value: sp.Expr) -> None:
+    """One line instead of a result that the printers and generated code cannot use."""
+    if value.has(sp.KroneckerDelta) or value.has(sp.Piecewise):
+        raise Unreduced(
+            f"dH/d{node.key}: the rules leave a Kronecker delta or an index condition ({str(value)[:60]}...);"
+            " write the definition with its sums over distinct indices, one per sum"
+        )
 
 
 def _assumption_rule(assumption) -> Rule:

@@ -36,13 +36,14 @@ class ClaimReader(Reader):
         if name != SIGNAL or name in self.scope.quantities:
             return super()._quantity(name, suffixes)
         indices = self._subscript(suffixes, name) if suffixes else ()
-        for node in self.graph.signals():
-            ranges = tuple(self.graph.size_of(i) for i in node.indices)
-            if ranges == tuple(self.scope.size(i) for i in indices):
-                return signal_ref(self.graph, node, indices) if indices else signal_ref(self.graph, node)
-        self.fail(
-            f"no error signal runs over {', '.join(map(str, indices)) or 'no index'} (signals: {_signals(self.graph)})"
-        )
+        wanted = tuple(self.scope.size(i) for i in indices)
+        found = [n for n in self.graph.signals() if tuple(self.graph.size_of(i) for i in n.indices) == wanted]
+        shown = ", ".join(map(str, indices)) or "no index"
+        if len(found) > 1:
+            self.fail(f"delta over {shown} could be several signals ({_signals(self.graph)}); write out its sum")
+        if not found:
+            self.fail(f"no error signal runs over {shown} (signals: {_signals(self.graph)})")
+        return signal_ref(self.graph, found[0], indices) if indices else signal_ref(self.graph, found[0])
 
 
 def _signals(graph: Graph) -> str:

@@ -9,6 +9,7 @@ defines it for definitions and the loss.  The edges are the names each expressio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import sympy as sp
 
@@ -43,11 +44,14 @@ class Node:
 
     def uses(self, other: Node) -> bool:
         """Whether this node's expression mentions ``other``."""
-        if self.expr is None:
-            return False
-        if isinstance(other.base, sp.IndexedBase):
-            return any(q.base == other.base for q in self.expr.atoms(sp.Indexed))
-        return other.base in self.expr.free_symbols
+        return self.expr is not None and mentions(self.expr, other)
+
+
+def mentions(expr: sp.Expr, node: Node) -> bool:
+    """Whether ``expr`` mentions the quantity of ``node`` (at any indices)."""
+    if isinstance(node.base, sp.IndexedBase):
+        return any(q.base == node.base for q in expr.atoms(sp.Indexed))
+    return node.base in expr.free_symbols
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,13 @@ class Graph:
 
     def depends(self, node: Node, on: Node) -> bool:
         """Whether ``node`` depends on ``on`` through the definitions."""
-        if node.uses(on):
-            return True
-        return any(node.uses(d) and self.depends(d, on) for d in self.definitions if d is not node)
+        return on.name in self._below[node.name]
+
+    @cached_property
+    def _below(self) -> dict[str, frozenset[str]]:
+        """Every node's name -> the names of all nodes it depends on, found once in the file's order."""
+        below: dict[str, frozenset[str]] = {}
+        for node in (*self.inputs, *self.parameters, *self.definitions, self.loss):
+            used = [n for n in self.nodes if n is not node and node.uses(n)]
+            below[node.name] = frozenset(n.name for n in used).union(*(below.get(n.name, ()) for n in used))
+        return below

@@ -159,6 +159,8 @@ class Reader:
         indices = self._subscript(suffixes, name) if suffixes else ()
         if len(indices) != len(quantity.ranges):
             self.fail(f"{name} takes {len(quantity.ranges)} indices, written with {len(indices)}")
+        if len(set(indices)) != len(indices):
+            self.fail(f"{name} with an index twice (a diagonal) is not supported: use two indices")
         for position, (index, size) in enumerate(zip(indices, quantity.ranges, strict=True)):
             if self.scope.size(index) != size:
                 self.fail(
@@ -202,6 +204,8 @@ class Reader:
             self.fail("a sum is written sum_i(...), over one declared index")
         (index,) = self._bound(suffixes[0])
         body = self._argument(suffixes[1], "sum")
+        if index not in body.expr.free_symbols:
+            self.fail(f"sum_{index}(...) of an expression without {index}: a sum runs over an index its terms have")
         return V.Value(sp.Sum(body.expr, (index, 1, self.scope.size(index))), body.terms)
 
     def _bound(self, subscript) -> tuple[sp.Symbol]:

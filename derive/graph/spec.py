@@ -38,14 +38,15 @@ from derive.notation.syntax import tree
 MAX_FILE, MAX_NAMES = 20_000, 64
 SECTIONS = ("indices", "inputs", "parameters", "definitions", "loss", "assumptions", "example")
 KEYS = ("name", "title", *SECTIONS)
-REQUIRED = ("name", "indices", "parameters", "loss")
+REQUIRED = ("name", "parameters", "loss")
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
+_INDEX = re.compile(r"[a-z]\Z")
 _MODEL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}\Z")
 _KEY = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9]*?)(?:_(?P<indices>\{[A-Za-z, ]+\}|[A-Za-z]+))?\Z")
 #: names a model file cannot give its own quantities: the functions, and what generated Python code uses
 RESERVED = frozenset(
     {"sum", "softmax", "logsumexp", "exp", "log", "tanh", "sigmoid", "softplus", "relu", "sqrt", "step"}
-    | {"np", "DTYPE", "ARGUMENTS", "N"}
+    | {"np", "DTYPE", "ARGUMENTS", "N", "delta"}
     | set(keyword.kwlist)
     | set(dir(builtins))
 )
@@ -78,6 +79,8 @@ def _graph(data: Mapping) -> Graph:
     for section, kind in (("inputs", INPUT), ("parameters", PARAMETER)):
         for key, meaning in _table(data, section).items():
             nodes[key] = _declare(scope, key, kind, _text(section, key, meaning))
+    if not any(n.kind == INPUT for n in nodes.values()):
+        raise SpecError("[inputs] declares no input: a model is a function of at least one input (x_i, y, ...)")
     definitions = _definitions(scope, _table(data, "definitions"), nodes)
     loss = _loss(scope, _table(data, "loss"))
     graph = Graph(
@@ -129,15 +132,16 @@ def _text(section: str, key: str, value) -> str:
 
 
 def _indices(table: Mapping) -> dict[str, sp.Symbol]:
-    if not table:
-        raise SpecError("[indices] declares no index")
+    """Each index (one lower-case letter) and its size (a name that is not an index); none for a scalar model."""
     found = {}
     for index, size in table.items():
-        if not (len(index) == 1 and index.isalpha()):
-            raise SpecError(f"indices.{index}: an index is one letter")
+        if not _INDEX.match(index):
+            raise SpecError(f"indices.{index}: an index is one lower-case letter a-z")
         size = _text("indices", index, size)
         if not _IDENTIFIER.match(size):
             raise SpecError(f"indices.{index}: the size {size[:24]!r} is not a name such as d or K")
+        if size in table:
+            raise SpecError(f"indices.{index}: the size {size} is also an index; sizes are names such as d, K, M")
         found[index] = size_symbol(size)
     return found
 
@@ -150,7 +154,7 @@ def _declare(scope: Scope, key: str, kind: str, meaning: str, expr: sp.Expr | No
     if name in RESERVED or name in {s.name for s in scope.indices.values()} or name in scope.indices:
         raise SpecError(f"{key}: {name} is reserved (a function, an index, a size or a word of Python)")
     if len(set(indices)) != len(indices):
-        raise SpecError(f"{key}: an index appears twice")
+        raise SpecError(f"{key}: an index appears twice (a diagonal is not a quantity of its own)")
     base = sp.IndexedBase(name) if indices else sp.Symbol(name, real=True)
     quantity = Quantity(name, base, tuple(scope.size(i) for i in indices))
     scope.quantities[name] = quantity

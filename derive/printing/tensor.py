@@ -113,7 +113,7 @@ class TensorPrinter:
                 pieces.append(f"{_wrapped(align(summed, axes))} / {count}")
             else:
                 pieces.append(align(array, axes).code)
-        return " + ".join(pieces).replace("+ -", "- ")
+        return joined(pieces)
 
     # ---------------------------------------------------------------- leaves
     def _print_Indexed(self, expr: sp.Indexed) -> Array:
@@ -134,8 +134,7 @@ class TensorPrinter:
     def _print_Add(self, expr: sp.Add) -> Array:
         parts = [self.array(t) for t in expr.args]
         axes = union(p.axes for p in parts)
-        code = " + ".join(align(p, axes).code for p in parts).replace("+ -", "- ")
-        return Array(code, axes, False)
+        return Array(joined(align(p, axes).code for p in parts), axes, False)
 
     def _print_Mul(self, expr: sp.Mul) -> Array:
         if _is_softmax(expr):
@@ -190,6 +189,19 @@ class TensorPrinter:
         z = self.array(numerator.args[0])
         index = _softmax_index(numerator, denominator)
         return Array(f"_softmax({z.code}, axis={z.axes.index(index)})", z.axes)
+
+
+def joined(terms) -> str:
+    """Terms added up as ruff writes them: a term that starts with a minus sign is subtracted."""
+    code = ""
+    for term in terms:
+        if not code:
+            code = term
+        elif term.startswith("-"):
+            code += f" - {term[1:]}"
+        else:
+            code += f" + {term}"
+    return code
 
 
 def einsum(parts: list[Array], axes: tuple[sp.Symbol, ...]) -> str:

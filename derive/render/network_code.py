@@ -7,6 +7,8 @@ the text printer, the command line that writes it); the template only lays them 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from derive import __version__
 from derive.codegen.network import NetworkProgram
 from derive.graph.backprop import Backprop
@@ -30,14 +32,14 @@ def network_source(prog: NetworkProgram, bp: Backprop, dtype: str, command: str)
     return render(
         "numpy",
         "network_grad.py.jinja",
-        title=prog.title,
+        title=docstring_text(prog.title),
         version=__version__,
-        command=command,
+        command=docstring_text(command),
         model=prog.name,
         closed_forms=[equation(bp.lhs(n), r) for n, r in bp.results],
         signals=[equation(s.ref, s.value) for s in bp.signals],
         assumption=_assumption(bp),
-        arguments=prog.arguments,
+        arguments=tuple(replace(a, meaning=docstring_text(a.meaning)) for a in prog.arguments),
         width=max(len(a.name) + len(a.shape) + 1 for a in prog.arguments),
         math=[equation(n.ref, n.expr) for n in (*graph.definitions, graph.loss)],
         dtype=dtype,
@@ -58,6 +60,11 @@ def network_source(prog: NetworkProgram, bp: Backprop, dtype: str, command: str)
         gradients=prog.gradients,
         parameters=prog.parameters,
     )
+
+
+def docstring_text(text: str) -> str:
+    """A file's prose as it may stand in the generated module's docstring: backslashes and quotes escaped, one line."""
+    return " ".join(text.replace("\\", "\\\\").replace('"', '\\"').split())
 
 
 def _assumption(bp: Backprop) -> str:

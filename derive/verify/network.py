@@ -152,7 +152,7 @@ def example_sizes(graph: Graph, given: dict[str, int] | None = None) -> dict[str
     sizes = {size.name: DEFAULT_SIZE for size in graph.sizes}
     for name, value in graph.example:
         node = _example_node(graph, name)
-        shape = np.shape(value)
+        shape = _example_value(name, value).shape
         if len(shape) != len(node.indices):
             raise ValueError(f"example.{name}: {len(shape)} axes given, {node.key} has {len(node.indices)}")
         for index, length in zip(node.indices, shape, strict=True):
@@ -174,11 +174,22 @@ def example_arrays(graph: Graph, sizes: dict[str, int], seed: int = 0) -> dict[s
     for node in (*graph.inputs, *graph.parameters):
         if node.name not in given:
             continue
-        value = np.asarray(given[node.name], dtype=np.float64)
+        value = _example_value(node.name, given[node.name])
         if value.shape != _shape(graph, node, sizes):
             raise ValueError(f"example.{node.name}: shape {value.shape}, expected {_shape(graph, node, sizes)}")
         arrays[node.name] = value[None] if node.kind == "input" else value
     return arrays
+
+
+def _example_value(name: str, value) -> np.ndarray:
+    """The numbers of example.<name>: a finite number, or a rectangular list (of lists) of them."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"example.{name}: not a number or a rectangular list of numbers") from None
+    if not np.all(np.isfinite(array)) or np.any(np.abs(array) > 1e6):
+        raise ValueError(f"example.{name}: numbers must be finite and at most 1e6 in magnitude")
+    return array
 
 
 def _example_node(graph: Graph, name: str) -> Node:

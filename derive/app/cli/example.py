@@ -61,8 +61,9 @@ def cmd_example(args: argparse.Namespace) -> int:
     if graph is not None:
         if any(getattr(args, name) is not None for name in ("x", "W", "b", "label", "P", "lr")):
             raise InputError("a model file's numbers come from its [example] table, --sizes and --seed")
-        print(graph_example(graph, args))
-        return 0
+        text, agrees = graph_example(graph, args)
+        print(text)
+        return 0 if agrees else 1
     if args.sizes is not None:
         raise InputError("--sizes is for model files (--model-file, --model mlp); the built-in models take -K and -d")
     example = example_from_args(args)
@@ -74,8 +75,9 @@ def cmd_example(args: argparse.Namespace) -> int:
     return 0
 
 
-def graph_example(graph, args: argparse.Namespace) -> str:
-    """A model file's worked example (text or one line of JSON) at its own numbers or seeded random ones."""
+def graph_example(graph, args: argparse.Namespace) -> tuple[str, bool]:
+    """A model file's worked example (text or one line of JSON) at its own numbers or seeded random ones, and
+    whether finite differences agree with the derived gradients there (exit 1 when not)."""
     from derive.graph.backprop import backprop
     from derive.render.report import network_example_report
     from derive.verify import network
@@ -88,6 +90,7 @@ def graph_example(graph, args: argparse.Namespace) -> str:
     bp = backprop(graph, assume=not args.exact)
     evaluation = network.evaluate(graph, bp, arrays)
     errors = network.check(graph, bp, arrays)
+    agrees = max(errors.values(), default=0.0) < network.FD_TOLERANCE
     if args.format == "json":
-        return json.dumps(network.as_dict(graph, sizes, evaluation, errors))
-    return network_example_report(graph, bp, evaluation, sizes, errors).rstrip("\n")
+        return json.dumps(network.as_dict(graph, sizes, evaluation, errors)), agrees
+    return network_example_report(graph, bp, evaluation, sizes, errors).rstrip("\n"), agrees

@@ -195,7 +195,7 @@ def test_help_lists_the_commands_in_the_modules_order(capsys, monkeypatch):
         cli.main(["--help"])
     listed = re.findall(r"^    (\w+) ", capsys.readouterr().out, flags=re.MULTILINE)
     assert listed == [
-        *("example", "gradient", "models", "check", "all", "latex", "markdown", "shell", "code", "train"),
+        *("example", "gradient", "hessian", "models", "check", "all", "latex", "markdown", "shell", "code", "train"),
         *("data", "evaluate"),
     ]
 

@@ -91,6 +91,12 @@ class step(sp.Function):
 
     nargs = 1
 
+    @classmethod
+    def eval(cls, u):
+        if u.is_number and u.is_real:
+            return sp.S.One if u > 0 else sp.S.Zero
+        return None
+
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sp.S.Zero
 
@@ -102,6 +108,12 @@ class relu(sp.Function):
     """max(0, u); its derivative is step(u) almost everywhere (relu has no derivative at 0)."""
 
     nargs = 1
+
+    @classmethod
+    def eval(cls, u):
+        if u.is_number and u.is_real:
+            return u if u > 0 else sp.S.Zero
+        return None
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return step(self.args[0])

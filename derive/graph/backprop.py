@@ -77,14 +77,16 @@ class Backprop:
 class Indices:
     """The ranges of every index in a derivation, and fresh indices for renaming."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, reserved: frozenset = frozenset()):
         self.ranges = dict(graph.ranges)
         self.declared = {s.name for s in self.ranges}
+        #: indices no fresh index may take (the free indices of what is differentiated, for second derivatives)
+        self.reserved = {s.name for s in reserved}
 
     def fresh(self, like: sp.Symbol, avoid: set) -> sp.Symbol:
         """A new index with the range of ``like``, named after it: j -> k, h -> p (not a declared letter)."""
         start = LETTERS.index(like.name[0]) + 1 if like.name[0] in LETTERS else 0
-        names = {s.name for s in avoid}
+        names = {s.name for s in avoid} | self.reserved
         for letter in LETTERS[start:] + LETTERS[:start]:
             candidate = index_symbol(letter)
             size = self.ranges.get(candidate)
@@ -224,13 +226,13 @@ def _backprop(graph: Graph, assume: bool) -> Backprop:
 class _Walk:
     """The state of one backpropagation: adjoints found so far, steps, signals."""
 
-    def __init__(self, graph: Graph, assume: bool):
-        self.graph, self.indices = graph, Indices(graph)
+    def __init__(self, graph: Graph, assume: bool, reserved: frozenset = frozenset(), signals: bool = True):
+        self.graph, self.indices = graph, Indices(graph, reserved)
         self.adjoint: dict[str, sp.Expr] = {}
         self.values: dict[str, sp.Expr] = {}
         self.steps: list[Step] = []
         self.signals: list[Signal] = []
-        self.signal_nodes = {n.name for n in graph.signals()}
+        self.signal_nodes = {n.name for n in graph.signals()} if signals else set()
         naming = naming_rules(graph)
         self.local = chain(rules.RULES["collapse_delta"], self.indices.in_range(), *naming)
         assumed = [_assumption_rule(a) for a in graph.assumptions] if assume else []

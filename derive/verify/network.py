@@ -305,3 +305,81 @@ def verdict_dict(verdict: ClaimVerdict) -> dict:
         "counterexample": verdict.counterexample,
         "assumed": list(verdict.assumed),
     }
+
+
+# ---------------------------------------------------------------------------- second derivatives
+def hessian_matrix(graph: Graph, seconds, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """The Hessian of the mean loss from the engine's second derivatives, every parameter entry flattened in C
+    order, one parameter after the other (small sizes: each entry is written out and evaluated by SymPy)."""
+    from derive.verify.network_proof import entries, written_out
+
+    values, _ = forward(graph, arrays)
+    sizes = {s: int(_size(graph, s, arrays)) for s in graph.sizes}
+    offsets, total = _offsets(graph, arrays)
+    matrix = np.zeros((total, total))
+    samples = _batch_size(graph, arrays)
+    for second in seconds:
+        first_entries = entries(graph, second.first, {k.name: v for k, v in sizes.items()})
+        second_entries = entries(graph, _original(graph, second.second), {k.name: v for k, v in sizes.items()})
+        for a, first_at in enumerate(first_entries):
+            for b, second_at in enumerate(second_entries):
+                assignment = dict(zip(second.first.indices, first_at, strict=True))
+                assignment |= dict(zip(second.second.indices, second_at, strict=True))
+                entry = written_out(second.value, assignment, sizes)
+                value = np.mean([_number(graph, entry, values, n) for n in range(samples)])
+                row, column = offsets[second.first.name] + a, offsets[second.second.name] + b
+                matrix[row, column] = matrix[column, row] = value
+    return matrix
+
+
+def hessian_by_differences(graph: Graph, bp: Backprop, arrays: dict[str, np.ndarray], step: float = 1e-6) -> np.ndarray:
+    """Central differences of the derived gradient (the mean over the batch), column by column."""
+    offsets, total = _offsets(graph, arrays)
+    matrix = np.zeros((total, total))
+    for parameter in graph.parameters:
+        value = np.array(arrays[parameter.name], dtype=float)
+        for k, position in enumerate(np.ndindex(value.shape)):
+            columns = []
+            for sign in (1, -1):
+                moved = value.copy()
+                moved[position] += sign * step
+                grads = evaluate(graph, bp, {**arrays, parameter.name: moved}).gradients
+                columns.append(np.concatenate([np.ravel(grads[p.name]) for p in graph.parameters]))
+            matrix[:, offsets[parameter.name] + k] = (columns[0] - columns[1]) / (2 * step)
+    return matrix
+
+
+def _offsets(graph: Graph, arrays: dict) -> tuple[dict[str, int], int]:
+    offsets, total = {}, 0
+    for parameter in graph.parameters:
+        offsets[parameter.name] = total
+        total += int(np.size(arrays[parameter.name]))
+    return offsets, total
+
+
+def _original(graph: Graph, renamed: Node) -> Node:
+    return graph.node(renamed.name)
+
+
+def _size(graph: Graph, size: sp.Symbol, arrays: dict) -> int:
+    for node in (*graph.parameters, *graph.inputs):
+        for axis, index in enumerate(node.indices):
+            if graph.size_of(index) == size:
+                return np.shape(arrays[node.name])[axis + (node.kind == "input")]
+    raise ValueError(f"no array has the size {size}")
+
+
+def _number(graph: Graph, expr: sp.Expr, values: dict, sample: int) -> float:
+    """A written-out expression's value for one sample: every entry of every quantity put in."""
+    batched = {n.name for n in (*graph.inputs, *graph.definitions)}
+    substitution = {}
+    for node in (*graph.inputs, *graph.parameters, *graph.definitions):
+        array = np.asarray(values[node.name])
+        array = array[sample] if node.name in batched else array
+        if node.indices:
+            for q in expr.atoms(sp.Indexed):
+                if q.base == node.base:
+                    substitution[q] = sp.Float(float(array[tuple(int(i) - 1 for i in q.indices)]))
+        elif node.base in expr.free_symbols:
+            substitution[node.base] = sp.Float(float(array))
+    return float(expr.xreplace(substitution).doit())

@@ -88,6 +88,8 @@ def written_out(expr: sp.Expr, assignment: dict, sizes: dict[sp.Symbol, int]) ->
             terms = [t.xreplace({var: n}) for t in terms for n in range(lo, hi + 1)]
         return sp.Add(*terms)
 
+    if assignment and expr.has(sp.Sum):
+        expr = expr.replace(lambda e: isinstance(e, sp.Sum), lambda e: _bound_apart(e, set(assignment)))
     fixed = expr.xreplace(assignment)
     return fixed.replace(lambda e: isinstance(e, sp.Sum), expand) if fixed.has(sp.Sum) else fixed
 
@@ -123,6 +125,18 @@ def written_terms(graph: Graph, sizes: dict[str, int]) -> int:
                 length *= sizes.get(str(hi), 1)
         total += len(entries(graph, node, sizes)) * max(length, 1)
     return total
+
+
+def _bound_apart(s: sp.Sum, taken: set) -> sp.Sum:
+    """The sum with each summation index that ``taken`` holds renamed to a dummy (so that putting numbers in for
+    the free indices leaves the bound ones alone)."""
+    function, limits = s.function, []
+    for var, lo, hi in s.limits:
+        if var in taken:
+            dummy = sp.Dummy(var.name, integer=True, positive=True)
+            function, var = function.xreplace({var: dummy}), dummy
+        limits.append((var, lo, hi))
+    return sp.Sum(function, *limits)
 
 
 def partials(expr: sp.Expr, base: sp.Basic) -> dict[sp.Basic, sp.Expr]:

@@ -22,6 +22,7 @@ from derive.core.errors import InputError
 COMMAND_MODULES = (
     "example",
     "gradient",
+    "hessian",
     "models",
     "check",
     "all",

@@ -1,0 +1,117 @@
+"""Second derivatives: the engine differentiates its own first-derivative closed forms through the same graph.
+
+For each pair of parameters (p, q), q at or after p in the file's order, the closed form dH/dp_I (its error
+signals written out: x_i (a_j - P_j) for softmax regression) is the quantity backpropagated: the walk of
+:mod:`derive.graph.backprop` runs from it back through the definitions to q, whose indices take the second
+names (features i -> l, classes j -> k, hidden units h -> m), with the same rules: SymPy differentiates each
+local definition (the softmax Jacobian a_k (delta_jk - a_j) comes out as a named step), deltas are collapsed,
+sums split and factored.  For softmax regression this gives
+
+    d2H/dW_ij/dW_lk = x_i x_l a_j (delta_jk - a_k)
+
+whose matrix form is (diag(a) - a a^T) (x) x x^T.  Nothing is typed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cache
+
+import sympy as sp
+
+from derive.core.derivation import Step
+from derive.graph.backprop import Indices, _Walk, backprop
+from derive.graph.graph import LOSS, Graph, Node
+from derive.graph.reader import Quantity, index_symbol
+
+#: the second name of an index: the textbook's l for features after i, k for classes after j
+PARTNERS = {"i": "l", "j": "k", "h": "m", "g": "f"}
+
+
+@dataclass(frozen=True)
+class SecondDerivative:
+    """d2H / d first_I d second_L: its value in the model's names, and the steps that made it."""
+
+    first: Node
+    second: Node
+    value: sp.Expr
+    steps: tuple[Step, ...]
+
+    @property
+    def name(self) -> str:
+        """d2H/dW_ij/dW_lk, as the command prints it."""
+        return f"d2H/d{_key(self.first)}/d{_key(self.second)}"
+
+
+def _key(node: Node) -> str:
+    return node.name + ("_" + "".join(i.name for i in node.indices) if node.indices else "")
+
+
+def second_derivatives(graph: Graph, assume: bool = True) -> tuple[SecondDerivative, ...]:
+    """Every d2H/dp/dq for p, q parameters, q at or after p, in the file's order."""
+    return _second(graph, bool(assume))
+
+
+@cache
+def _second(graph: Graph, assume: bool) -> tuple[SecondDerivative, ...]:
+    bp = backprop(graph, assume)
+    found = []
+    for n, first in enumerate(graph.parameters):
+        gradient = bp.expanded(first.name)
+        for second in graph.parameters[n:]:
+            renamed = _renamed(graph, second, first)
+            extra = {new: graph.size_of(old) for new, old in zip(renamed.indices, second.indices, strict=True)}
+            found.append(_differentiate(graph, first, gradient, renamed, extra, assume))
+    return tuple(found)
+
+
+def _renamed(graph: Graph, node: Node, first: Node) -> Node:
+    """The second parameter at its second names: W_ij -> W_lk (never one of the first's indices)."""
+    taken = {i.name for i in first.indices}
+    new = []
+    for index in node.indices:
+        letter = PARTNERS.get(index.name)
+        if letter is None or letter in taken or letter in {i.name for i, _ in graph.ranges}:
+            letter = Indices(graph).fresh(index, {index_symbol(t) for t in taken}).name
+        taken.add(letter)
+        new.append(index_symbol(letter))
+    return replace(node, indices=tuple(new))
+
+
+def _differentiate(
+    graph: Graph, first: Node, gradient: sp.Expr, second: Node, extra: dict, assume: bool
+) -> SecondDerivative:
+    """d(gradient)/d(second) by the walk of backpropagation, the gradient standing where the loss stood."""
+    reserved = frozenset((*first.indices, *second.indices))
+    definitions, ranges = _relabeled(graph, reserved, extra)
+    symbol = sp.Symbol(f"(dH/d{_key(first)})", real=True)
+    loss = Node("dH", Quantity("dH", symbol, ()), (), LOSS, "", gradient)
+    parameters = tuple(second if p.name == second.name else p for p in graph.parameters)
+    pseudo = replace(graph, definitions=definitions, loss=loss, parameters=parameters, ranges=ranges)
+    walk = _Walk(pseudo, assume, reserved, signals=False)
+    for node in reversed(definitions):
+        if pseudo.depends(loss, node):
+            walk.visit(node)
+    if pseudo.depends(loss, second):
+        walk.visit(second)
+        value = walk.adjoint[second.name]
+    else:
+        value = sp.S.Zero
+    return SecondDerivative(first, second, value, tuple(walk.steps))
+
+
+def _relabeled(graph: Graph, reserved: frozenset, extra: dict) -> tuple[tuple[Node, ...], tuple]:
+    """Each definition at indices that none of the differentiated quantities uses (a_j -> a_m when j is taken),
+    and the ranges of every index then in use."""
+    indices = Indices(graph, reserved)
+    found = []
+    for node in graph.definitions:
+        mapping = {i: indices.fresh(i, set(node.indices)) for i in node.indices if i in reserved}
+        found.append(
+            replace(
+                node,
+                indices=tuple(mapping.get(i, i) for i in node.indices),
+                expr=indices.rename_free(node.expr, mapping),
+            )
+        )
+    return tuple(found), tuple({**indices.ranges, **extra}.items())

@@ -1,0 +1,141 @@
+"""Second derivatives (``derive hessian``): the engine's closed forms, exact strings and numbers.
+
+The index forms of the built-in models as exact strings; every model's Hessian against central finite
+differences of its derived gradient and (softmax) against HIPS autograd's ``hessian`` of an independently
+written loss; symmetry; positive semi-definiteness where the theory says so (softmax, logistic, linear), the
+softmax's null directions (the same vector added to every class), the command line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from derive.app.cli.main import main
+from derive.graph import library
+from derive.graph.backprop import backprop
+from derive.graph.hessian import second_derivatives
+from derive.graph.spec import read
+from derive.printing.text import text
+from derive.verify import network
+from tests.test_model_files import DEEP, POISSON
+
+
+def lines(graph) -> list[str]:
+    return [f"{s.name} = {text(s.value)}" for s in second_derivatives(graph)]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "softmax",
+            [
+                "d2H/dW_ij/dW_lk = (delta_jk - a_k)*a_j*x_i*x_l",
+                "d2H/dW_ij/db_k = (delta_jk - a_k)*a_j*x_i",
+                "d2H/db_j/db_k = (delta_jk - a_k)*a_j",
+            ],
+        ),
+        (
+            "logistic",
+            [
+                "d2H/dw_i/dw_l = sigma*(1 - sigma)*x_i*x_l",
+                "d2H/dw_i/db = sigma*(1 - sigma)*x_i",
+                "d2H/db/db = sigma*(1 - sigma)",
+            ],
+        ),
+        ("linear", ["d2H/dw_i/dw_l = x_i*x_l", "d2H/dw_i/db = x_i", "d2H/db/db = 1"]),
+    ],
+)
+def test_the_index_forms_of_the_built_in_models(name, expected):
+    assert lines(library.builtin(name)) == expected
+
+
+def test_the_softmax_jacobian_is_a_named_step():
+    (first, *_) = second_derivatives(library.builtin("softmax"))
+    rules = [s.rule for s in first.steps]
+    assert "name_a" in rules and "collapse_delta" in rules and "chain_rule" in rules
+
+
+CASES = [
+    ("softmax", library.source("softmax"), {"d": 2, "K": 3}),
+    ("logistic", library.source("logistic"), {"d": 3}),
+    ("linear", library.source("linear"), {"d": 2}),
+    ("mlp", library.source("mlp"), {"d": 2, "M": 2, "K": 2}),
+    ("deep", DEEP, {"d": 2, "M": 2, "L": 2, "K": 2}),
+    ("poisson", POISSON, {"d": 2}),
+]
+
+
+@pytest.mark.parametrize(("name", "text_", "sizes"), CASES, ids=[c[0] for c in CASES])
+def test_the_hessian_agrees_with_finite_differences_of_the_gradient(name, text_, sizes):
+    graph = read(text_)
+    arrays = network.random_arrays(graph, sizes, batch=3, seed=4)
+    if name == "poisson":
+        arrays["y"] = np.array([0.0, 2.0, 5.0])
+    derived = network.hessian_matrix(graph, second_derivatives(graph), arrays)
+    numeric = network.hessian_by_differences(graph, backprop(graph), arrays)
+    np.testing.assert_allclose(derived, numeric, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(derived, derived.T, atol=1e-12)
+
+
+def test_the_softmax_hessian_agrees_with_autograd():
+    autograd = pytest.importorskip("autograd", reason="HIPS autograd (the test extra) is not installed")
+    anp = pytest.importorskip("autograd.numpy")
+    graph = library.builtin("softmax")
+    arrays = network.random_arrays(graph, {"d": 3, "K": 2}, batch=4, seed=2)
+    X, P = arrays["x"], arrays["P"]
+
+    def loss(theta):
+        W, b = theta[:6].reshape(3, 2), theta[6:]
+        z = anp.dot(X, W) + b
+        return -anp.mean(anp.sum(P * (z - anp.log(anp.sum(anp.exp(z), axis=1, keepdims=True))), axis=1))
+
+    theta = np.concatenate([arrays["W"].ravel(), arrays["b"]])
+    want = autograd.hessian(loss)(theta)
+    np.testing.assert_allclose(network.hessian_matrix(graph, second_derivatives(graph), arrays), want, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("name", "sizes"), [("softmax", {"d": 2, "K": 3}), ("logistic", {"d": 3}), ("linear", {"d": 2})]
+)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_convex_models_have_positive_semi_definite_hessians(name, sizes, seed):
+    graph = library.builtin(name)
+    arrays = network.random_arrays(graph, sizes, batch=5, seed=seed)
+    eigenvalues = np.linalg.eigvalsh(network.hessian_matrix(graph, second_derivatives(graph), arrays))
+    assert eigenvalues.min() > -1e-12
+
+
+def test_adding_the_same_vector_to_every_class_is_a_null_direction_of_softmax():
+    """(diag(a) - a a^T) 1 = 0: W_ij += u_i and b_j += c for every class j changes nothing."""
+    graph = library.builtin("softmax")
+    arrays = network.random_arrays(graph, {"d": 2, "K": 3}, batch=4, seed=7)
+    hessian = network.hessian_matrix(graph, second_derivatives(graph), arrays)
+    u, c = np.array([0.3, -1.2]), 0.8
+    direction = np.concatenate([np.repeat(u, 3), np.full(3, c)])
+    assert np.abs(hessian @ direction).max() < 1e-12
+    assert np.sum(np.abs(np.linalg.eigvalsh(hessian)) < 1e-12) == 3  # d + 1 such directions
+
+
+def test_derive_hessian_prints_the_index_form_and_checks_it(capsys):
+    assert main(["hessian", "--check", "--sizes", "d=2,K=3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:3] == [
+        "d2H/dW_ij/dW_lk = (delta_jk - a_k)*a_j*x_i*x_l",
+        "d2H/dW_ij/db_k = (delta_jk - a_k)*a_j*x_i",
+        "d2H/db_j/db_k = (delta_jk - a_k)*a_j",
+    ]
+    assert out[3] == "assuming sum_j(P_j) = 1; --exact drops the assumption"
+    assert out[4].startswith("checked at a random point (d = 2, K = 3, 3 samples): 9x9 Hessian")
+    assert main(["hessian", "--model", "logistic", "--steps"]) == 0
+    assert "[chain_rule]" in capsys.readouterr().out
+
+
+def test_derive_hessian_for_a_model_file_and_bad_sizes(tmp_path, capsys):
+    path = tmp_path / "poisson.toml"
+    path.write_text(POISSON)
+    assert main(["hessian", "--model-file", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "d2H/dw_i/dw_l = mu*x_i*x_l"
+    assert main(["hessian", "--check", "--sizes", "d=9,K=2"]) == 2
+    assert "each 1..6" in capsys.readouterr().err

@@ -139,3 +139,37 @@ def test_derive_hessian_for_a_model_file_and_bad_sizes(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0] == "d2H/dw_i/dw_l = mu*x_i*x_l"
     assert main(["hessian", "--check", "--sizes", "d=9,K=2"]) == 2
     assert "each 1..6" in capsys.readouterr().err
+
+
+def test_the_convexity_argument_for_softmax_holds_claim_by_claim():
+    from derive.verify.convexity import claims
+
+    graph = library.builtin("softmax")
+    found = claims(graph, second_derivatives(graph), {"d": 2, "K": 3})
+    assert [c.holds for c in found] == [True] * 6
+    assert found[0].text == (
+        "d2H/dW/dW = A (x) B with A = (delta_jk - a_k)*a_j over the classes and B = x_i*x_l over the features"
+    )
+    assert found[4].text.startswith("A 1 = 0: adding the same vector to every class's W changes nothing")
+    assert found[-1].text == "the whole Hessian is positive semi-definite at the points"
+
+
+def test_the_mlp_hessian_is_indefinite_and_says_so():
+    from derive.verify.convexity import claims
+
+    graph = library.builtin("mlp")
+    last = claims(graph, second_derivatives(graph), {"d": 2, "M": 2, "K": 2}, points=2)[-1]
+    assert last.text == "the Hessian is indefinite" and float(last.detail.split()[2]) < 0
+
+
+def test_a_wrong_structure_claim_fails():
+    """A block whose class factor is not PSD (the sign flipped) is reported as failing, not as holding."""
+    from derive.graph.hessian import SecondDerivative, kronecker
+    from derive.verify.convexity import _block_claims
+
+    graph = library.builtin("softmax")
+    first = second_derivatives(graph)[0]
+    flipped = SecondDerivative(first.first, first.second, -first.value, first.steps)
+    block = kronecker(flipped)
+    results = _block_claims(graph, block, {"d": 2, "K": 3}, 1)
+    assert not results[1].holds or not results[2].holds

@@ -115,3 +115,36 @@ def _relabeled(graph: Graph, reserved: frozenset, extra: dict) -> tuple[tuple[No
             )
         )
     return tuple(found), tuple({**indices.ranges, **extra}.items())
+
+
+@dataclass(frozen=True)
+class Kronecker:
+    """A block d2H/dp_ij/dp_lk = A_jk B_il (a scalar times each, when p has one index): the block is A (x) B."""
+
+    derivative: SecondDerivative
+    outer: tuple[sp.Symbol, sp.Symbol]
+    outer_factor: sp.Expr
+    inner: tuple[sp.Symbol, sp.Symbol]
+    inner_factor: sp.Expr
+
+
+def kronecker(second: SecondDerivative) -> Kronecker | None:
+    """The block of one parameter with itself as a Kronecker product of a factor over its last indices (classes)
+    and a factor over its first (features), when its product of factors splits so; None otherwise."""
+    first, other = second.first, second.second
+    if first.name != other.name or not first.indices:
+        return None
+    pairs = list(zip(first.indices, other.indices, strict=True))
+    groups = {pair: [] for pair in pairs}
+    for factor in sp.Mul.make_args(second.value):
+        used = [pair for pair in pairs if set(pair) & factor.free_symbols]
+        if len(used) > 1:
+            return None
+        groups[used[0] if used else pairs[-1]].append(factor)
+    inner = pairs[0]
+    outer = pairs[-1] if len(pairs) > 1 else pairs[0]
+    if len(pairs) > 2:
+        return None
+    inner_factor = sp.Mul(*groups[inner]) if len(pairs) > 1 else sp.S.One
+    outer_factor = sp.Mul(*groups[outer]) if len(pairs) > 1 else sp.Mul(*groups[inner])
+    return Kronecker(second, outer, outer_factor, inner, inner_factor)

@@ -49,7 +49,25 @@ def cmd_hessian(args: argparse.Namespace) -> int:
         print(f"exact: {used} not assumed" if args.exact else f"assuming {used}; --exact drops the assumption")
     if args.check:
         print(check_line(graph, seconds, args))
+        for claim in structure(graph, seconds, args):
+            mark = "holds" if claim.holds else "FAILS"
+            print(f"  [{mark}] {claim.text} ({claim.detail})")
     return 0
+
+
+def structure(graph, seconds, args: argparse.Namespace):
+    """The convexity argument's claims, each checked with numbers (derive.verify.convexity)."""
+    from derive.verify.convexity import claims
+
+    return claims(graph, seconds, check_sizes(graph, args))
+
+
+def check_sizes(graph, args: argparse.Namespace) -> dict[str, int]:
+    """The sizes of --check: 2 for each unless --sizes says, each 1..6."""
+    sizes = {s.name: 2 for s in graph.sizes} | (args.sizes or {})
+    if set(sizes) != {s.name for s in graph.sizes} or not all(1 <= v <= 6 for v in sizes.values()):
+        raise InputError(f"--sizes names sizes of {graph.name} ({', '.join(s.name for s in graph.sizes)}), each 1..6")
+    return sizes
 
 
 def check_line(graph, seconds, args: argparse.Namespace) -> str:
@@ -59,9 +77,7 @@ def check_line(graph, seconds, args: argparse.Namespace) -> str:
     from derive.graph.backprop import backprop
     from derive.verify import network
 
-    sizes = {s.name: 2 for s in graph.sizes} | (args.sizes or {})
-    if set(sizes) != {s.name for s in graph.sizes} or not all(1 <= v <= 6 for v in sizes.values()):
-        raise InputError(f"--sizes names sizes of {graph.name} ({', '.join(s.name for s in graph.sizes)}), each 1..6")
+    sizes = check_sizes(graph, args)
     arrays = network.random_arrays(graph, sizes, batch=3, seed=args.seed)
     derived = network.hessian_matrix(graph, seconds, arrays)
     numeric = network.hessian_by_differences(graph, backprop(graph, not args.exact), arrays)

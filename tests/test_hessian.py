@@ -173,3 +173,43 @@ def test_a_wrong_structure_claim_fails():
     block = kronecker(flipped)
     results = _block_claims(graph, block, {"d": 2, "K": 3}, 1)
     assert not results[1].holds or not results[2].holds
+
+
+# --------------------------------------------------------------------------- generated hessian and hvp
+@pytest.mark.parametrize(("name", "text_", "sizes"), CASES, ids=[c[0] for c in CASES])
+def test_the_generated_hessian_and_hvp(name, text_, sizes):
+    from derive.app.code import load_module, network_module_source
+
+    graph = read(text_)
+    module = load_module(network_module_source(graph, hessian=True), f"{name}_grad")
+    arrays = network.random_arrays(graph, sizes, batch=3, seed=5)
+    if name == "poisson":
+        arrays["y"] = np.array([1.0, 0.0, 4.0])
+    args = [arrays[n.name] for n in (*graph.parameters, *graph.inputs)]
+    matrix = module.hessian(*args)
+    numeric = network.hessian_by_differences(graph, backprop(graph, assume=False), arrays)
+    np.testing.assert_allclose(matrix, numeric, rtol=1e-5, atol=1e-7)
+    rng = np.random.default_rng(6)
+    directions = [rng.normal(size=np.shape(arrays[p.name])) for p in graph.parameters]
+    products = module.hvp(*args, *directions)
+    flat = np.concatenate([np.ravel(p) for p in products])
+    np.testing.assert_allclose(flat, matrix @ np.concatenate([np.ravel(v) for v in directions]), rtol=1e-10, atol=1e-12)
+    assert [np.shape(p) for p in products] == [np.shape(arrays[p.name]) for p in graph.parameters]
+
+
+def test_the_generated_hessian_is_finite_at_extreme_logits_and_checks_directions():
+    from derive.app.code import load_module, network_module_source
+
+    module = load_module(network_module_source(library.builtin("softmax"), hessian=True), "softmax_grad")
+    rng = np.random.default_rng(0)
+    W, b, x, P = rng.normal(size=(4, 3)), np.zeros(3), rng.normal(size=(20, 4)) * 1e3, np.eye(3)[rng.integers(0, 3, 20)]
+    assert np.all(np.isfinite(module.hessian(W, b, x, P)))
+    with pytest.raises(ValueError, match=r"v_W has shape \(3, 3\), W \(4, 3\)"):
+        module.hvp(W, b, x, P, np.zeros((3, 3)), np.zeros(3))
+
+
+def test_derive_code_hessian_for_model_files_only(tmp_path, capsys):
+    assert main(["code", "--model", "mlp", "--hessian", "-o", str(tmp_path)]) == 0
+    assert "def hvp(" in (tmp_path / "mlp_grad.py").read_text()
+    assert main(["code", "--hessian", "-o", str(tmp_path)]) == 2
+    assert "derive models --show softmax > softmax.toml" in capsys.readouterr().err

@@ -53,17 +53,19 @@ def load_module(source: str, name: str = "softmax_grad") -> types.ModuleType:
     return module
 
 
-def network_module_source(graph, dtype: str = "float64", command: str | None = None) -> str:
-    """The text of the generated module of a model file's ``graph`` (exact: no assumption is used)."""
-    from derive.codegen.network import program
+def network_module_source(graph, dtype: str = "float64", command: str | None = None, hessian: bool = False) -> str:
+    """The text of the generated module of a model file's ``graph`` (exact: no assumption is used); with
+    ``hessian`` also ``hessian`` and ``hvp`` from the engine's second derivatives."""
+    from derive.codegen.network import hessian_program, program
     from derive.graph.backprop import backprop
+    from derive.graph.hessian import second_derivatives
     from derive.render.network_code import network_source
 
     bp = backprop(graph, assume=False)
-    words = command or " ".join(
-        ["derive code", f"--model {graph.name}", *([f"--dtype {dtype}"] if dtype != "float64" else [])]
-    )
-    return network_source(program(graph, bp), bp, dtype, words)
+    options = [f"--model {graph.name}", *([f"--dtype {dtype}"] if dtype != "float64" else [])]
+    words = command or " ".join(["derive code", *options, *(["--hessian"] if hessian else [])])
+    second = hessian_program(graph, second_derivatives(graph, assume=False)) if hessian else None
+    return network_source(program(graph, bp), bp, dtype, words, second)
 
 
 def network_module_name(graph, dtype: str = "float64") -> str:

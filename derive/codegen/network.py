@@ -168,3 +168,66 @@ def _log_exp(node: Node) -> Rule | None:
 
 
 STABLE = (_log_softmax, _log_sigmoid, _log_exp)
+
+
+# ---------------------------------------------------------------------------- second derivatives
+@dataclass(frozen=True)
+class HessianProgram:
+    """The statements of ``hessian`` and ``hvp``: one block per pair of parameters (code over the first's then the
+    second's indices, means over the batch), and for each parameter the code of its part of H v."""
+
+    blocks: tuple[tuple[str, str, str], ...]
+    products: tuple[tuple[str, str], ...]
+
+
+def direction(node: Node) -> sp.Basic:
+    """The direction v for a parameter in hvp: v_W at W's indices."""
+    name = f"v_{node.name}"
+    return sp.IndexedBase(name) if node.indices else sp.Symbol(name, real=True)
+
+
+def hessian_program(graph: Graph, seconds) -> HessianProgram:
+    """``hessian``'s blocks and ``hvp``'s products from the engine's second derivatives (no matrix in hvp)."""
+    tensor = printer(graph, None)
+    tensor.names |= {direction(p): direction(p).name for p in graph.parameters}
+    tensor.sizes = _size_codes(graph, seconds)
+    blocks, parts = [], {p.name: [] for p in graph.parameters}
+    for second in seconds:
+        first, other = second.first, second.second
+        axes = (*first.indices, *other.indices)
+        blocks.append((first.name, other.name, tensor.batch_mean(second.value, axes, "n_samples")))
+        parts[first.name].append(_contracted(tensor, second.value, other, first.indices))
+        if other.name != first.name:
+            parts[other.name].append(_contracted(tensor, second.value, first, other.indices))
+    products = tuple((name, " + ".join(codes)) for name, codes in parts.items())
+    return HessianProgram(tuple(blocks), products)
+
+
+def _contracted(tensor, value: sp.Expr, along: Node, free: tuple) -> str:
+    """Mean over the batch of Sum over ``along``'s indices of value * v_along: one part of H v (term by term: a
+    term that does not depend on the sample, such as the 1 of a squared error's d2H/db/db, is not averaged)."""
+    v = direction(along)
+    pieces = []
+    for part in sp.Add.make_args(value):
+        term = part * (v[along.indices] if along.indices else v)
+        limits = [(i, 1, sp.Symbol("size")) for i in along.indices]
+        if BATCH in tensor.array(term).axes:
+            summed = sp.Sum(term, *limits, (BATCH, 1, sp.Symbol("n_samples")))
+            pieces.append(f"{tensor.doprint(summed, free)} / n_samples")
+        else:
+            pieces.append(tensor.doprint(sp.Sum(term, *limits) if limits else term, free))
+    return " + ".join(pieces)
+
+
+def _size_codes(graph: Graph, seconds) -> dict:
+    """Every index of the second derivatives -> ``sizes["K"]``, the generated code's size of its range."""
+    found = {i: f'sizes["{size.name}"]' for i, size in graph.ranges}
+    for second in seconds:
+        original = graph.node(second.second.name)
+        found |= {
+            new: f'sizes["{graph.size_of(old).name}"]'
+            for new, old in zip(second.second.indices, original.indices, strict=True)
+        }
+        for s in second.value.atoms(sp.Sum):
+            found |= {var: f'sizes["{hi}"]' for var, _, hi in s.limits}
+    return found

@@ -82,8 +82,10 @@ class TensorPrinter:
     says which of them carry the batch axis.
     """
 
-    def __init__(self, names: dict[sp.Basic, str], batched: set[sp.Basic]):
+    def __init__(self, names: dict[sp.Basic, str], batched: set[sp.Basic], sizes: dict | None = None):
         self.names, self.batched = names, batched
+        #: index -> the code of the size it runs to, for Kronecker deltas (an identity matrix of that size)
+        self.sizes = dict(sizes or {})
 
     def doprint(self, expr: sp.Expr, axes: tuple[sp.Symbol, ...]) -> str:
         """Code for ``expr`` as an array with exactly ``axes`` (in that order)."""
@@ -126,6 +128,12 @@ class TensorPrinter:
         if expr not in self.names:
             raise ValueError(f"{expr} is not a quantity of the model")
         return Array(self.names[expr], (BATCH,) if expr in self.batched else ())
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> Array:
+        first, second = expr.args
+        if first not in self.sizes:
+            raise ValueError(f"{expr}: the size of {first} is not known to the printer")
+        return Array(f"np.eye({self.sizes[first]}, dtype=DTYPE)", (first, second))
 
     def _print_Number(self, expr: sp.Number) -> Array:
         return Array(repr(float(expr)), (), bool(expr >= 0))

@@ -20,8 +20,9 @@ from derive.render.environment import render
 DTYPES = ("float64", "float32")
 
 
-def network_source(prog: NetworkProgram, bp: Backprop, dtype: str, command: str) -> str:
-    """The module's text; ValueError for a dtype other than float64 or float32."""
+def network_source(prog: NetworkProgram, bp: Backprop, dtype: str, command: str, second=None) -> str:
+    """The module's text (with ``hessian`` and ``hvp`` when ``second``, a HessianProgram, is given); ValueError for a
+    dtype other than float64 or float32."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
     graph = bp.graph
@@ -49,7 +50,13 @@ def network_source(prog: NetworkProgram, bp: Backprop, dtype: str, command: str)
             "loss": def_line("loss", typed, "float"),
             "loss_and_grad": def_line("loss_and_grad", typed, returns),
             "grad": def_line("grad", typed, grads),
+            "hessian": def_line("hessian", typed, "np.ndarray"),
+            "hvp": def_line("hvp", [*typed, *(f"v_{p.name}: np.ndarray" for p in prog.parameters)], grads),
         },
+        hessian=second is not None,
+        blocks=second.blocks if second is not None else (),
+        products=second.products if second is not None else (),
+        directions=", ".join(f"v_{p.name}" for p in prog.parameters),
         names=", ".join(names),
         loss_name=graph.loss.key,
         parameter_names=", ".join(p.name for p in prog.parameters),

@@ -65,6 +65,11 @@ def _code_args(parser: argparse.ArgumentParser) -> None:
         help="; ".join(f"{name}: {b.summary}" for name, b in BACKENDS.items()),
     )
     add_model_options(parser, files=True)
+    parser.add_argument(
+        "--hessian",
+        action="store_true",
+        help="also hessian() and hvp() (a model file's module: --model-file, --model mlp)",
+    )
     parser.epilog = (
         "The module always lowers the exact closed forms (--exact changes nothing). With --l2 the strength is the default "
         "of the generated functions' keyword argument l2; with --smoothing the module takes the smoothed labels P."
@@ -85,9 +90,15 @@ def cmd_code(args: argparse.Namespace) -> int:
             raise InputError(f"--backend {args.backend} takes the built-in models; a model file's module is NumPy")
         where = f"--model-file {args.model_file}" if args.model_file else f"--model {graph.name}"
         dtype = [] if args.dtype == "float64" else [f"--dtype {args.dtype}"]
-        source = network_module_source(graph, args.dtype, " ".join(["derive code", where, *dtype]))
+        words = " ".join(["derive code", where, *dtype, *(["--hessian"] if args.hessian else [])])
+        source = network_module_source(graph, args.dtype, words, hessian=args.hessian)
         print(write_atomic(args.output / network_module_name(graph, args.dtype), source))
         return 0
+    if args.hessian:
+        raise InputError(
+            f"--hessian writes a model file's module: derive models --show {args.model} > {args.model}.toml,"
+            f" then derive code --model-file {args.model}.toml --hessian"
+        )
     model, constants = model_from_args(args)
     source = module_source(args.dtype, model, constants, args.backend)
     print(write_atomic(args.output / module_name(args.dtype, model, args.backend), source))

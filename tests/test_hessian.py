@@ -213,3 +213,41 @@ def test_derive_code_hessian_for_model_files_only(tmp_path, capsys):
     assert "def hvp(" in (tmp_path / "mlp_grad.py").read_text()
     assert main(["code", "--hessian", "-o", str(tmp_path)]) == 2
     assert "derive models --show softmax > softmax.toml" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- L2 and Newton's method
+def test_the_l2_add_on_for_a_graph():
+    from derive.graph.addons import with_l2
+
+    graph = with_l2(library.builtin("softmax"), 0.1)
+    assert lines(graph)[0] == "d2H/dW_ij/dW_lk = delta_il*delta_jk/10 + a_j*x_i*x_l*delta_jk - a_j*a_k*x_i*x_l"
+    assert [f"{text(r)}" for _, r in backprop(graph).results] == ["W_ij/10 + x_i*delta_j", "delta_j"]
+    arrays = network.random_arrays(graph, {"d": 2, "K": 3}, batch=4, seed=3)
+    eigenvalues = np.linalg.eigvalsh(network.hessian_matrix(graph, second_derivatives(graph), arrays))
+    assert eigenvalues[:2].min() > 0 or np.sum(eigenvalues > 1e-3) >= 6  # the W block is now positive definite
+    with pytest.raises(ValueError, match="no weight matrix"):
+        with_l2(library.builtin("logistic"), 0.1)
+
+
+def test_newton_on_iris_reaches_a_tiny_gradient_in_few_iterations():
+    pytest.importorskip("sklearn", reason="scikit-learn (the train extra) is not installed")
+    from derive.app.network_training import train_newton
+    from derive.graph.addons import with_l2
+
+    result = train_newton(with_l2(library.builtin("softmax"), 0.01), "species", gd_epochs=300)
+    assert result.iterations <= 20 and result.grad_norms[-1] < 1e-8
+    assert result.gd_grad_norms[-1] > 1e-4 and result.test_accuracy >= 0.95
+    assert set(result.as_dict()) >= {"iterations", "loss", "grad_norm", "accuracy"}
+
+
+def test_derive_train_method_newton(tmp_path, capsys):
+    import json
+
+    pytest.importorskip("sklearn", reason="scikit-learn (the train extra) is not installed")
+    plot = tmp_path / "n.png"
+    argv = ["train", "--method", "newton", "--l2", "0.01", "--epochs", "100", "--format", "json", "--plot", str(plot)]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["iterations"] <= 20 and data["grad_norm"] < 1e-8 and plot.read_bytes()[:4] == b"\x89PNG"
+    assert main(["train", "--method", "lbfgs"]) == 2
+    assert "--method lbfgs trains over a dataset" in capsys.readouterr().err

@@ -8,6 +8,7 @@ curve goes to ./train_<task>.png unless ``--plot PATH``.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from derive.app.cli import train_data
@@ -60,6 +61,9 @@ def _train_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sizes", type=sizes_option, metavar="M=8", help="sizes the task does not fix (default 8 each)")
     group.add_argument("--momentum", type=strength(0.999), default=0.9, metavar="BETA", help="momentum (default 0.9)")
     group.add_argument("--seed", type=int, default=0, help="the initial weights' seed (default 0)")
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="--method newton's report (default text)"
+    )
     train_data.add_options(parser)  # --data PATH.zarr: training over a dataset on disk (issue 16)
 
 
@@ -71,7 +75,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.data is not None:
         return train_data.run(args)
+    if args.method == "lbfgs":
+        raise InputError("--method lbfgs trains over a dataset (--data); on iris: gd (default) or newton")
     require_extra()
+    if args.method == "newton":
+        return train_newton_from_args(args)
     graph = graph_from_args(args)
     if graph is not None:
         return train_graph(graph, args)
@@ -118,3 +126,40 @@ def network_curve(name: str = "mlp", task: str = "species") -> bytes:
     from derive.app.network_training import network_plot, train_network
 
     return network_plot(train_network(library_graph(name), task))
+
+
+def train_newton_from_args(args: argparse.Namespace) -> int:
+    """``derive train --method newton``: Newton's method with the generated Hessian beside gradient descent."""
+    import json
+
+    from derive.app.graphs import read_model_file
+    from derive.app.network_training import newton_plot, train_newton
+    from derive.graph import library
+    from derive.graph.addons import with_l2
+
+    if args.smoothing is not None or args.sizes is not None:
+        raise InputError("--method newton takes --model or --model-file, --l2 and --task")
+    graph = read_model_file(args.model_file) if args.model_file else library.builtin(args.model)
+    if args.l2 is not None:
+        try:
+            graph = with_l2(graph, args.l2)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+    plot = args.plot or Path(f"train_newton_{graph.name}_{args.task}.png")
+    writable_folder(plot.parent)
+    result = train_newton(graph, args.task, args.epochs or 3000, args.lr or 0.05)
+    if args.format == "json":
+        print(json.dumps(result.as_dict()))
+    else:
+        for n, (loss, norm) in enumerate(zip(result.losses, result.grad_norms, strict=True)):
+            print(f"iteration {n:2d}: loss {loss:.12f}, |gradient| {norm:.3e}")
+        print(
+            f"Newton: |gradient| {result.grad_norms[-1]:.1e} after {result.iterations} iterations; gradient descent"
+            f" (lr {args.lr or 0.05:g}): {result.gd_grad_norms[-1]:.1e} after {len(result.gd_grad_norms)} epochs;"
+            f" accuracy: training {result.train_accuracy:.1%}, test {result.test_accuracy:.1%}"
+        )
+    print(
+        f"curves: {write_atomic(plot, newton_plot(result, plot.suffix.lower().lstrip('.')))}",
+        file=sys.stderr if args.format == "json" else sys.stdout,
+    )
+    return 0

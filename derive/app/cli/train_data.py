@@ -26,7 +26,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     add_engine_options(parser, data_required=False)
     group = parser.add_argument_group("training on a dataset (--data; --epochs is the number of iterations)")
     group.add_argument(
-        "--method", choices=("lbfgs", "gd"), default="lbfgs", help="L-BFGS (default) or gradient descent"
+        "--method",
+        choices=("lbfgs", "gd", "newton"),
+        help="with --data: lbfgs (default) or gd; on iris: gd (default) or newton (Newton's method, generated Hessian)",
     )
     group.add_argument(
         "-o", "--output", type=folder, default=Path("weights.npz"), metavar="W.npz", help="the weights (./weights.npz)"
@@ -38,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from derive.app.fitting import fit
 
     _refuse_model_options(args)
+    args.method = args.method or "lbfgs"
+    if args.method == "newton":
+        raise InputError("--method newton trains on iris (no --data); with --data: lbfgs or gd")
     dataset = dataset_from_args(args)
     W, b, start = start_from_args(args, dataset)
     _check_output(args.output)

@@ -251,3 +251,11 @@ def test_derive_train_method_newton(tmp_path, capsys):
     assert data["iterations"] <= 20 and data["grad_norm"] < 1e-8 and plot.read_bytes()[:4] == b"\x89PNG"
     assert main(["train", "--method", "lbfgs"]) == 2
     assert "--method lbfgs trains over a dataset" in capsys.readouterr().err
+
+
+def test_derive_hessian_l2(capsys):
+    assert main(["hessian", "--l2", "0.1"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == "d2H/dW_ij/dW_lk = delta_il*delta_jk/10 + a_j*x_i*x_l*delta_jk - a_j*a_k*x_i*x_l"
+    assert main(["hessian", "--model", "logistic", "--l2", "0.1"]) == 2
+    assert "no weight matrix" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from derive.app.cli.options import positive_int
+from derive.app.cli.options import positive_int, strength
 from derive.app.cli.registry import command
 from derive.app.graphs import graph_from_args, sizes_option
 from derive.core.errors import InputError
@@ -23,6 +23,9 @@ def _hessian_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--model", choices=library.names(), default="softmax", help="a built-in model (default softmax)")
     group.add_argument("--model-file", metavar="FILE", help="your own model: a TOML file of definitions")
     group.add_argument("--exact", action="store_true", help="do not use the file's assumptions (Sum_j P_j = 1)")
+    group.add_argument(
+        "--l2", type=strength(1e6), metavar="LAMBDA", help="add (lambda/2) Sum W^2 over the weight matrices"
+    )
     parser.add_argument("--steps", action="store_true", help="print every step of each second derivative")
     parser.add_argument(
         "--check", action="store_true", help="the Hessian at a random point against finite differences, its eigenvalues"
@@ -34,11 +37,18 @@ def _hessian_args(parser: argparse.ArgumentParser) -> None:
 @command("hessian", "the second derivatives d2H/dW_ij/dW_lk ..., derived by the engine", _hessian_args)
 def cmd_hessian(args: argparse.Namespace) -> int:
     from derive.graph import library
+    from derive.graph.addons import with_l2
     from derive.graph.hessian import second_derivatives
     from derive.printing.text import text
     from derive.render.report import steps_report
 
+    l2, args.l2 = args.l2, None  # the add-on is applied to the graph here, not refused by graph_from_args
     graph = graph_from_args(args) or library.builtin(args.model)
+    if l2 is not None:
+        try:
+            graph = with_l2(graph, l2)
+        except ValueError as err:
+            raise InputError(str(err)) from None
     seconds = second_derivatives(graph, assume=not args.exact)
     for second in seconds:
         if args.steps:

@@ -259,3 +259,33 @@ def test_derive_hessian_l2(capsys):
     assert first == "d2H/dW_ij/dW_lk = delta_il*delta_jk/10 + a_j*x_i*x_l*delta_jk - a_j*a_k*x_i*x_l"
     assert main(["hessian", "--model", "logistic", "--l2", "0.1"]) == 2
     assert "no weight matrix" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- derive check --hessian
+@pytest.mark.parametrize(
+    ("argv", "code", "shown"),
+    [
+        (["x_i*x_l*a_j*(1 - a_j)"], 1, "verdict: incorrect"),
+        (["x_i*x_l*a_j*(1 - a_j)"], 1, "e.g. sample 1, entry W_11, W_12"),
+        (["x_i*x_l*a_j*(delta_jk - a_k)"], 0, "verdict: correct"),
+        (["--wrt", "W,b", "x_i*a_j*(delta_jk - a_k)"], 0, "claim: d2H/dW_ij/db_k = (delta_jk - a_k)*a_j*x_i"),
+        (["--wrt", "b", "a_j*(delta_jk - a_j*a_k)"], 1, "verdict: incorrect"),
+        (["--model", "logistic", "--wrt", "w", "sigma*(1 - sigma)*x_i*x_l"], 0, "verdict: correct"),
+    ],
+)
+def test_derive_check_hessian(argv, code, shown, capsys):
+    assert main(["check", "--hessian", *argv]) == code
+    assert shown in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--wrt", "V", "x_i"], "--wrt names one parameter or a pair of softmax's: W,W, W,b, b,b"),
+        (["x_i*x_q"], "index 'q' is not declared"),
+        (["x_i*a_m"], "index 'm' is not declared"),
+    ],
+)
+def test_derive_check_hessian_refuses_with_one_line(argv, message, capsys):
+    assert main(["check", "--hessian", *argv]) == 2
+    assert message in capsys.readouterr().err

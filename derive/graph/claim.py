@@ -2,7 +2,8 @@
 
 The claim is read by the model file's reader (:class:`~derive.graph.reader.Reader`) over the graph's
 scope: its inputs, parameters and definitions, and ``delta`` at an index for the error signal whose
-index runs over that index's range (``delta_h`` = dH/du_h in the MLP).  The free indices of the claim
+index runs over that index's range (``delta_h`` = dH/du_h in the MLP); ``delta_jk`` at two indices of one range
+is the Kronecker delta, when no signal has two indices.  The free indices of the claim
 must be those of the parameter it claims the derivative by.
 """
 
@@ -41,6 +42,8 @@ class ClaimReader(Reader):
         shown = ", ".join(map(str, indices)) or "no index"
         if len(found) > 1:
             self.fail(f"delta over {shown} could be several signals ({_signals(self.graph)}); write out its sum")
+        if not found and len(indices) == 2 and wanted[0] == wanted[1]:
+            return sp.KroneckerDelta(*indices)  # delta_jk: 1 when j = k, the Kronecker delta
         if not found:
             self.fail(f"no error signal runs over {shown} (signals: {_signals(self.graph)})")
         return signal_ref(self.graph, found[0], indices) if indices else signal_ref(self.graph, found[0])
@@ -62,3 +65,18 @@ def read_claim(graph: Graph, wrt: Node, text: str) -> sp.Expr:
 
 
 __all__ = ["ClaimReader", "Quantity", "read_claim", "scope"]
+
+
+def read_second_claim(graph: Graph, first: Node, second: Node, original: Node, text: str) -> sp.Expr:
+    """A claimed d2H/d first_I d second_L in the file's names, the second's indices at their second names (l, k)."""
+    extra = {i.name: graph.size_of(o) for i, o in zip(second.indices, original.indices, strict=True)}
+    reader = ClaimReader(graph, "the claim")
+    reader.scope = Scope({**reader.scope.indices, **extra}, reader.scope.quantities)
+    expr = reader.read(text)
+    allowed = {*first.indices, *second.indices}
+    declared = {index_symbol(name) for name in reader.scope.indices}
+    extra_free = (expr.free_symbols & declared) - allowed
+    if extra_free:
+        name = min(extra_free, key=str)
+        raise ClaimError(f"the claim has the free index {name}, which d2H/d{first.key}/d{second.name} has not")
+    return expr

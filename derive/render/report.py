@@ -180,9 +180,10 @@ def _quantity(name: str, value) -> str:
     return f"  {name} = " + body.replace("\n", "\n  " + " " * (len(name) + 3))
 
 
-def graph_claim_report(verdict) -> str:
-    """``derive check --model-file F --wrt V``: the claim as read, the verdict, and where it goes wrong."""
-    lhs = f"dH/d{verdict.wrt.key}"
+def graph_claim_report(verdict, lhs: str | None = None) -> str:
+    """``derive check --model-file F --wrt V``: the claim as read, the verdict, and where it goes wrong; ``lhs``
+    names what is claimed (d2H/dW_ij/dW_lk for a second derivative), dH/d(wrt) otherwise."""
+    lhs = lhs or f"dH/d{verdict.wrt.key}"
     lines = [f"claim: {lhs} = {text(verdict.claim)}", f"the engine's closed form: {lhs} = {text(verdict.truth)}"]
     checked = f"{verdict.points} random points of {verdict.samples} samples each"
     if verdict.verdict == "correct":

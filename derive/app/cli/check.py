@@ -58,6 +58,11 @@ def _check_args(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("text", "json", "latex"), default="text", help="output format (default text)"
     )
     add_model_options(parser, files=True)
+    parser.add_argument(
+        "--hessian",
+        action="store_true",
+        help="judge a second derivative d2H/dp/dq: --wrt W (W with W) or --wrt W,b; names l, k for the second indices",
+    )
 
 
 @command(
@@ -73,6 +78,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from derive.notation.bounds import MAX_LENGTH
 
     text = typed(args)
+    if args.hessian:
+        return check_second(text, args)
     graph = graph_from_args(args)
     if graph is not None:
         return check_graph_claim(graph, text, args)
@@ -165,6 +172,32 @@ def check_graph_claim(graph, text: str, args: argparse.Namespace) -> int:
         print(json.dumps(network.verdict_dict(verdict)))
     else:
         print(graph_claim_report(verdict), end="")
+    return verdict.exit_code
+
+
+def check_second(text: str, args: argparse.Namespace) -> int:
+    """A claimed second derivative, judged by numbers against the engine's (derive.graph.hessian)."""
+    from derive.graph import library
+    from derive.graph.claim import read_second_claim
+    from derive.graph.hessian import second_derivatives
+    from derive.render.report import graph_claim_report
+    from derive.verify.network import verdict_dict
+    from derive.verify.second_claims import judge_second
+
+    graph = graph_from_args(args) or library.builtin(args.model)
+    names = (args.wrt or graph.parameters[0].name).split(",")
+    names = names * 2 if len(names) == 1 else names
+    seconds = {(s.first.name, s.second.name): s for s in second_derivatives(graph, assume=not args.exact)}
+    second = seconds.get(tuple(names)) or seconds.get(tuple(reversed(names)))
+    if second is None or len(names) != 2:
+        pairs = ", ".join(f"{a},{b}" for a, b in seconds)
+        raise InputError(f"--wrt names one parameter or a pair of {graph.name}'s: {pairs}")
+    claim = read_second_claim(graph, second.first, second.second, graph.node(second.second.name), text)
+    verdict = judge_second(graph, second, claim)
+    if args.format == "json":
+        print(json.dumps(verdict_dict(verdict) | {"wrt": second.name}))
+    else:
+        print(graph_claim_report(verdict, second.name), end="")
     return verdict.exit_code
 
 

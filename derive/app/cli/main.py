@@ -52,7 +52,8 @@ def parser() -> argparse.ArgumentParser:
     """``derive``'s parser: ``--version`` and one subparser per registered command."""
     top = Parser(
         prog="derive",
-        description="Symbolic derivation of ML gradients: softmax regression with cross-entropy, derived by SymPy.",
+        description="Symbolic derivation of ML gradients by SymPy: the built-in models (softmax regression with"
+        " cross-entropy, logistic, linear, a two-layer perceptron) and your own (--model-file).",
     )
     top.add_argument("--version", action="version", version=f"derive {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)

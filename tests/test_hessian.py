@@ -289,3 +289,28 @@ def test_derive_check_hessian(argv, code, shown, capsys):
 def test_derive_check_hessian_refuses_with_one_line(argv, message, capsys):
     assert main(["check", "--hessian", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- documents
+def test_documents_with_the_second_derivatives(tmp_path, capsys):
+    import shutil
+
+    path = tmp_path / "softmax.toml"
+    path.write_text(library.source("softmax"))
+    options = ["--pdf"] if shutil.which("pdflatex") else []
+    assert main(["latex", "--model-file", str(path), "--hessian", "-o", str(tmp_path), *options]) == 0
+    assert main(["markdown", "--model-file", str(path), "--hessian", "-o", str(tmp_path)]) == 0
+    md = (tmp_path / "softmax.md").read_text()
+    assert (
+        r"\frac{\partial^2 H}{\partial W_{ij} \, \partial W_{lk}} = \left(\delta_{jk} - a_{k}\right) a_{j} x_{i} x_{l}"
+        in md
+    )
+    assert "At the example, the 6×6 Hessian in W_ij, b_j (flattened in C order)" in md
+    assert "- (holds) A 1 = 0: adding the same vector to every class's W changes nothing" in md
+    # the seed's sample: one sample, so the Hessian has rank one; its one non-zero eigenvalue
+    assert "1.944" in md.split("with eigenvalues")[1].split(".")[0] + md.split("with eigenvalues")[1][:200]
+    assert r"\theta_{\text{Newton}}" in md and r"\section{Second derivatives}" in (tmp_path / "softmax.tex").read_text()
+    if options:
+        assert (tmp_path / "softmax.pdf").read_bytes()[:5] == b"%PDF-"
+    assert main(["latex", "--hessian", "-o", str(tmp_path)]) == 2
+    assert "--hessian is a section of a model file's document" in capsys.readouterr().err

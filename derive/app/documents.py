@@ -95,17 +95,27 @@ def _first_error(output: bytes) -> str:
     return next((line for line in log if line.startswith("!")), log[-1] if log else "no output")[:300]
 
 
-def network_context(graph, assume: bool = True, sizes: dict | None = None, seed: int = 0) -> dict:
-    """The context of a model file's document: backpropagation and a worked example at the file's numbers."""
+def network_context(
+    graph, assume: bool = True, sizes: dict | None = None, seed: int = 0, hessian: bool = False
+) -> dict:
+    """The context of a model file's document: backpropagation and a worked example at the file's numbers; with
+    ``hessian`` the section of second derivatives at the same example."""
     from derive.graph.backprop import backprop
+    from derive.graph.hessian import second_derivatives
     from derive.render.document.network import context as network_document
+    from derive.render.document.network import second_order
     from derive.verify import network
 
     bp = backprop(graph, assume)
     sizes = network.example_sizes(graph, sizes)
     arrays = network.example_arrays(graph, sizes, seed)
     evaluation = network.evaluate(graph, bp, arrays)
-    return network_document(graph, bp, evaluation, sizes, network.check(graph, bp, arrays))
+    found = network_document(graph, bp, evaluation, sizes, network.check(graph, bp, arrays))
+    seconds = second_derivatives(graph, assume) if hessian else None
+    found["hessian"] = (
+        second_order(graph, seconds, arrays, sizes, DOCUMENT_LR, evaluation.gradients) if hessian else None
+    )
+    return found
 
 
 def render_network(kind: str, context: dict) -> str:

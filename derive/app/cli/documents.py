@@ -41,6 +41,9 @@ def add_document_options(parser: argparse.ArgumentParser) -> None:
         "--sizes", type=sizes_option, metavar="d=4,M=5,K=3", help="a model file's example sizes (default: its own)"
     )
     parser.add_argument("--seed", type=int, default=0, help="a model file's random example numbers (default 0)")
+    parser.add_argument(
+        "--hessian", action="store_true", help="a model file's document with its second derivatives (a section)"
+    )
     parser.set_defaults(lr=documents.DOCUMENT_LR)
     parser.epilog = f"The worked example's gradient-descent step uses --lr, default {documents.DOCUMENT_LR}."
 
@@ -83,6 +86,7 @@ def cmd_latex(args: argparse.Namespace) -> int:
     if args.pdf:
         documents.tex_compiler()
     graph = graph_from_args(args)
+    _hessian_needs_a_file(graph, args)
     stem = "derivation" if graph is None else graph.name
     name, kind = (f"{stem}-body.tex", "body.tex") if args.fragment else (f"{stem}.tex", "tex")
     if graph is None:
@@ -95,6 +99,14 @@ def cmd_latex(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hessian_needs_a_file(graph, args: argparse.Namespace) -> None:
+    if graph is None and args.hessian:
+        raise InputError(
+            f"--hessian is a section of a model file's document: derive models --show {args.model} > {args.model}.toml,"
+            f" then --model-file {args.model}.toml --hessian"
+        )
+
+
 def network_document_from_args(graph, args: argparse.Namespace) -> dict:
     """The context of a model file's document; the built-in models' sample options are refused."""
     if args.classes is not None or args.features is not None:
@@ -102,7 +114,7 @@ def network_document_from_args(graph, args: argparse.Namespace) -> dict:
     if any(getattr(args, name) is not None for name in ("x", "W", "b", "label", "P")):
         raise InputError("a model file's numbers come from its [example] table, --sizes and --seed")
     try:
-        return documents.network_context(graph, not args.exact, args.sizes, args.seed)
+        return documents.network_context(graph, not args.exact, args.sizes, args.seed, args.hessian)
     except ValueError as err:
         raise InputError(str(err)) from None
 
@@ -118,6 +130,7 @@ def cmd_markdown(args: argparse.Namespace) -> int:
         text = documents.render_network("md", network_document_from_args(graph, args))
         print(write_atomic(args.output / f"{graph.name}.md", text))
         return 0
+    _hessian_needs_a_file(graph, args)
     if args.sizes is not None:
         raise InputError("--sizes is for model files; the built-in models take -K and -d")
     print(write_atomic(args.output / "derivation.md", documents.render("md", document_from_args(args))))

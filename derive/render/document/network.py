@@ -170,3 +170,32 @@ def context(graph: Graph, bp: Backprop, evaluation, sizes: dict, fd_errors: dict
         "results": results(bp),
         "example": example(graph, bp, evaluation, sizes, fd_errors),
     }
+
+
+def second_lhs(graph: Graph, second) -> str:
+    r"""\frac{\partial^2 H}{\partial W_{ij} \, \partial W_{lk}}."""
+    first, other = latex(second.first.ref), latex(second.second.ref)
+    return rf"\frac{{\partial^2 {latex(graph.loss.ref)}}}{{\partial {first} \, \partial {other}}}"
+
+
+def second_order(graph: Graph, seconds, arrays: dict, sizes: dict, lr: float, gradients: dict) -> dict:
+    """The section "Second derivatives": the index forms, the convexity argument's checked claims, the example's
+    Hessian with its eigenvalues, and one Newton step (pseudo-inverse) beside one gradient-descent step."""
+    from derive.verify.convexity import claims
+    from derive.verify.network import hessian_matrix
+
+    matrix = hessian_matrix(graph, seconds, arrays)
+    gradient = np.concatenate([np.ravel(gradients[p.name]) for p in graph.parameters])
+    start = np.concatenate([np.ravel(arrays[p.name]) for p in graph.parameters])
+    newton = start - np.linalg.pinv(matrix, hermitian=True) @ gradient
+    return {
+        "lines": [f"{second_lhs(graph, s)} = {latex(s.value)}" for s in seconds],
+        "claims": [{"text": c.text, "holds": c.holds, "detail": c.detail} for c in claims(graph, seconds, sizes)],
+        "matrix": numbers(matrix),
+        "size": matrix.shape[0],
+        "eigenvalues": ", ".join(f"{v:.4g}" for v in np.linalg.eigvalsh(matrix)),
+        "newton": numbers(newton),
+        "gd": numbers(start - lr * gradient),
+        "lr": f"{lr:g}",
+        "order": ", ".join(p.key for p in graph.parameters),
+    }

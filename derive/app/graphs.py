@@ -67,6 +67,20 @@ def sizes_option(text: str) -> dict[str, int]:
     return sizes
 
 
-def library_graph(name: str) -> Graph:
-    """The shipped model file ``name`` (mlp)."""
-    return library.builtin(name)
+def shipped_graph_from_args(args: argparse.Namespace) -> Graph:
+    """``--model-file``, or the shipped model file of any ``--model`` (softmax.toml for softmax), with ``--l2``
+    applied to its weight matrices: what the commands built on model files alone (hessian, Newton) take."""
+    path = getattr(args, "model_file", None)
+    if path is not None and getattr(args, "model", "softmax") != "softmax":
+        raise InputError("give --model or --model-file, not both")
+    if getattr(args, "smoothing", None) is not None:
+        raise InputError("--smoothing is an add-on of the built-in derivations; these commands take --l2 only")
+    graph = read_model_file(path) if path is not None else library.builtin(args.model)
+    if getattr(args, "l2", None) is None:
+        return graph
+    from derive.graph.addons import with_l2
+
+    try:
+        return with_l2(graph, args.l2)
+    except ValueError as err:
+        raise InputError(str(err)) from None

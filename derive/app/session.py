@@ -180,11 +180,12 @@ def model(name: str = "softmax", l2: float | None = None, smoothing: float | Non
     """
     from derive.app import graphs
     from derive.app.network_session import NetworkSession
+    from derive.graph import library
 
     if str(name).endswith(".toml") or name in graphs.file_models():
         if l2 is not None or smoothing is not None:
             raise ValueError("l2 and smoothing are add-ons of the built-in models; write a penalty into the file")
-        graph = graphs.library_graph(name) if name in graphs.file_models() else graphs.read_model_file(str(name))
+        graph = library.builtin(name) if name in graphs.file_models() else graphs.read_model_file(str(name))
         return NetworkSession(graph, assume=not exact)
     for value, low, high, what in ((l2, 0, 1e6, "l2"), (smoothing, 0, 1, "smoothing")):
         if value is not None and not (np.isfinite(value) and low <= value < high):

@@ -14,7 +14,7 @@ import sys
 
 from derive.app.cli.options import add_model_options, model_from_args, positive_int
 from derive.app.cli.registry import command
-from derive.app.graphs import graph_from_args
+from derive.app.graphs import graph_from_args, shipped_graph_from_args
 from derive.core.errors import InputError
 
 
@@ -177,14 +177,13 @@ def check_graph_claim(graph, text: str, args: argparse.Namespace) -> int:
 
 def check_second(text: str, args: argparse.Namespace) -> int:
     """A claimed second derivative, judged by numbers against the engine's (derive.graph.hessian)."""
-    from derive.graph import library
     from derive.graph.claim import read_second_claim
     from derive.graph.hessian import second_derivatives
     from derive.render.report import graph_claim_report
     from derive.verify.network import verdict_dict
     from derive.verify.second_claims import judge_second
 
-    graph = graph_from_args(args) or library.builtin(args.model)
+    graph = shipped_graph_from_args(args)
     names = (args.wrt or graph.parameters[0].name).split(",")
     names = names * 2 if len(names) == 1 else names
     seconds = {(s.first.name, s.second.name): s for s in second_derivatives(graph, assume=not args.exact)}

@@ -160,6 +160,6 @@ def seed_pdf(options: ModelOptions, lr: float = documents.DOCUMENT_LR) -> bytes:
 def network_document(kind: str, name: str = "mlp") -> str:
     """What ``derive latex --model NAME`` (kind "tex") or ``derive markdown --model NAME`` ("md") writes for a
     shipped model file (output/models/mlp.tex and .md)."""
-    from derive.app.graphs import library_graph
+    from derive.graph import library
 
-    return documents.render_network(kind, documents.network_context(library_graph(name)))
+    return documents.render_network(kind, documents.network_context(library.builtin(name)))

@@ -12,7 +12,7 @@ import argparse
 
 from derive.app.cli.options import positive_int, strength
 from derive.app.cli.registry import command
-from derive.app.graphs import graph_from_args, sizes_option
+from derive.app.graphs import shipped_graph_from_args, sizes_option
 from derive.core.errors import InputError
 
 
@@ -36,19 +36,11 @@ def _hessian_args(parser: argparse.ArgumentParser) -> None:
 
 @command("hessian", "the second derivatives d2H/dW_ij/dW_lk ..., derived by the engine", _hessian_args)
 def cmd_hessian(args: argparse.Namespace) -> int:
-    from derive.graph import library
-    from derive.graph.addons import with_l2
     from derive.graph.hessian import second_derivatives
     from derive.printing.text import text
     from derive.render.report import steps_report
 
-    l2, args.l2 = args.l2, None  # the add-on is applied to the graph here, not refused by graph_from_args
-    graph = graph_from_args(args) or library.builtin(args.model)
-    if l2 is not None:
-        try:
-            graph = with_l2(graph, l2)
-        except ValueError as err:
-            raise InputError(str(err)) from None
+    graph = shipped_graph_from_args(args)
     seconds = second_derivatives(graph, assume=not args.exact)
     for second in seconds:
         if args.steps:

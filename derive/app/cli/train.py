@@ -122,29 +122,22 @@ def train_graph(graph, args: argparse.Namespace) -> int:
 
 def network_curve(name: str = "mlp", task: str = "species") -> bytes:
     """output/train_mlp.png: the loss curve of ``derive train --model mlp`` with its defaults."""
-    from derive.app.graphs import library_graph
     from derive.app.network_training import network_plot, train_network
+    from derive.graph import library
 
-    return network_plot(train_network(library_graph(name), task))
+    return network_plot(train_network(library.builtin(name), task))
 
 
 def train_newton_from_args(args: argparse.Namespace) -> int:
     """``derive train --method newton``: Newton's method with the generated Hessian beside gradient descent."""
     import json
 
-    from derive.app.graphs import read_model_file
+    from derive.app.graphs import shipped_graph_from_args
     from derive.app.network_training import newton_plot, train_newton
-    from derive.graph import library
-    from derive.graph.addons import with_l2
 
     if args.smoothing is not None or args.sizes is not None:
         raise InputError("--method newton takes --model or --model-file, --l2 and --task")
-    graph = read_model_file(args.model_file) if args.model_file else library.builtin(args.model)
-    if args.l2 is not None:
-        try:
-            graph = with_l2(graph, args.l2)
-        except ValueError as err:
-            raise InputError(str(err)) from None
+    graph = shipped_graph_from_args(args)
     plot = args.plot or Path(f"train_newton_{graph.name}_{args.task}.png")
     writable_folder(plot.parent)
     result = train_newton(graph, args.task, args.epochs or 3000, args.lr or 0.05)

@@ -11,13 +11,12 @@ scikit-learn's ``MLPClassifier`` with the same hidden size and activation on the
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
 
 from derive.app.code import load_module, network_module_source
-from derive.app.training import TASKS, Data, curve, load, one_hot
+from derive.app.training import TASKS, Data, curve, figure_bytes, load, one_hot
 from derive.core.errors import InputError
 from derive.graph.graph import Graph, Node
 from derive.verify import network
@@ -338,8 +337,4 @@ def newton_plot(result: NewtonResult, format: str = "png") -> bytes:
     axes.set_title(f"{result.graph.name} on iris, {result.task}: Newton in {result.iterations} iterations", fontsize=10)
     axes.legend()
     axes.grid(True, alpha=0.3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    metadata = {"Software": None} if format == "png" else {"Creator": None} if format == "pdf" else {"Date": None}
-    figure.savefig(buffer, format=format, metadata=metadata)
-    return buffer.getvalue()
+    return figure_bytes(figure, format)

@@ -249,6 +249,11 @@ def curve(losses, title: str, ylabel: str, format: str = "png") -> bytes:
     axes.set_yscale("log")
     axes.set_title(title, fontsize=10)
     axes.grid(True, alpha=0.3)
+    return figure_bytes(figure, format)
+
+
+def figure_bytes(figure, format: str = "png") -> bytes:
+    """A laid-out figure as PNG, PDF or SVG bytes with no date or software stamped in (the same bytes every run)."""
     figure.tight_layout()
     buffer = io.BytesIO()
     metadata = {"Software": None} if format == "png" else {"Creator": None} if format == "pdf" else {"Date": None}

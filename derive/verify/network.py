@@ -278,14 +278,19 @@ def _first_difference(graph: Graph, bp: Backprop, wrt: Node, claim: sp.Expr, arr
         _run(tensor.doprint(bp.result(wrt.name), axes), namespace), (namespace["N"], *np.shape(arrays[wrt.name]))
     )
     claimed = np.broadcast_to(_run(tensor.doprint(claim, axes), namespace), truth.shape)
+    return first_wrong(claimed, truth, lambda at: f"{wrt.name}_{''.join(at)}" if at else wrt.name)
+
+
+def first_wrong(claimed: np.ndarray, truth: np.ndarray, entry) -> dict | None:
+    """The first entry (sample first) where a claim's numbers differ from the truth's, or None: its sample, its
+    name (``entry`` of the 1-based positions after the sample, as strings), and both values."""
     wrong = ~np.isclose(claimed, truth, rtol=1e-9, atol=1e-12)
     if not wrong.any():
         return None
     position = tuple(int(p) for p in np.argwhere(wrong)[0])
-    entry = "".join(str(p + 1) for p in position[1:])
     return {
         "sample": position[0] + 1,
-        "entry": f"{wrt.name}_{entry}" if entry else wrt.name,
+        "entry": entry([str(p + 1) for p in position[1:]]),
         "claimed": float(claimed[position]),
         "truth": float(truth[position]),
     }

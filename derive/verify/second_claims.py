@@ -12,7 +12,16 @@ import sympy as sp
 
 from derive.graph.graph import Graph
 from derive.printing.tensor import BATCH
-from derive.verify.network import ClaimVerdict, _batch_size, _helpers, _run, forward, printer, random_arrays
+from derive.verify.network import (
+    ClaimVerdict,
+    _batch_size,
+    _helpers,
+    _run,
+    first_wrong,
+    forward,
+    printer,
+    random_arrays,
+)
 
 
 def judge_second(graph: Graph, second, claim: sp.Expr, points: int = 3) -> ClaimVerdict:
@@ -39,16 +48,9 @@ def _difference(graph: Graph, second, claim: sp.Expr, arrays: dict, sizes: dict)
     shape = (namespace["N"], *np.shape(arrays[second.first.name]), *np.shape(arrays[original.name]))
     truth = np.broadcast_to(_run(tensor.doprint(second.value, axes), namespace), shape)
     claimed = np.broadcast_to(_run(tensor.doprint(claim, axes), namespace), shape)
-    wrong = ~np.isclose(claimed, truth, rtol=1e-9, atol=1e-12)
-    if not wrong.any():
-        return None
-    position = tuple(int(p) for p in np.argwhere(wrong)[0])
-    split = 1 + len(second.first.indices)
-    first_at = "".join(str(p + 1) for p in position[1:split])
-    second_at = "".join(str(p + 1) for p in position[split:])
-    return {
-        "sample": position[0] + 1,
-        "entry": f"{second.first.name}_{first_at or '-'}, {original.name}_{second_at or '-'}",
-        "claimed": float(claimed[position]),
-        "truth": float(truth[position]),
-    }
+    split = len(second.first.indices)
+
+    def entry(at: list[str]) -> str:
+        return f"{second.first.name}_{''.join(at[:split]) or '-'}, {original.name}_{''.join(at[split:]) or '-'}"
+
+    return first_wrong(claimed, truth, entry)

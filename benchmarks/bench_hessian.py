@@ -15,15 +15,14 @@ problem first.  Timings are printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import fresh_seconds, median_seconds
 
 from derive.app.code import load_module, network_module_source
 from derive.graph import library
@@ -32,12 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def fresh_hessian_seconds() -> float:
-    code = (
-        "import time; from derive.graph import library; from derive.graph.hessian import second_derivatives\n"
-        "t = time.perf_counter(); second_derivatives(library.builtin('softmax')); print(time.perf_counter() - t)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    return float(out.stdout)
+    setup = "from derive.graph import library; from derive.graph.hessian import second_derivatives"
+    return fresh_seconds(setup, "second_derivatives(library.builtin('softmax'))")
 
 
 def data(N: int, d: int, K: int, seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -78,16 +73,6 @@ def jax_hvp():
     return run
 
 
-def median(fn, args, repeats: int) -> float:
-    fn(*args)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -119,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     problem = data(args.rows, *args.sizes)
     N, (d, K) = args.rows, args.sizes
     print(f"\nH v, N = {N}, d = {d}, K = {K}, float64 (medians of {args.repeats}; ratio = time / generated hvp)")
-    base = median(contenders["generated hvp"], problem, args.repeats)
+    base = median_seconds(contenders["generated hvp"], problem, args.repeats)
     for name, fn in contenders.items():
         if fn is None:
             print(f"  {name:<30}not installed")
             continue
-        seconds = base if name == "generated hvp" else median(fn, problem, args.repeats)
+        seconds = base if name == "generated hvp" else median_seconds(fn, problem, args.repeats)
         print(f"  {name:<30}{seconds * 1e3:9.1f} ms  {seconds / base:6.2f}")
     print("goals: generated hvp no slower than two gradient evaluations, faster than JAX jvp(grad)")
     return 0

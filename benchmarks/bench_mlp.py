@@ -18,7 +18,6 @@ Prints, each beside its goal:
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from timing import fresh_seconds, median_seconds
+
 from derive.app.code import load_module, network_module_source
 from derive.graph import library
 
@@ -38,12 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def fresh_derivation_seconds() -> float:
     """Seconds to read the mlp model file and backpropagate through it, in a new process (after imports)."""
-    code = (
-        "import time; from derive.graph import library; from derive.graph.backprop import backprop\n"
-        "t = time.perf_counter(); backprop(library.builtin('mlp')); print(time.perf_counter() - t)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    return float(out.stdout)
+    setup = "from derive.graph import library; from derive.graph.backprop import backprop"
+    return fresh_seconds(setup, "backprop(library.builtin('mlp'))")
 
 
 def cli_seconds() -> float:
@@ -130,16 +127,6 @@ def torch_impl() -> Callable | None:
         return (float(loss.detach()), *(p.grad.numpy() for p in params))
 
     return run
-
-
-def median_seconds(fn: Callable, args: tuple, repeats: int) -> float:
-    fn(*args)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def agrees(got: tuple, want: tuple) -> bool:

@@ -325,7 +325,7 @@ def hessian_matrix(graph: Graph, seconds, arrays: dict[str, np.ndarray]) -> np.n
     samples = _batch_size(graph, arrays)
     for second in seconds:
         first_entries = entries(graph, second.first, {k.name: v for k, v in sizes.items()})
-        second_entries = entries(graph, _original(graph, second.second), {k.name: v for k, v in sizes.items()})
+        second_entries = entries(graph, graph.node(second.second.name), {k.name: v for k, v in sizes.items()})
         for a, first_at in enumerate(first_entries):
             for b, second_at in enumerate(second_entries):
                 assignment = dict(zip(second.first.indices, first_at, strict=True))
@@ -360,10 +360,6 @@ def _offsets(graph: Graph, arrays: dict) -> tuple[dict[str, int], int]:
         offsets[parameter.name] = total
         total += int(np.size(arrays[parameter.name]))
     return offsets, total
-
-
-def _original(graph: Graph, renamed: Node) -> Node:
-    return graph.node(renamed.name)
 
 
 def _size(graph: Graph, size: sp.Symbol, arrays: dict) -> int:

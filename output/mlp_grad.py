@@ -102,9 +102,9 @@ def _shape_error(arrays: tuple) -> ValueError:
 def loss(V: np.ndarray, c: np.ndarray, W: np.ndarray, b: np.ndarray, x: np.ndarray, P: np.ndarray) -> float:
     """The loss H: its mean over the N samples."""
     (V, c, W, b, x, P), _ = _checked((V, c, W, b, x, P))
-    u = c[None, :] + (x @ V)
+    u = c[None, :] + (V.T @ x.T).T
     g = np.tanh(u)
-    z = b[None, :] + (g @ W)
+    z = b[None, :] + (W.T @ g.T).T
     sample_losses = -np.einsum("Nj,Nj->N", (-_logsumexp(z, axis=1))[:, None] + z, P, optimize=True)
     return float(np.mean(sample_losses))
 
@@ -114,15 +114,15 @@ def loss_and_grad(
 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The loss and its gradient by each parameter (V, c, W, b), means over the N samples."""
     (V, c, W, b, x, P), n_samples = _checked((V, c, W, b, x, P))
-    u = c[None, :] + (x @ V)
+    u = c[None, :] + (V.T @ x.T).T
     g = np.tanh(u)
-    z = b[None, :] + (g @ W)
+    z = b[None, :] + (W.T @ g.T).T
     a = _softmax(z, axis=1)
     sample_losses = -np.einsum("Nj,Nj->N", (-_logsumexp(z, axis=1))[:, None] + z, P, optimize=True)
     loss_value = float(np.mean(sample_losses))
     delta_z = a * P.sum(axis=1)[:, None] - P
-    delta_u = (1.0 - g**2) * (delta_z @ W.T)
-    grad_V = (x.T @ delta_u) / n_samples
+    delta_u = (1.0 - g**2) * (W @ delta_z.T).T
+    grad_V = (delta_u.T @ x).T / n_samples
     grad_c = delta_u.sum(axis=0) / n_samples
     grad_W = (g.T @ delta_z) / n_samples
     grad_b = delta_z.sum(axis=0) / n_samples

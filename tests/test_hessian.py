@@ -141,17 +141,68 @@ def test_derive_hessian_for_a_model_file_and_bad_sizes(tmp_path, capsys):
     assert "each 1..6" in capsys.readouterr().err
 
 
-def test_the_convexity_argument_for_softmax_holds_claim_by_claim():
+SOFTMAX_FACTS = ["kronecker_form", "covariance", "gram", "convex", "null_direction"]
+SOFTMAX_BIAS_FACTS = ["matrix_form", "covariance", "convex", "null_direction"]
+
+
+def test_the_convexity_argument_for_softmax_holds_fact_by_fact():
     from derive.verify.convexity import claims
 
     graph = library.builtin("softmax")
     found = claims(graph, second_derivatives(graph), {"d": 2, "K": 3})
-    assert [c.holds for c in found] == [True] * 6
-    assert found[0].text == (
-        "d2H/dW/dW = A (x) B with A = (delta_jk - a_k)*a_j over the classes and B = x_i*x_l over the features"
-    )
-    assert found[4].text.startswith("A 1 = 0: adding the same vector to every class's W changes nothing")
+    assert [c.holds for c in found] == [True] * 10
+    assert [c.fact.name for c in found[:-1]] == SOFTMAX_FACTS + SOFTMAX_BIAS_FACTS
+    assert found[0].text == "nabla^2_W H = (diag(a) - a*a^T) (x) x*x^T"
+    assert found[1].text == "diag(a) - a*a^T >= 0 (positive semi-definite)"
+    assert found[4].text == "(diag(a) - a*a^T)*1 = 0"
     assert found[-1].text == "the whole Hessian is positive semi-definite at the points"
+
+
+def test_the_rows_of_the_softmax_factor_sum_to_zero_by_the_rules():
+    """A 1 = 0 is derived: the named rules reduce Sum_k a_j (delta_jk - a_k), and Sum_k a_k = 1 is read off the
+    softmax's definition (a quotient by its own sum), not assumed."""
+    from derive.graph.structure import structures
+
+    graph = library.builtin("softmax")
+    (weights, _) = structures(graph, second_derivatives(graph))
+    covariance = weights.facts[1]
+    assert [s.rule for s in covariance.steps][-2:] == ["factor", "normalised_a"]
+    assert text(covariance.steps[-2].rhs) == "(1 - Sum(a_k, (k, 1, K)))*a_j"
+    assert covariance.steps[-1].rhs == 0 and weights.null
+
+
+def test_a_definition_that_is_not_its_own_normalisation_gives_no_rule():
+    from derive.graph.structure import normalisations
+
+    assert [r.name for r in normalisations(library.builtin("softmax"))] == ["normalised_a"]
+    assert normalisations(library.builtin("logistic")) == ()
+    assert normalisations(read(POISSON)) == ()
+
+
+def test_logistic_regression_is_a_scalar_times_a_gram_matrix():
+    from derive.verify.convexity import claims
+
+    graph = library.builtin("logistic")
+    found = claims(graph, second_derivatives(graph), {"d": 3})
+    assert [(c.fact.name if c.fact else None, c.holds) for c in found] == [
+        ("matrix_form", True),
+        ("semidefinite", True),
+        ("convex", True),
+        (None, True),
+    ]
+    assert found[0].text == "nabla^2_w H = (sigma*(1 - sigma))*x*x^T"
+
+
+def test_the_l2_term_moves_the_null_direction_to_lambda_and_makes_the_block_definite():
+    from derive.graph.addons import with_l2
+    from derive.verify.convexity import claims
+
+    graph = with_l2(library.builtin("softmax"), 0.1)
+    found = claims(graph, second_derivatives(graph), {"d": 2, "K": 3})
+    assert all(c.holds for c in found)
+    named = {c.fact.name: c for c in found[:6]}
+    assert named["l2"].text == "nabla^2_W H + (1/10)*I > 0 (positive definite)"
+    assert named["null_direction"].detail.startswith("largest entry of H v - 0.1 v")
 
 
 def test_the_mlp_hessian_is_indefinite_and_says_so():
@@ -162,17 +213,91 @@ def test_the_mlp_hessian_is_indefinite_and_says_so():
     assert last.text == "the Hessian is indefinite" and float(last.detail.split()[2]) < 0
 
 
-def test_a_wrong_structure_claim_fails():
+def test_a_wrong_structure_fails():
     """A block whose class factor is not PSD (the sign flipped) is reported as failing, not as holding."""
-    from derive.graph.hessian import SecondDerivative, kronecker
-    from derive.verify.convexity import _block_claims
+    from derive.graph.hessian import SecondDerivative
+    from derive.verify.convexity import claims
 
     graph = library.builtin("softmax")
-    first = second_derivatives(graph)[0]
+    first, *rest = second_derivatives(graph)
     flipped = SecondDerivative(first.first, first.second, -first.value, first.steps)
-    block = kronecker(flipped)
-    results = _block_claims(graph, block, {"d": 2, "K": 3}, 1)
-    assert not results[1].holds or not results[2].holds
+    found = {c.fact.name: c for c in claims(graph, (flipped, *rest), {"d": 2, "K": 3}, points=1)[:5]}
+    assert not found["covariance"].holds and not found["convex"].holds
+    assert found["kronecker_form"].holds  # read off correctly: the matrix form of the flipped block
+
+
+def test_a_wrong_matrix_form_fails():
+    import sympy as sp
+
+    from derive.graph.structure import structures
+    from derive.verify.convexity import CHECKS, _point
+
+    graph = library.builtin("softmax")
+    seconds = second_derivatives(graph)
+    structure = structures(graph, seconds)[0]
+    fact = structure.facts[0]
+    K, d = (graph.size_of(i) for i in reversed(graph.node("W").indices))
+    a, x = sp.MatrixSymbol("a", K, 1), sp.MatrixSymbol("x", d, 1)
+    assert fact.rhs == sp.KroneckerProduct(sp.DiagMatrix(a) - a * a.T, x * x.T)
+    wrong = type(fact)(fact.name, fact.lhs, fact.relation, sp.KroneckerProduct(sp.DiagMatrix(a), x * x.T), "")
+    at = [_point(graph, seconds, {"d": 2, "K": 3}, 0)]
+    assert CHECKS["kronecker_form"](graph, structure, fact, at, {"d": 2, "K": 3})[0]
+    assert not CHECKS["kronecker_form"](graph, structure, wrong, at, {"d": 2, "K": 3})[0]
+
+
+def test_derive_hessian_steps_show_the_structure(capsys):
+    assert main(["hessian", "--steps"]) == 0
+    out = capsys.readouterr().out
+    assert " 1. [kronecker_form] nabla^2_W H = (diag(a) - a*a^T) (x) x*x^T\n" in out
+    assert "[normalised_a] Sum((delta_jk - a_k)*a_j, (k, 1, K)) = 0\n" in out
+    assert " 5. [null_direction] (diag(a) - a*a^T)*1 = 0\n      so W + u 1^T changes nothing" in out
+
+
+# --------------------------------------------------------------------------- tangents (forward mode) for hvp
+def test_the_tangents_of_softmax_regression():
+    import sympy as sp
+
+    from derive.graph.tangent import tangents
+
+    graph = library.builtin("softmax")
+    moves = tangents(graph)
+    x, P, v_W, v_b = (sp.IndexedBase(n) for n in ("x", "P", "v_W", "v_b"))
+    d_z, d_a, d_delta = (t.ref.base for t in moves.definitions)
+    i, j = graph.node("W").indices
+    k, l = (graph.node("x").indices[0].func(n, **graph.node("x").indices[0].assumptions0) for n in "kl")
+    K, d = graph.size_of(j), graph.size_of(i)
+    a = graph.node("a").base
+    assert [t.value for t in moves.definitions] == [
+        v_b[j] + sp.Sum(v_W[k, j] * x[k], (k, 1, d)),
+        (d_z[j] - sp.Sum(a[l] * d_z[l], (l, 1, K))) * a[j],
+        d_a[j] * sp.Sum(P[k], (k, 1, K)),
+    ]
+    assert [v for _, v in moves.products] == [d_delta[j] * x[i], d_delta[j]]
+
+
+def test_the_tangents_of_the_perceptron_name_both_signals_apart():
+    from derive.graph.tangent import tangents
+
+    moves = tangents(library.builtin("mlp"))
+    names = [t.ref.base for t in moves.definitions if "delta" in str(t.ref)]
+    assert len(names) == 2 and names[0] != names[1]
+    assert not any(t.value.has(sp_delta()) for t in moves.definitions)
+
+
+def sp_delta():
+    import sympy as sp
+
+    return sp.KroneckerDelta
+
+
+def test_the_generated_hvp_reads_the_samples_twice():
+    """x W and x v_W in one product (np.split of x [W | v_W]), then x^T d_delta: two passes over x."""
+    from derive.app.code import network_module_source
+
+    source = network_module_source(library.builtin("softmax"), hessian=True)
+    hvp = source.split("def hvp(")[1]
+    assert "x_W, x_v_W = np.split((np.concatenate([W, v_W], axis=1).T @ x.T).T, 2, axis=1)" in hvp
+    assert hvp.count("x.T") + hvp.count("@ x)") == 2
 
 
 # --------------------------------------------------------------------------- generated hessian and hvp

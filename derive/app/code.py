@@ -59,12 +59,17 @@ def network_module_source(graph, dtype: str = "float64", command: str | None = N
     from derive.codegen.network import hessian_program, program
     from derive.graph.backprop import backprop
     from derive.graph.hessian import second_derivatives
+    from derive.graph.tangent import tangents
     from derive.render.network_code import network_source
 
     bp = backprop(graph, assume=False)
     options = [f"--model {graph.name}", *([f"--dtype {dtype}"] if dtype != "float64" else [])]
     words = command or " ".join(["derive code", *options, *(["--hessian"] if hessian else [])])
-    second = hessian_program(graph, second_derivatives(graph, assume=False)) if hessian else None
+    second = (
+        hessian_program(graph, bp, second_derivatives(graph, assume=False), tangents(graph, assume=False))
+        if hessian
+        else None
+    )
     return network_source(program(graph, bp), bp, dtype, words, second)
 
 

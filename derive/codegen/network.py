@@ -29,6 +29,7 @@ from derive.core.primitives import sigmoid, softplus
 from derive.core.strategies import Rule, chain, run
 from derive.graph.backprop import Backprop
 from derive.graph.graph import Graph, Node, mentions
+from derive.graph.tangent import Tangents, direction
 from derive.printing.tensor import BATCH
 from derive.verify.network import printer, signal_name
 
@@ -173,50 +174,105 @@ STABLE = (_log_softmax, _log_sigmoid, _log_exp)
 # ---------------------------------------------------------------------------- second derivatives
 @dataclass(frozen=True)
 class HessianProgram:
-    """The statements of ``hessian`` and ``hvp``: one block per pair of parameters (code over the first's then the
-    second's indices, means over the batch), and for each parameter the code of its part of H v."""
+    """The statements of ``hessian`` (one block per pair of parameters: code over the first's then the second's
+    indices, means over the batch) and of ``hvp``: the forward pass, the error signals, the tangents along the
+    directions (``d_z = ...``, :mod:`derive.graph.tangent`), then each parameter's part of H v."""
 
     blocks: tuple[tuple[str, str, str], ...]
+    statements: tuple[tuple[str, str], ...]
     products: tuple[tuple[str, str], ...]
 
 
-def direction(node: Node) -> sp.Basic:
-    """The direction v for a parameter in hvp: v_W at W's indices."""
-    name = f"v_{node.name}"
-    return sp.IndexedBase(name) if node.indices else sp.Symbol(name, real=True)
-
-
-def hessian_program(graph: Graph, seconds) -> HessianProgram:
-    """``hessian``'s blocks and ``hvp``'s products from the engine's second derivatives (no matrix in hvp)."""
-    tensor = printer(graph, None)
-    tensor.names |= {direction(p): direction(p).name for p in graph.parameters}
+def hessian_program(graph: Graph, bp: Backprop, seconds, moves: Tangents) -> HessianProgram:
+    """``hessian``'s blocks from the engine's second derivatives; ``hvp`` from the tangents of the closed forms
+    (``bp`` without assumptions, as ``moves``): no matrix, and one pass over the samples for each product that
+    the forward pass and the tangents make with them (x W and x v_W together: :func:`shared_products`)."""
+    tensor = printer(graph, bp)
     tensor.sizes = _size_codes(graph, seconds)
-    blocks, parts = [], {p.name: [] for p in graph.parameters}
-    for second in seconds:
-        first, other = second.first, second.second
-        axes = (*first.indices, *other.indices)
-        blocks.append((first.name, other.name, tensor.batch_mean(second.value, axes, "n_samples")))
-        parts[first.name].append(_contracted(tensor, second.value, other, first.indices))
-        if other.name != first.name:
-            parts[other.name].append(_contracted(tensor, second.value, first, other.indices))
-    products = tuple((name, " + ".join(codes)) for name, codes in parts.items())
-    return HessianProgram(tuple(blocks), products)
+    blocks = tuple(
+        (s.first.name, s.second.name, tensor.batch_mean(s.value, (*s.first.indices, *s.second.indices), "n_samples"))
+        for s in seconds
+    )
+    for p in graph.parameters:
+        tensor.names[direction(p)] = direction(p).name
+    for t in moves.definitions:
+        tensor.names[_base(t.ref)] = f"d_{tensor.names[_base(t.of)]}"
+        tensor.batched.add(_base(t.ref))
+    sweep = [(n.base, n.expr, n.indices) for n in graph.definitions]
+    sweep += [(_base(s.ref), s.value, s.node.indices) for s in bp.signals]
+    sweep += [(_base(t.ref), t.value, t.node.indices) for t in moves.definitions]
+    sweep = _live(sweep, [value for _, value in moves.products])
+    shared, exprs = shared_products(graph, tensor, [expr for _, expr, _ in sweep])
+    statements = shared + tuple(
+        (tensor.names[base], tensor.doprint(expr, (BATCH, *indices)))
+        for (base, _, indices), expr in zip(sweep, exprs, strict=True)
+    )
+    products = tuple((p.name, tensor.batch_mean(value, p.indices, "n_samples")) for p, value in moves.products)
+    return HessianProgram(blocks, statements, products)
 
 
-def _contracted(tensor, value: sp.Expr, along: Node, free: tuple) -> str:
-    """Mean over the batch of Sum over ``along``'s indices of value * v_along: one part of H v (term by term: a
-    term that does not depend on the sample, such as the 1 of a squared error's d2H/db/db, is not averaged)."""
-    v = direction(along)
-    pieces = []
-    for part in sp.Add.make_args(value):
-        term = part * (v[along.indices] if along.indices else v)
-        limits = [(i, 1, sp.Symbol("size")) for i in along.indices]
-        if BATCH in tensor.array(term).axes:
-            summed = sp.Sum(term, *limits, (BATCH, 1, sp.Symbol("n_samples")))
-            pieces.append(f"{tensor.doprint(summed, free)} / n_samples")
-        else:
-            pieces.append(tensor.doprint(sp.Sum(term, *limits) if limits else term, free))
-    return " + ".join(pieces)
+def _live(sweep: list, results: list[sp.Expr]) -> list:
+    """The statements ``(base, expr, indices)`` that the results need, directly or through later statements."""
+    used = set().union(*(_bases(r) for r in results))
+    kept = []
+    for base, expr, indices in reversed(sweep):
+        if base in used:
+            kept.append((base, expr, indices))
+            used |= _bases(expr)
+    return kept[::-1]
+
+
+def _bases(expr: sp.Expr) -> set:
+    return {q.base for q in expr.atoms(sp.Indexed)} | expr.free_symbols
+
+
+def _base(ref: sp.Expr) -> sp.Basic:
+    return ref.base if isinstance(ref, sp.Indexed) else ref
+
+
+def shared_products(graph: Graph, tensor, exprs: list[sp.Expr]) -> tuple[tuple[tuple[str, str], ...], list]:
+    """Products of the same input with a parameter and with its direction (Sum_i x_i W_ij and Sum_i x_i v_W_ij)
+    made in one pass over the samples, ``x_W, x_v_W = np.split(([W | v_W].T @ x.T).T, 2, axis=1)``: the
+    statements, and ``exprs`` with each such sum replaced by its name (x_W_j).  Reading x (N d numbers) is what
+    such a product costs; made apart, x is read once for each."""
+    owners = {p.base: p.name for p in graph.parameters} | {direction(p): p.name for p in graph.parameters}
+    found: dict[tuple, dict] = {}
+    for expr in exprs:
+        for candidate in sorted(expr.atoms(sp.Sum), key=sp.default_sort_key):
+            match = _data_product(candidate, tensor.data, owners)
+            if match is not None:
+                data, matrix, position = match
+                group = found.setdefault((data.base, position, owners[matrix.base]), {})
+                group.setdefault(matrix.base, []).append((candidate, matrix.indices[1 - position]))
+    statements, replacements = [], {}
+    for (data, position, _), by_matrix in found.items():
+        if len(by_matrix) < 2:
+            continue
+        names = [f"{tensor.names[data]}_{tensor.names[m]}" for m in by_matrix]
+        stacked = f"np.concatenate([{', '.join(tensor.names[m] for m in by_matrix)}], axis={1 - position})"
+        product = f"({stacked}{'.T' if position == 0 else ''} @ {tensor.names[data]}.T).T"
+        statements.append((", ".join(names), f"np.split({product}, {len(names)}, axis=1)"))
+        for name, uses in zip(names, by_matrix.values(), strict=True):
+            base = sp.IndexedBase(name)
+            tensor.names[base] = name
+            tensor.batched.add(base)
+            replacements |= {candidate: base[kept] for candidate, kept in uses}
+    return tuple(statements), [e.xreplace(replacements) for e in exprs]
+
+
+def _data_product(candidate: sp.Sum, data: frozenset, owners: dict):
+    """(x_i, W_ij, 0) for Sum_i x_i W_ij: an input of one index times a two-index parameter (or direction),
+    summed over the input's index; None for any other sum."""
+    if len(candidate.limits) != 1 or not isinstance(candidate.function, sp.Mul):
+        return None
+    (index, _, _), factors = candidate.limits[0], candidate.function.args
+    if len(factors) != 2 or not all(isinstance(f, sp.Indexed) for f in factors):
+        return None
+    inputs = [f for f in factors if f.base in data and f.indices == (index,)]
+    matrices = [f for f in factors if f.base in owners and len(f.indices) == 2 and index in f.indices]
+    if len(inputs) != 1 or len(matrices) != 1 or matrices[0].indices[0] == matrices[0].indices[1]:
+        return None
+    return inputs[0], matrices[0], matrices[0].indices.index(index)
 
 
 def _size_codes(graph: Graph, seconds) -> dict:

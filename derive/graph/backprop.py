@@ -218,9 +218,30 @@ def _backprop(graph: Graph, assume: bool) -> Backprop:
             walk.visit(node)
     results = tuple((p, walk.adjoint[p.name]) for p in graph.parameters)
     for node, value in (*results, *((s.node, s.value) for s in walk.signals)):
-        _reduced(node, value)
+        reduced(node, value)
     used = tuple(a.name for a in graph.assumptions) if assume else ()
     return Backprop(graph, used, tuple(walk.steps), tuple(walk.signals), results, tuple(walk.values.items()))
+
+
+def reductions(graph: Graph, indices: Indices, assume: bool) -> tuple[Rule, Rule]:
+    """The two chains of named rules a derivation over the graph reduces by: ``local`` for one definition's
+    derivative (deltas collapsed, indices in range, definitions named back), ``closing`` for a chain-rule
+    product (sums split and factored, the file's assumptions when ``assume``)."""
+    naming = naming_rules(graph)
+    local = chain(rules.RULES["collapse_delta"], indices.in_range(), *naming)
+    assumed = [_assumption_rule(a) for a in graph.assumptions] if assume else []
+    closing = chain(
+        rules.RULES["evaluate_product"],
+        *naming,
+        only_when(rules.RULES["cancel"], _has_quotient),
+        only_when(rules.RULES["split_sum"], _has_sum),
+        rules.RULES["collapse_delta"],
+        indices.in_range(),
+        rules.RULES["factor_out_of_sum"],
+        *assumed,
+        rules.RULES["factor"],
+    )
+    return local, closing
 
 
 class _Walk:
@@ -233,21 +254,8 @@ class _Walk:
         self.steps: list[Step] = []
         self.signals: list[Signal] = []
         self.signal_nodes = {n.name for n in graph.signals()} if signals else set()
-        naming = naming_rules(graph)
-        self.local = chain(rules.RULES["collapse_delta"], self.indices.in_range(), *naming)
-        assumed = [_assumption_rule(a) for a in graph.assumptions] if assume else []
+        self.local, self.closing = reductions(graph, self.indices, assume)
         self.order = _definitions_first(graph)
-        self.closing = chain(
-            rules.RULES["evaluate_product"],
-            *naming,
-            only_when(rules.RULES["cancel"], _has_quotient),
-            only_when(rules.RULES["split_sum"], _has_sum),
-            rules.RULES["collapse_delta"],
-            self.indices.in_range(),
-            rules.RULES["factor_out_of_sum"],
-            *assumed,
-            rules.RULES["factor"],
-        )
 
     def visit(self, node: Node) -> None:
         lhs = sp.Derivative(self.graph.loss.ref, node.ref)
@@ -375,7 +383,7 @@ class Unreduced(InputError):
     """The named rules leave a Kronecker delta or an index condition in a result: derive cannot simplify it."""
 
 
-def _reduced(node: Node, value: sp.Expr) -> None:
+def reduced(node: Node, value: sp.Expr) -> None:
     """One line instead of a result that the printers and generated code cannot use."""
     if value.has(sp.KroneckerDelta) or value.has(sp.Piecewise):
         raise Unreduced(

@@ -131,6 +131,15 @@ class DeriveLatexPrinter(LatexPrinter):
     def _print_Gradient(self, expr: Gradient) -> str:
         return rf"\nabla_{{{self._print(expr.wrt)}}} {self._print(expr.scalar)}"
 
+    def _print_HessianBlock(self, expr) -> str:
+        return rf"\nabla^2_{{{self._print(expr.parameter)}}} {self._print(expr.loss)}"
+
+    def _print_DiagMatrix(self, expr: sp.DiagMatrix) -> str:
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_KroneckerProduct(self, expr: sp.KroneckerProduct) -> str:
+        return r" \otimes ".join(self._factor(f) if isinstance(f, sp.MatAdd) else self._print(f) for f in expr.args)
+
     def _print_Float(self, expr: sp.Float) -> str:
         digits = self._settings["decimals"]
         if digits is None:

@@ -73,6 +73,8 @@ class Array:
     atomic: bool = True
     #: safe before an attribute or a subscript (.T, .sum(), [:, None]): a name, a call, a subscript
     primary: bool = True
+    #: the samples themselves (an input): the large operand of a product
+    data: bool = False
 
 
 class TensorPrinter:
@@ -82,8 +84,14 @@ class TensorPrinter:
     says which of them carry the batch axis.
     """
 
-    def __init__(self, names: dict[sp.Basic, str], batched: set[sp.Basic], sizes: dict | None = None):
-        self.names, self.batched = names, batched
+    def __init__(
+        self,
+        names: dict[sp.Basic, str],
+        batched: set[sp.Basic],
+        sizes: dict | None = None,
+        data: frozenset = frozenset(),
+    ):
+        self.names, self.batched, self.data = names, batched, data
         #: index -> the code of the size it runs to, for Kronecker deltas (an identity matrix of that size)
         self.sizes = dict(sizes or {})
 
@@ -122,7 +130,7 @@ class TensorPrinter:
         if len(set(expr.indices)) != len(expr.indices):
             raise ValueError(f"{expr}: an index repeated within one name (a diagonal) is not supported")
         batch = (BATCH,) if expr.base in self.batched else ()
-        return Array(self.names[expr.base], (*batch, *expr.indices))
+        return Array(self.names[expr.base], (*batch, *expr.indices), data=expr.base in self.data)
 
     def _print_Symbol(self, expr: sp.Symbol) -> Array:
         if expr not in self.names:
@@ -229,8 +237,13 @@ def _reduction(part: Array, axes: tuple[sp.Symbol, ...]) -> str | None:
 
 
 def _matmul(parts: list[Array], axes: tuple[sp.Symbol, ...]) -> str | None:
-    """A @ B (either transposed) for two arrays of at most two axes sharing the one summed axis."""
+    """A @ B (either transposed) for two arrays of at most two axes sharing the one summed axis; the samples on
+    the right (``(W.T @ x.T).T`` for x W, ``(delta.T @ x).T`` for x^T delta): OpenBLAS streams a long right
+    operand faster than a long left one (1.3-1.5 times at N = 100000, d = 784, K = 10; the same at small N)."""
     left, right = parts
+    if _long_on_the_left(left, right, axes):
+        swapped = _matmul([right, left], axes[::-1])
+        return None if swapped is None else f"{swapped}.T"
     shared = [a for a in left.axes if a in right.axes]
     if len(shared) != 1 or shared[0] in axes or len(left.axes) > 2 or len(right.axes) > 2:
         return None
@@ -244,6 +257,15 @@ def _matmul(parts: list[Array], axes: tuple[sp.Symbol, ...]) -> str | None:
     a = _primary(left) + (".T" if len(left.axes) == 2 and left.axes[0] == k else "")
     b = _primary(right) + (".T" if len(right.axes) == 2 and right.axes[1] == k else "")
     return f"({a} @ {b})"
+
+
+def _long_on_the_left(left: Array, right: Array, axes: tuple[sp.Symbol, ...]) -> bool:
+    """x W (a batch times a parameter) or x^T delta (the samples summed, the data first): better swapped."""
+    if len(axes) != 2:
+        return False
+    if axes[0] == BATCH:
+        return BATCH in left.axes and BATCH not in right.axes
+    return BATCH in left.axes and BATCH in right.axes and left.data and not right.data
 
 
 def _einsum(parts: list[Array], axes: tuple[sp.Symbol, ...]) -> str:

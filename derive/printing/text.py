@@ -44,6 +44,20 @@ class TextPrinter(StrPrinter):
         shown = self._print(inner)
         return f"{shown}^T" if isinstance(inner, sp.MatrixSymbol) else f"({shown})^T"
 
+    def _print_HessianBlock(self, expr) -> str:
+        parameter = expr.parameter
+        name = parameter.label if isinstance(parameter, sp.IndexedBase) else parameter
+        return f"nabla^2_{self._print(name)} {self._print(expr.loss)}"
+
+    def _print_DiagMatrix(self, expr: sp.DiagMatrix) -> str:
+        return f"diag({self._print(expr.args[0])})"
+
+    def _print_KroneckerProduct(self, expr: sp.KroneckerProduct) -> str:
+        return " (x) ".join(f"({self._print(f)})" if isinstance(f, sp.MatAdd) else self._print(f) for f in expr.args)
+
+    def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
+        return "1"
+
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
         return f"delta_{subscript(self, expr.args)}"
 

@@ -201,3 +201,27 @@ def graph_claim_report(verdict, lhs: str | None = None) -> str:
             f" true {example['truth']:.6f}"
         )
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- second order: the structure
+RELATIONS = {"=": "=", "psd": ">= 0 (positive semi-definite)", "pd": "> 0 (positive definite)"}
+
+
+def fact_line(fact) -> str:
+    """``nabla^2_W H = (diag(a) - a*a^T) (x) x*x^T``, ``x*x^T >= 0 (positive semi-definite)``."""
+    right = f" {text(fact.rhs)}" if fact.relation == "=" else ""
+    return f"{text(fact.lhs)} {RELATIONS[fact.relation]}{right}"
+
+
+def structure_report(structures) -> str:
+    """The facts of each block with a structure (derive.graph.structure), each with why, and the engine's steps
+    for a derived one (the row sums)."""
+    lines = []
+    for structure in structures:
+        lines.append(f"the structure of the block in {structure.parameter.name}:")
+        for n, fact in enumerate(structure.facts, 1):
+            lines.append(f"{n:2d}. [{fact.name}] {fact_line(fact)}")
+            lines.append(f"      {fact.explain(text)}")
+            for step in fact.steps:
+                lines.append(f"        [{step.rule}] {equation(step.lhs, step.rhs)}")
+    return "\n".join(lines) + ("\n" if lines else "")

@@ -1,11 +1,10 @@
-"""The structure of a Hessian, claim by claim, each checked with numbers at random points.
+"""The structure of a Hessian, fact by fact (:mod:`derive.graph.structure`), each checked with numbers.
 
-For a parameter with a feature and a class index whose block is d2H/dW_ij/dW_lk = A_jk B_il
-(:func:`derive.graph.hessian.kronecker`), the block is the mean over samples of A ⊗ B; when every sample's A
-and B are positive semi-definite, so is their Kronecker product and the mean: the loss is convex in W. A
-whose rows sum to zero (A 1 = 0) gives a null direction: adding the same vector to every class's weights
-changes nothing, so the loss is not strictly convex. Each claim is checked at random points, every sample's
-matrices by their eigenvalues; the whole Hessian's smallest eigenvalue says convex or indefinite there.
+At a few random points of three samples each: a matrix form agrees with the index form it was read off
+(every sample); a factor said positive semi-definite has no eigenvalue below zero (every sample); the rows of
+a covariance sum to zero; the block of the mean Hessian is positive semi-definite (convex); a null direction
+leaves the loss unchanged and H times it is zero; an L2 block has no eigenvalue below lambda.  Last, the whole
+Hessian's smallest eigenvalue: convex at the points, or indefinite (the perceptron).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import numpy as np
 import sympy as sp
 
 from derive.graph.graph import Graph
-from derive.graph.hessian import Kronecker, kronecker
+from derive.graph.structure import Fact, Structure, structures
 from derive.verify.network import _number, forward, hessian_matrix, random_arrays
 from derive.verify.network_proof import written_out
 
@@ -26,70 +25,188 @@ TOLERANCE = 1e-10
 
 @dataclass(frozen=True)
 class Claim:
-    """One sentence of the argument and whether the numbers bear it out (with the numbers that decided it)."""
+    """One fact of the argument (None for the closing claim on the whole Hessian), its sentence, and whether the
+    numbers bear it out (with the numbers that decided it)."""
 
     text: str
     holds: bool
     detail: str
+    fact: Fact | None = None
+
+
+@dataclass(frozen=True)
+class _Point:
+    arrays: dict
+    values: dict
+    hessian: np.ndarray
+    offsets: dict
 
 
 def claims(graph: Graph, seconds, sizes: dict[str, int], points: int = 3) -> list[Claim]:
-    """The Kronecker structure of each block that has one, its semi-definiteness and null direction, and the
-    smallest eigenvalue of the whole Hessian, at ``points`` random points of 3 samples each."""
+    """Every fact of every block with a structure, checked at ``points`` random points of 3 samples each, then
+    the smallest eigenvalue of the whole Hessian."""
+    at = [_point(graph, seconds, sizes, seed) for seed in range(points)]
     found = []
-    for second in seconds:
-        block = kronecker(second)
-        if block is not None and len(second.first.indices) == 2:
-            found += _block_claims(graph, block, sizes, points)
-    smallest = min(
-        float(np.linalg.eigvalsh(hessian_matrix(graph, seconds, random_arrays(graph, sizes, 3, seed))).min())
-        for seed in range(points)
-    )
+    for structure in structures(graph, seconds):
+        for fact in structure.facts:
+            holds, detail = CHECKS[fact.name](graph, structure, fact, at, sizes)
+            found.append(Claim(_sentence(fact), holds, detail, fact))
+    smallest = min(float(np.linalg.eigvalsh(p.hessian).min()) for p in at)
     convex = smallest > -TOLERANCE
     text = "the whole Hessian is positive semi-definite at the points" if convex else "the Hessian is indefinite"
     found.append(Claim(text, True, f"smallest eigenvalue {smallest:.3g} over {points} random points"))
     return found
 
 
-def _block_claims(graph: Graph, block: Kronecker, sizes: dict[str, int], points: int) -> list[Claim]:
-    name = block.derivative.first.name
-    outer_low, inner_low = [], []
-    row_sums = 0.0
-    for seed in range(points):
-        arrays = random_arrays(graph, sizes, 3, seed)
-        values, _ = forward(graph, arrays)
+def _sentence(fact: Fact) -> str:
+    from derive.printing.text import text
+
+    relation = {"=": "=", "psd": ">= 0 (positive semi-definite)", "pd": "> 0 (positive definite)"}[fact.relation]
+    right = f" {text(fact.rhs)}" if fact.relation == "=" else ""
+    return f"{text(fact.lhs)} {relation}{right}"
+
+
+def _point(graph: Graph, seconds, sizes: dict, seed: int) -> _Point:
+    arrays = random_arrays(graph, sizes, 3, seed)
+    values, _ = forward(graph, arrays)
+    offsets, total = {}, 0
+    for p in graph.parameters:
+        offsets[p.name] = (total, total + int(np.size(arrays[p.name])))
+        total = offsets[p.name][1]
+    return _Point(arrays, values, hessian_matrix(graph, seconds, arrays), offsets)
+
+
+# ---------------------------------------------------------------------------- one check per kind of fact
+def _matrix_form(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
+    """The matrix form, evaluated, against the index forms it was read off, for every sample."""
+    block, worst = structure.block, 0.0
+    for point in at:
         for sample in range(3):
-            outer = _matrix(graph, block.outer_factor, block.outer, values, sample, sizes)
-            inner = _matrix(graph, block.inner_factor, block.inner, values, sample, sizes)
-            outer_low.append(np.linalg.eigvalsh((outer + outer.T) / 2).min())
-            inner_low.append(np.linalg.eigvalsh((inner + inner.T) / 2).min())
-            row_sums = max(row_sums, float(np.abs(outer.sum(axis=1)).max()))
-    a, b = _shown(block.outer_factor), _shown(block.inner_factor)
-    outer_psd, inner_psd = min(outer_low) > -TOLERANCE, min(inner_low) > -TOLERANCE
-    return [
-        Claim(
-            f"d2H/d{name}/d{name} = A (x) B with A = {a} over the classes and B = {b} over the features",
-            True,
-            "the factors of the closed form split into the two pairs of indices",
-        ),
-        Claim(f"A = {a} is positive semi-definite", outer_psd, f"smallest eigenvalue {min(outer_low):.3g}"),
-        Claim(f"B = {b} is positive semi-definite", inner_psd, f"smallest eigenvalue {min(inner_low):.3g}"),
-        Claim(
-            f"so each sample's A (x) B, and their mean, is positive semi-definite: H is convex in {name}",
-            outer_psd and inner_psd,
-            "a Kronecker product of PSD matrices is PSD; a mean of PSD matrices is PSD",
-        ),
-        Claim(
-            f"A 1 = 0: adding the same vector to every class's {name} changes nothing (not strictly convex;"
-            f" an L2 term lambda/2 Sum {name}^2 adds lambda I)",
-            row_sums < TOLERANCE,
-            f"largest row sum of A {row_sums:.1e}",
-        ),
-    ]
+            outer = _index_matrix(graph, block.outer_factor, block.outer, point.values, sample, sizes)
+            want = outer
+            if isinstance(fact.rhs, sp.KroneckerProduct):
+                inner = _index_matrix(graph, block.inner_factor, block.inner, point.values, sample, sizes)
+                want = np.kron(outer, inner)
+            got = _evaluate(graph, fact.rhs, point.values, sample, sizes)
+            worst = max(worst, float(np.abs(got - want).max()))
+    return worst < 1e-9, f"largest difference from the index form {worst:.1e}"
 
 
-def _matrix(graph: Graph, factor: sp.Expr, pair: tuple, values: dict, sample: int, sizes: dict) -> np.ndarray:
-    """The factor's matrix over a pair of indices (both in the range of the pair's first) for one sample."""
+def _semidefinite(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
+    lowest = min(
+        float(np.linalg.eigvalsh(_symmetric(_evaluate(graph, fact.lhs, p.values, n, sizes))).min())
+        for p in at
+        for n in range(3)
+    )
+    return lowest > -TOLERANCE, f"smallest eigenvalue over the samples {lowest:.3g}"
+
+
+def _covariance(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
+    holds, detail = _semidefinite(graph, structure, fact, at, sizes)
+    rows = max(
+        float(np.abs(_evaluate(graph, fact.lhs, p.values, n, sizes).sum(axis=1)).max()) for p in at for n in range(3)
+    )
+    derived = bool(fact.steps) and fact.steps[-1].rhs == 0
+    return holds and rows < 1e-12 and derived, f"{detail}; largest row sum {rows:.1e}"
+
+
+def _convex(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
+    lowest = min(float(np.linalg.eigvalsh(_block(p, structure)).min()) for p in at)
+    return lowest > -TOLERANCE, f"smallest eigenvalue of the mean block {lowest:.3g}"
+
+
+def _definite(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
+    lowest = min(float(np.linalg.eigvalsh(_block(p, structure)).min()) for p in at)
+    strength = float(structure.strength)
+    return lowest >= strength - 1e-9, f"smallest eigenvalue of the block {lowest:.4g} >= {strength:g}"
+
+
+def _null(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
+    """H times the direction (u 1^T in the parameter, nothing elsewhere) is 0 and the loss does not move; with an
+    L2 term of strength lambda, H v = lambda v and the loss moves by the penalty's change alone."""
+    name, strength = structure.parameter.name, float(structure.strength)
+    worst, moved = 0.0, 0.0
+    rng = np.random.default_rng(7)
+    for point in at:
+        value = np.asarray(point.arrays[name], dtype=float)
+        # the same u_i added to every class's entry of row i (a vector c 1 for a one-index parameter)
+        shift = np.broadcast_to(rng.normal(size=(*value.shape[:-1], 1)), value.shape)
+        direction = np.zeros(point.hessian.shape[0])
+        start, stop = point.offsets[name]
+        direction[start:stop] = np.ravel(shift)
+        worst = max(worst, float(np.abs(point.hessian @ direction - strength * direction).max()))
+        _, before = forward(graph, point.arrays)
+        _, after = forward(graph, {**point.arrays, name: value + shift})
+        penalty = strength / 2 * (np.sum((value + shift) ** 2) - np.sum(value**2))
+        moved = max(moved, float(np.abs(after - before - penalty).max()))
+    detail = f"largest entry of H v {worst:.1e}; the loss moved by {moved:.1e}"
+    if strength:
+        detail = f"largest entry of H v - {strength:g} v {worst:.1e}; the loss moved by {moved:.1e} beyond the L2 term"
+    return worst < 1e-9 and moved < 1e-9, detail
+
+
+CHECKS = {
+    "kronecker_form": _matrix_form,
+    "matrix_form": _matrix_form,
+    "covariance": _covariance,
+    "semidefinite": _semidefinite,
+    "gram": _semidefinite,
+    "convex": _convex,
+    "null_direction": _null,
+    "l2": _definite,
+}
+
+
+def _block(point: _Point, structure: Structure) -> np.ndarray:
+    start, stop = point.offsets[structure.parameter.name]
+    return _symmetric(point.hessian[start:stop, start:stop])
+
+
+def _symmetric(matrix: np.ndarray) -> np.ndarray:
+    return (matrix + matrix.T) / 2
+
+
+# ---------------------------------------------------------------------------- numbers of matrix expressions
+def _evaluate(graph: Graph, expr: sp.Basic, values: dict, sample: int, sizes: dict) -> np.ndarray:
+    """A matrix form (diag(a) - a a^T, x x^T, their Kronecker product) at one sample's values."""
+    if isinstance(expr, sp.MatrixSymbol):
+        array = np.asarray(values[expr.name], dtype=float)
+        batched = graph.node(expr.name).kind != "parameter"
+        return np.reshape(array[sample] if batched else array, (-1, 1))
+    if isinstance(expr, sp.OneMatrix):
+        return np.ones((_length(expr.shape[0], sizes), 1))
+    if isinstance(expr, sp.DiagMatrix):
+        return np.diag(np.ravel(_evaluate(graph, expr.args[0], values, sample, sizes)))
+    if isinstance(expr, sp.Transpose):
+        return _evaluate(graph, expr.arg, values, sample, sizes).T
+    if isinstance(expr, sp.KroneckerProduct):
+        parts = [_evaluate(graph, a, values, sample, sizes) for a in expr.args]
+        result = parts[0]
+        for part in parts[1:]:
+            result = np.kron(result, part)
+        return result
+    if isinstance(expr, sp.MatAdd):
+        return sum(_evaluate(graph, a, values, sample, sizes) for a in expr.args)
+    if isinstance(expr, sp.MatMul):
+        scalar, matrices = 1.0, []
+        for factor in expr.args:
+            if isinstance(factor, sp.MatrixExpr):
+                matrices.append(_evaluate(graph, factor, values, sample, sizes))
+            else:
+                scalar *= _number(graph, factor, values, sample)
+        result = matrices[0]
+        for matrix in matrices[1:]:
+            result = result @ matrix
+        return scalar * result
+    raise ValueError(f"no numbers for the matrix form {expr}")
+
+
+def _length(size: sp.Expr, sizes: dict) -> int:
+    return int(size.xreplace({sp.Symbol(k): v for k, v in sizes.items()}))
+
+
+def _index_matrix(graph: Graph, factor: sp.Expr, pair: tuple, values: dict, sample: int, sizes: dict) -> np.ndarray:
+    """The index form over a pair of indices (both in the range of the pair's first) for one sample."""
     size = sizes[graph.size_of(pair[0]).name] if pair[0] in dict(graph.ranges) else 1
     limits = {s: sizes[s.name] for s in graph.sizes}
     matrix = np.zeros((size, size))
@@ -98,9 +215,3 @@ def _matrix(graph: Graph, factor: sp.Expr, pair: tuple, values: dict, sample: in
             entry = written_out(factor, {pair[0]: row + 1, pair[1]: column + 1}, limits)
             matrix[row, column] = _number(graph, entry, values, sample)
     return matrix
-
-
-def _shown(expr: sp.Expr) -> str:
-    from derive.printing.text import text
-
-    return text(expr)

@@ -38,7 +38,7 @@ def printer(graph: Graph, bp: Backprop | None = None) -> TensorPrinter:
         base = signal.ref.base if isinstance(signal.ref, sp.Indexed) else signal.ref
         names[base] = signal_name(signal.node)
         batched.add(base)
-    return TensorPrinter(names, batched)
+    return TensorPrinter(names, batched, data=frozenset(n.base for n in graph.inputs))
 
 
 def signal_name(node: Node) -> str:

@@ -46,6 +46,11 @@ def cmd_hessian(args: argparse.Namespace) -> int:
         if args.steps:
             print(steps_report(second))
         print(f"{second.name} = {text(second.value)}")
+    if args.steps:
+        from derive.graph.structure import structures
+        from derive.render.report import structure_report
+
+        print(structure_report(structures(graph, seconds)), end="")
     if graph.assumptions:
         used = "; ".join(a.text for a in graph.assumptions)
         print(f"exact: {used} not assumed" if args.exact else f"assuming {used}; --exact drops the assumption")

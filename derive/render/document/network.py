@@ -190,7 +190,7 @@ def second_order(graph: Graph, seconds, arrays: dict, sizes: dict, lr: float, gr
     newton = start - np.linalg.pinv(matrix, hermitian=True) @ gradient
     return {
         "lines": [f"{second_lhs(graph, s)} = {latex(s.value)}" for s in seconds],
-        "claims": [{"text": c.text, "holds": c.holds, "detail": c.detail} for c in claims(graph, seconds, sizes)],
+        "claims": [_claim(c) for c in claims(graph, seconds, sizes)],
         "matrix": numbers(matrix),
         "size": matrix.shape[0],
         "eigenvalues": ", ".join(f"{v:.4g}" for v in np.linalg.eigvalsh(matrix)),
@@ -199,3 +199,21 @@ def second_order(graph: Graph, seconds, arrays: dict, sizes: dict, lr: float, gr
         "lr": f"{lr:g}",
         "order": ", ".join(p.key for p in graph.parameters),
     }
+
+
+#: a fact's relation in LaTeX (derive.graph.structure)
+RELATIONS = {"=": "=", "psd": r"\succeq 0", "pd": r"\succ 0"}
+
+
+def _claim(claim) -> dict:
+    """One checked claim: the fact's statement and why in LaTeX (with the engine's steps of a derived one), or the
+    closing sentence on the whole Hessian."""
+    found = {"text": claim.text, "holds": claim.holds, "detail": claim.detail, "statement": None, "steps": []}
+    fact = claim.fact
+    if fact is not None:
+        right = f" {latex(fact.rhs)}" if fact.relation == "=" else ""
+        found["statement"] = f"{latex(fact.lhs)} {RELATIONS[fact.relation]}{right}"
+        found["why"] = explained(fact, Tex())
+        found["name"] = fact.name
+        found["steps"] = [equation(step.lhs, step.rhs) for step in fact.steps]
+    return found

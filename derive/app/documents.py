@@ -31,11 +31,19 @@ TEMPLATES = {
 }
 
 
-def context(model, example, assume: bool = True, sizes: tuple[int, int] | None = None, constants: dict | None = None):
+def context(
+    model,
+    example,
+    assume: bool = True,
+    sizes: tuple[int, int] | None = None,
+    constants: dict | None = None,
+    hessian_graph=None,
+):
     """The derivation templates' context for ``model`` and its worked ``example``.
 
     ``sizes`` (K, d) writes the derivation for concrete sizes (generic K and d when None);
-    ``constants`` are the add-ons' strengths.  ValueError when the sizes do not fit the example.
+    ``constants`` are the add-ons' strengths.  ``hessian_graph``, the model's file (with its --l2), adds the
+    section "Second derivatives" at the worked example.  ValueError when the sizes do not fit the example.
     """
     from derive.claims.judge import judge_text
     from derive.claims.verdict import seed_checks
@@ -51,7 +59,37 @@ def context(model, example, assume: bool = True, sizes: tuple[int, int] | None =
     derivations, exact = gradients(model, assume=assume), gradients(model, assume=False)
     judged = seed_checks(model, assume)
     posted = tuple((name, judge_text(text, model, assume=assume)) for name, text in model.derivations)
-    return document(derivations, example, sizes, constants, judged, two_class_pair(model), exact, posted)
+    second = None
+    if hessian_graph is not None:
+        arrays, found = example_arrays(hessian_graph, example)
+        lr = DOCUMENT_LR if example.lr is None else example.lr
+        # labels that break the assumption were computed in the exact form (example.assume): so is the section
+        second = second_order_section(hessian_graph, arrays, found, example.assume, lr)
+    return document(derivations, example, sizes, constants, judged, two_class_pair(model), exact, posted, second)
+
+
+def example_arrays(graph, example) -> tuple[dict, dict[str, int]]:
+    """A built-in model's worked ``example`` as the arrays of its model file ``graph``, and their sizes.
+
+    The library's files list the built-ins' (W, b) as their parameters and (x, P) as their inputs, in that
+    order; the inputs are one sample (a batch of 1).  ValueError when the shapes do not fit the file.
+    """
+    import numpy as np
+
+    from derive.verify.network import random_arrays
+
+    names = [node.name for node in (*graph.parameters, *graph.inputs)]
+    values = (example.W, example.b, np.asarray(example.x)[None], np.asarray(example.P)[None])
+    arrays = {name: np.asarray(value, dtype=np.float64) for name, value in zip(names, values, strict=True)}
+    sizes = {
+        graph.size_of(index).name: length
+        for node in graph.parameters
+        for index, length in zip(node.indices, arrays[node.name].shape, strict=True)
+    }
+    expected = {name: value.shape for name, value in random_arrays(graph, sizes).items()}
+    if {name: value.shape for name, value in arrays.items()} != expected:
+        raise ValueError(f"the worked example does not fit the model file {graph.name}.toml ({expected})")
+    return arrays, sizes
 
 
 def render(kind: str, context: dict) -> str:
@@ -101,9 +139,7 @@ def network_context(
     """The context of a model file's document: backpropagation and a worked example at the file's numbers; with
     ``hessian`` the section of second derivatives at the same example."""
     from derive.graph.backprop import backprop
-    from derive.graph.hessian import second_derivatives
     from derive.render.document.network import context as network_document
-    from derive.render.document.network import second_order
     from derive.verify import network
 
     bp = backprop(graph, assume)
@@ -111,11 +147,25 @@ def network_context(
     arrays = network.example_arrays(graph, sizes, seed)
     evaluation = network.evaluate(graph, bp, arrays)
     found = network_document(graph, bp, evaluation, sizes, network.check(graph, bp, arrays))
-    seconds = second_derivatives(graph, assume) if hessian else None
     found["hessian"] = (
-        second_order(graph, seconds, arrays, sizes, DOCUMENT_LR, evaluation.gradients) if hessian else None
+        second_order_section(graph, arrays, sizes, assume, DOCUMENT_LR, evaluation.gradients) if hessian else None
     )
     return found
+
+
+def second_order_section(
+    graph, arrays: dict, sizes: dict, assume: bool = True, lr: float = DOCUMENT_LR, gradients: dict | None = None
+) -> dict:
+    """The section "Second derivatives" of ``graph`` at ``arrays`` (one sample and the parameters, of ``sizes``):
+    its Newton step beside a gradient-descent step with ``lr`` from ``gradients`` (computed when None)."""
+    from derive.graph.backprop import backprop
+    from derive.graph.hessian import second_derivatives
+    from derive.render.document.network import second_order
+    from derive.verify.network import evaluate
+
+    if gradients is None:
+        gradients = evaluate(graph, backprop(graph, assume), arrays).gradients
+    return second_order(graph, second_derivatives(graph, assume), arrays, sizes, lr, gradients)
 
 
 def render_network(kind: str, context: dict) -> str:

@@ -84,3 +84,16 @@ def shipped_graph_from_args(args: argparse.Namespace) -> Graph:
         return with_l2(graph, args.l2)
     except ValueError as err:
         raise InputError(str(err)) from None
+
+
+def builtin_file_from_args(args: argparse.Namespace, purpose: str) -> Graph:
+    """The shipped model file of a built-in ``--model`` with ``--l2`` on its weight matrices
+    (:func:`shipped_graph_from_args`), for ``--hessian`` of the built-in models; ``purpose`` says what the file
+    gives ("writes the module of") in the one-line refusals: --smoothing, and --l2 without a weight matrix."""
+    where = f"--hessian {purpose} the model file {args.model}.toml"
+    if getattr(args, "smoothing", None) is not None:
+        raise InputError(f"{where}, which takes --l2 but not --smoothing")
+    try:
+        return shipped_graph_from_args(args)
+    except InputError as err:
+        raise InputError(f"{where}: {err}") from None

@@ -7,12 +7,13 @@ values; ``derive all`` writes the ones of :data:`MODULES` into output/.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from derive.app.cli.options import ModelOptions, add_model_options, folder, model_from_args
 from derive.app.cli.registry import command
 from derive.app.files import write_atomic
-from derive.app.graphs import graph_from_args
+from derive.app.graphs import builtin_file_from_args, graph_from_args
 from derive.core.errors import InputError
 from derive.render.backends import BACKENDS
 
@@ -68,7 +69,7 @@ def _code_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hessian",
         action="store_true",
-        help="also hessian() and hvp() (a model file's module: --model-file, --model mlp)",
+        help="also hessian() and hvp(); softmax, logistic, linear: their model file's module (--l2, no --smoothing)",
     )
     parser.epilog = (
         "The module always lowers the exact closed forms (--exact changes nothing). With --l2 the strength is the default "
@@ -94,12 +95,34 @@ def cmd_code(args: argparse.Namespace) -> int:
         source = network_module_source(graph, args.dtype, words, hessian=args.hessian)
         print(write_atomic(args.output / network_module_name(graph, args.dtype), source))
         return 0
-    if args.hessian:
-        raise InputError(
-            f"--hessian writes a model file's module: derive models --show {args.model} > {args.model}.toml,"
-            f" then derive code --model-file {args.model}.toml --hessian"
-        )
     model, constants = model_from_args(args)
+    if args.hessian:
+        return _builtin_hessian(args, module_name(args.dtype, model))
     source = module_source(args.dtype, model, constants, args.backend)
     print(write_atomic(args.output / module_name(args.dtype, model, args.backend), source))
+    return 0
+
+
+def _builtin_hessian(args: argparse.Namespace, name: str) -> int:
+    """--hessian for a built-in model: the module of its model file (with --l2 in the loss), under the built-in's
+    file name; its functions take the built-in's arguments in order but have no reduction= (nor l2=)."""
+    from derive.app.code import network_module_source
+
+    if args.backend != "numpy":
+        raise InputError(
+            f"--hessian writes the NumPy module of the model file {args.model}.toml: leave out --backend {args.backend}"
+        )
+    graph = builtin_file_from_args(args, "writes the module of")
+    l2 = [] if args.l2 is None else [f"--l2 {args.l2:g}"]
+    dtype = [] if args.dtype == "float64" else [f"--dtype {args.dtype}"]
+    words = " ".join(["derive code", f"--model {args.model}", *l2, *dtype, "--hessian"])
+    source = network_module_source(graph, args.dtype, words, hessian=True)
+    path = write_atomic(args.output / name, source)
+    penalty = f" with {l2[0]} in its loss" if l2 else ""
+    print(
+        f"derive code: --hessian writes the module of the model file {args.model}.toml{penalty} (hessian, hvp beside"
+        f" loss_and_grad and grad; no reduction={', no l2=' if l2 else ''})",
+        file=sys.stderr,
+    )
+    print(path)
     return 0

@@ -25,7 +25,7 @@ from derive.app.cli.options import (
 )
 from derive.app.cli.registry import command
 from derive.app.files import write_atomic
-from derive.app.graphs import graph_from_args, sizes_option
+from derive.app.graphs import builtin_file_from_args, graph_from_args, sizes_option
 from derive.core.errors import InputError
 
 
@@ -42,7 +42,9 @@ def add_document_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="a model file's random example numbers (default 0)")
     parser.add_argument(
-        "--hessian", action="store_true", help="a model file's document with its second derivatives (a section)"
+        "--hessian",
+        action="store_true",
+        help="add the section Second derivatives (softmax, logistic, linear: from their model file, at the example)",
     )
     parser.set_defaults(lr=documents.DOCUMENT_LR)
     parser.epilog = f"The worked example's gradient-descent step uses --lr, default {documents.DOCUMENT_LR}."
@@ -60,11 +62,13 @@ def sizes_from_args(args: argparse.Namespace, model) -> tuple[int, int] | None:
 
 
 def document_from_args(args: argparse.Namespace) -> dict:
-    """The context of the derivation templates for the command line's options."""
+    """The context of the derivation templates for the command line's options; with --hessian the section of
+    second derivatives from the model's file (derive models --show NAME), at the worked example."""
     model, constants = model_from_args(args)
     sizes = sizes_from_args(args, model)
+    second = builtin_file_from_args(args, "takes its section from") if args.hessian else None
     try:
-        return documents.context(model, example_from_args(args), not args.exact, sizes, constants)
+        return documents.context(model, example_from_args(args), not args.exact, sizes, constants, second)
     except ValueError as err:
         raise InputError(str(err)) from None
 
@@ -86,7 +90,6 @@ def cmd_latex(args: argparse.Namespace) -> int:
     if args.pdf:
         documents.tex_compiler()
     graph = graph_from_args(args)
-    _hessian_needs_a_file(graph, args)
     stem = "derivation" if graph is None else graph.name
     name, kind = (f"{stem}-body.tex", "body.tex") if args.fragment else (f"{stem}.tex", "tex")
     if graph is None:
@@ -97,14 +100,6 @@ def cmd_latex(args: argparse.Namespace) -> int:
     if args.pdf:
         print(write_atomic(args.output / f"{stem}.pdf", documents.compile_pdf(source)))
     return 0
-
-
-def _hessian_needs_a_file(graph, args: argparse.Namespace) -> None:
-    if graph is None and args.hessian:
-        raise InputError(
-            f"--hessian is a section of a model file's document: derive models --show {args.model} > {args.model}.toml,"
-            f" then --model-file {args.model}.toml --hessian"
-        )
 
 
 def network_document_from_args(graph, args: argparse.Namespace) -> dict:
@@ -130,7 +125,6 @@ def cmd_markdown(args: argparse.Namespace) -> int:
         text = documents.render_network("md", network_document_from_args(graph, args))
         print(write_atomic(args.output / f"{graph.name}.md", text))
         return 0
-    _hessian_needs_a_file(graph, args)
     if args.sizes is not None:
         raise InputError("--sizes is for model files; the built-in models take -K and -d")
     print(write_atomic(args.output / "derivation.md", documents.render("md", document_from_args(args))))

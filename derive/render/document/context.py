@@ -30,6 +30,7 @@ def document(
     pair: tuple[Example, Example] | None = None,
     exact: tuple[Derivation, ...] | None = None,
     judged_derivations: tuple = (),
+    hessian: dict | None = None,
 ) -> dict:
     """The context of the derivation templates: generic K and d unless ``sizes`` (K, d) are given.
 
@@ -39,7 +40,8 @@ def document(
     sigmoid model and of the 2-class softmax at the seed's sample (the section on their
     equivalence), ``judged_derivations`` the model's posted derivations judged line by line (the
     section "Checking the accepted answer"), ``exact`` the derivations without the model's assumptions (the derivations
-    themselves when None: they assume nothing); all are computed by the caller.  Raises
+    themselves when None: they assume nothing), ``hessian`` the section "Second derivatives" (the context of
+    :func:`derive.render.document.network.second_order`, from the model's file); all are computed by the caller.  Raises
     ValueError when ``sizes`` differ from the worked example's.
     """
     if sizes is not None and tuple(sizes) != (example.classes, example.features):
@@ -73,4 +75,5 @@ def document(
         "equivalence": two_class_softmax(model, pair, tex),
         "check": checks(model, judged, bool(derivations[0].assumptions)),
         "derivation_check": derivation_checks(judged_derivations),
+        "hessian": hessian,
     }

@@ -182,7 +182,7 @@ def test_the_softmax_document_has_the_model_files_section_at_the_seeds_sample(tm
     # the iris sample's 6x6 Hessian, rank one (one sample), as the model file's document has it
     assert "At the example, the 6×6 Hessian in W_ij, b_j (flattened in C order)" in builtin
     assert r"\begin{bmatrix} 0.735562 & -0.735562 & 0.154855 & -0.154855 & 0.387138 & -0.387138 \\" in builtin
-    assert "0.0326011 & -0.0326011 & 0.0815028 & -0.0815028" in builtin and ", 1.944. One Newton step" in builtin
+    assert "0.0326011 & -0.0326011 & 0.0815028 & -0.0815028" in builtin and ", 1.944.\nOne Newton step" in builtin
     assert r"\theta_{\text{Newton}} = \begin{bmatrix} 0.798915 & -0.198915 & 0.24714 & 0.35286" in builtin
     # the section is appended: the rest is the document without --hessian, byte for byte
     assert builtin == seed_document("md", ModelOptions()) + "\n" + section(builtin)
@@ -200,7 +200,7 @@ def test_the_softmax_document_has_the_model_files_section_at_the_seeds_sample(tm
         # sigma(1 - sigma) (x, 1)(x, 1)^T at eta = -0.92: sigma(1 - sigma) |(x, 1)|^2 = 0.2038 * 4.77
         ("logistic", ("the 3×3 Hessian in w_i, b", "with eigenvalues -2.436e-16, 2.525e-17, 0.9719.")),
         # (x, 1)(x, 1)^T: its one non-zero eigenvalue is |x|^2 + 1 = 1.9^2 + 0.4^2 + 1
-        ("linear", ("the 3×3 Hessian in w_i, b", ", 4.77. One Newton step")),
+        ("linear", ("the 3×3 Hessian in w_i, b", ", 4.77.\nOne Newton step")),
     ],
 )
 def test_the_single_output_documents_have_the_section(name, shown, tmp_path, capsys):
@@ -218,7 +218,7 @@ def test_the_section_follows_l2_and_lr(tmp_path, capsys):
 def test_the_section_is_exact_when_the_labels_do_not_sum_to_one(tmp_path, capsys):
     """The document's example drops the assumption Sum_j P_j = 1 for such labels, and so does the section."""
     unnormalised = section(document(tmp_path, capsys, "markdown", "--P", "0.5,0.2", "--hessian"))
-    assert r"\sum_{k=1}^{K} P_{k}" in unnormalised
+    assert r"\sum_{m=1}^{K} P_{m}" in unnormalised
     assert r"\begin{bmatrix} 0.514894 & -0.514894" in unnormalised  # 0.7 times the seed's
 
 

@@ -94,7 +94,8 @@ def _differentiate(
             walk.visit(node)
     if pseudo.depends(loss, second):
         walk.visit(second)
-        value = walk.adjoint[second.name]
+        # a sum's own letter never one of the block's free indices (Sum_k P_k beside the second index k)
+        value = walk.indices.rename_bound(walk.adjoint[second.name], set(reserved))
     else:
         value = sp.S.Zero
     return SecondDerivative(first, second, value, tuple(walk.steps))

@@ -44,7 +44,7 @@ class HessianBlock(sp.MatrixExpr):
     prints it)."""
 
     def __new__(cls, loss: sp.Basic, parameter: sp.Basic, size: sp.Expr):
-        return super().__new__(cls, loss, parameter, sp.sympify(size))
+        return super().__new__(cls, loss, parameter, size)
 
     @property
     def loss(self) -> sp.Basic:
@@ -130,16 +130,16 @@ def _structure(graph: Graph, block: Kronecker, strength: sp.Expr) -> Structure:
     if outer is not None and (inner is not None or len(node.indices) == 1):
         facts += _semidefinite(lhs, block, outer, inner, null_steps if null else ())
     if null and outer is not None:
-        moved = f"{node.name} + u 1^T" if len(node.indices) > 1 else f"{node.name} + c 1"
+        moved = _null_move(graph, node)
         facts.append(
             Fact(
                 "null_direction",
                 outer * sp.OneMatrix(outer.shape[0], 1),
                 EQUALS,
                 sp.ZeroMatrix(outer.shape[0], 1),
-                "so {0} changes nothing (the rows sum to zero): H is not strictly convex in {1}, and Newton's method"
-                " needs an L2 term or a pseudo-inverse",
-                (sp.Symbol(moved), sp.Symbol(node.name)),
+                "so adding {0} to {1} changes nothing, for any {2} (the rows sum to zero): H is not strictly convex in"
+                " {1}, and Newton's method needs an L2 term or a pseudo-inverse",
+                (moved[0], sp.Symbol(node.name), moved[1]),
             )
         )
     if strength != 0:
@@ -149,12 +149,28 @@ def _structure(graph: Graph, block: Kronecker, strength: sp.Expr) -> Structure:
                 lhs + strength * sp.Identity(size),
                 DEFINITE,
                 sp.S.Zero,
-                "the L2 term adds {0} I: every eigenvalue is at least {0} > 0, so the loss is strictly convex in"
-                " {1} and the Newton step is defined",
-                (strength, sp.Symbol(node.name)),
+                "the L2 term adds {0}: every eigenvalue is at least {2} > 0, so the loss is strictly convex in {1}"
+                " and the Newton step is defined",
+                (strength * sp.Identity(size), sp.Symbol(node.name), strength),
             )
         )
     return Structure(node, block, tuple(facts), null, strength)
+
+
+def _null_move(graph: Graph, node: Node) -> tuple[sp.Basic, sp.Basic]:
+    """u 1^T (u over the features) for a weight matrix, c 1 for a vector: the direction the rows' zero sums give."""
+    classes = graph.size_of(node.indices[-1])
+    if len(node.indices) > 1:
+        u = sp.MatrixSymbol("u", graph.size_of(node.indices[0]), 1)
+        return u * sp.OneMatrix(1, classes), u
+    c = sp.Symbol("c", real=True)
+    return c * sp.OneMatrix(classes, 1), c
+
+
+def _probabilities(outer: sp.MatrixExpr) -> sp.Basic:
+    """a, the vector whose diag(a) - a a^T the factor is (its scalar factor aside)."""
+    diagonals = list(outer.atoms(sp.DiagMatrix))
+    return diagonals[0].args[0] if diagonals else outer
 
 
 def _semidefinite(lhs: HessianBlock, block: Kronecker, outer, inner, null_steps: tuple) -> list[Fact]:
@@ -166,9 +182,9 @@ def _semidefinite(lhs: HessianBlock, block: Kronecker, outer, inner, null_steps:
             lhs,
             EQUALS,
             whole,
-            "per sample, read off {0}: a term with a Kronecker delta is a diagonal matrix, a product f_j g_k the"
-            " outer product f g^T"
-            + ("; the factor over the classes (x) the one over the features, in the order of vec W" if inner else ""),
+            "per sample, read off {0}: a term with a Kronecker delta is a diagonal matrix, a factor at the row times"
+            " one at the column an outer product"
+            + ("; the factor over the classes, then the one over the features (entries class-major)" if inner else ""),
             (block.derivative.value,),
         )
     ]
@@ -179,16 +195,25 @@ def _semidefinite(lhs: HessianBlock, block: Kronecker, outer, inner, null_steps:
                 outer,
                 SEMIDEFINITE,
                 sp.S.Zero,
-                "a covariance: for a one-hot e_J drawn with P(J = k) = a_k (a_k > 0, and the rows of {0} sum to zero"
-                " because Sum_k a_k = 1, derived below), E[e e^T] = diag(a) and E[e] = a, so {0} = Cov(e_J)",
-                (outer,),
+                "{0} is the covariance matrix of a one-hot vector drawn with the probabilities {1} (positive, and"
+                " summing to one: the rules derive that its rows sum to zero, below), and a covariance matrix is"
+                " positive semi-definite",
+                (outer, _probabilities(outer)),
                 tuple(null_steps),
             )
         )
     else:
         facts.append(Fact("semidefinite", outer, SEMIDEFINITE, sp.S.Zero, _BY_NUMBERS))
     if inner is not None:
-        facts.append(Fact("gram", inner, SEMIDEFINITE, sp.S.Zero, "a Gram matrix: v^T u u^T v = (u^T v)^2 >= 0"))
+        facts.append(
+            Fact(
+                "gram",
+                inner,
+                SEMIDEFINITE,
+                sp.S.Zero,
+                "a vector times itself transposed (a Gram matrix): its quadratic form is a square",
+            )
+        )
     facts.append(
         Fact(
             "convex",
@@ -215,6 +240,7 @@ def matrix_form(graph: Graph, factor: sp.Expr, pair: tuple[sp.Symbol, sp.Symbol]
     size = _size(graph, row)
     if size is None:
         return None
+    common, factor = factor.as_independent(row, column, as_Add=False)
     total = None
     for term in _terms(factor, row, column):
         coefficient, parts = term.as_independent(row, column)
@@ -239,7 +265,7 @@ def matrix_form(graph: Graph, factor: sp.Expr, pair: tuple[sp.Symbol, sp.Symbol]
             piece = vectors[0] * vectors[1].T
         piece = coefficient * piece if coefficient != 1 else piece
         total = piece if total is None else total + piece
-    return total
+    return common * total if common != 1 and total is not None else total
 
 
 def _terms(factor: sp.Expr, row: sp.Symbol, column: sp.Symbol) -> list[sp.Expr]:

@@ -20,7 +20,7 @@ from typing import ClassVar
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-from derive.printing.text import _in_order, subscript
+from derive.printing.text import _compound, _in_order, subscript
 
 
 class Gradient(sp.MatrixExpr):
@@ -134,11 +134,17 @@ class DeriveLatexPrinter(LatexPrinter):
     def _print_HessianBlock(self, expr) -> str:
         return rf"\nabla^2_{{{self._print(expr.parameter)}}} {self._print(expr.loss)}"
 
+    def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
+        # a row of ones is the ones vector transposed
+        return r"\mathbf{1}^{T}" if expr.shape[0] == 1 else r"\mathbf{1}"
+
     def _print_DiagMatrix(self, expr: sp.DiagMatrix) -> str:
         return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
 
     def _print_KroneckerProduct(self, expr: sp.KroneckerProduct) -> str:
-        return r" \otimes ".join(self._factor(f) if isinstance(f, sp.MatAdd) else self._print(f) for f in expr.args)
+        return r" \otimes ".join(
+            rf"\left({self._print(f)}\right)" if _compound(f) else self._print(f) for f in expr.args
+        )
 
     def _print_Float(self, expr: sp.Float) -> str:
         digits = self._settings["decimals"]

@@ -53,10 +53,10 @@ class TextPrinter(StrPrinter):
         return f"diag({self._print(expr.args[0])})"
 
     def _print_KroneckerProduct(self, expr: sp.KroneckerProduct) -> str:
-        return " (x) ".join(f"({self._print(f)})" if isinstance(f, sp.MatAdd) else self._print(f) for f in expr.args)
+        return " (x) ".join(f"({self._print(f)})" if _compound(f) else self._print(f) for f in expr.args)
 
     def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
-        return "1"
+        return "1^T" if expr.shape[0] == 1 else "1"
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
         return f"delta_{subscript(self, expr.args)}"
@@ -64,6 +64,12 @@ class TextPrinter(StrPrinter):
     def _print_sigmoid(self, expr: sp.Function) -> str:
         # the sigmoid primitive is sigma(u), as the models name its output
         return self._print(sp.Function("sigma")(*expr.args))
+
+
+def _compound(factor: sp.Basic) -> bool:
+    """A factor of a Kronecker product that needs brackets: a sum, or a product with a scalar in it."""
+    scaled = isinstance(factor, sp.MatMul) and any(not isinstance(a, sp.MatrixExpr) for a in factor.args)
+    return isinstance(factor, sp.MatAdd) or scaled
 
 
 def _in_order(printer: StrPrinter, method, expr: sp.Basic, order: str | None) -> str:

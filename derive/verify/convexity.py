@@ -193,7 +193,8 @@ def _evaluate(graph: Graph, expr: sp.Basic, values: dict, sample: int, sizes: di
             if isinstance(factor, sp.MatrixExpr):
                 matrices.append(_evaluate(graph, factor, values, sample, sizes))
             else:
-                scalar *= _number(graph, factor, values, sample)
+                limits = {size: sizes[size.name] for size in graph.sizes}
+                scalar *= _number(graph, written_out(factor, {}, limits), values, sample)
         result = matrices[0]
         for matrix in matrices[1:]:
             result = result @ matrix

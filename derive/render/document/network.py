@@ -178,6 +178,10 @@ def second_lhs(graph: Graph, second) -> str:
     return rf"\frac{{\partial^2 {latex(graph.loss.ref)}}}{{\partial {first} \, \partial {other}}}"
 
 
+#: the largest Hessian a document prints entry by entry (its eigenvalues are always printed)
+PRINTED = 12
+
+
 def second_order(graph: Graph, seconds, arrays: dict, sizes: dict, lr: float, gradients: dict) -> dict:
     """The section "Second derivatives": the index forms, the convexity argument's checked claims, the example's
     Hessian with its eigenvalues, and one Newton step (pseudo-inverse) beside one gradient-descent step."""
@@ -188,8 +192,16 @@ def second_order(graph: Graph, seconds, arrays: dict, sizes: dict, lr: float, gr
     gradient = np.concatenate([np.ravel(gradients[p.name]) for p in graph.parameters])
     start = np.concatenate([np.ravel(arrays[p.name]) for p in graph.parameters])
     newton = start - np.linalg.pinv(matrix, hermitian=True) @ gradient
+    own = {i for p in graph.parameters for i in p.indices}
+    renamed = [i for i in dict.fromkeys(i for s in seconds for i in s.second.indices) if i not in own]
     return {
         "lines": [f"{second_lhs(graph, s)} = {latex(s.value)}" for s in seconds],
+        "second_indices": [latex(i) for i in renamed],
+        "matrix_equation": (
+            rf"\nabla^2 {latex(graph.loss.ref)} = \small {numbers(matrix)}" if matrix.shape[0] <= PRINTED else None
+        ),
+        "steps_equation": rf"\theta_{{\text{{Newton}}}} = {numbers(newton)}, \qquad"
+        rf" \theta_{{\text{{GD}}}} = {numbers(start - lr * gradient)}",
         "claims": [_claim(c) for c in claims(graph, seconds, sizes)],
         "matrix": numbers(matrix),
         "size": matrix.shape[0],

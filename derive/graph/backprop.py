@@ -212,7 +212,7 @@ def backprop(graph: Graph, assume: bool = True) -> Backprop:
 
 @cache
 def _backprop(graph: Graph, assume: bool) -> Backprop:
-    walk = _Walk(graph, assume)
+    walk = Walk(graph, assume)
     for node in (*reversed(graph.definitions), *graph.parameters):
         if graph.depends(graph.loss, node):
             walk.visit(node)
@@ -244,8 +244,9 @@ def reductions(graph: Graph, indices: Indices, assume: bool) -> tuple[Rule, Rule
     return local, closing
 
 
-class _Walk:
-    """The state of one backpropagation: adjoints found so far, steps, signals."""
+class Walk:
+    """The state of one backpropagation: adjoints found so far, steps, signals (second derivatives walk the same
+    way from a closed form, with the indices of what is differentiated reserved and no signals named)."""
 
     def __init__(self, graph: Graph, assume: bool, reserved: frozenset = frozenset(), signals: bool = True):
         self.graph, self.indices = graph, Indices(graph, reserved)

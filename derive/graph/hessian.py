@@ -20,7 +20,7 @@ from functools import cache
 import sympy as sp
 
 from derive.core.derivation import Step
-from derive.graph.backprop import Indices, _Walk, backprop
+from derive.graph.backprop import Indices, Walk, backprop
 from derive.graph.graph import LOSS, Graph, Node
 from derive.graph.reader import Quantity, index_symbol
 
@@ -88,7 +88,7 @@ def _differentiate(
     loss = Node("dH", Quantity("dH", symbol, ()), (), LOSS, "", gradient)
     parameters = tuple(second if p.name == second.name else p for p in graph.parameters)
     pseudo = replace(graph, definitions=definitions, loss=loss, parameters=parameters, ranges=ranges)
-    walk = _Walk(pseudo, assume, reserved, signals=False)
+    walk = Walk(pseudo, assume, reserved, signals=False)
     for node in reversed(definitions):
         if pseudo.depends(loss, node):
             walk.visit(node)

@@ -51,6 +51,24 @@ def test_the_index_forms_of_the_built_in_models(name, expected):
     assert lines(library.builtin(name)) == expected
 
 
+def test_the_perceptrons_blocks_keep_its_error_signals_and_the_tanh_derivative():
+    """The second walk goes through the error signals as definitions: delta_k (the output signal) and the hidden
+    layer's 1 - g_h^2 stay named; the polynomial is factored with each sum held as one quantity."""
+    found = dict(line.split(" = ", 1) for line in lines(library.builtin("mlp")))
+    assert (
+        found["d2H/dV_ih/dW_mk"]
+        == "(1 - g_h**2)*(delta_k*delta_hm + a_k*g_m*W_hk - a_k*g_m*Sum(a_n*W_hn, (n, 1, K)))*x_i"
+    )
+    assert found["d2H/dV_ih/db_k"] == "(1 - g_h**2)*(W_hk - Sum(a_m*W_hm, (m, 1, K)))*a_k*x_i"
+    assert found["d2H/dW_hj/dW_mk"] == "(delta_jk - a_k)*a_j*g_h*g_m"
+    import sympy as sp
+
+    (block,) = [s for s in second_derivatives(library.builtin("mlp")) if s.name == "d2H/dV_ih/dV_lm"]
+    assert block.steps[-1].rule == "factor_polynomial"
+    signals = [[q for q in e.atoms(sp.Indexed) if q.base.name == "delta"] for e in (block.value, block.expanded)]
+    assert signals[0] and not signals[1]  # named in the printed form, written out for numbers and code
+
+
 def test_the_softmax_jacobian_is_a_named_step():
     (first, *_) = second_derivatives(library.builtin("softmax"))
     rules = [s.rule for s in first.steps]

@@ -190,7 +190,7 @@ def hessian_program(graph: Graph, bp: Backprop, seconds, moves: Tangents) -> Hes
     tensor = printer(graph, bp)
     tensor.sizes = _size_codes(graph, seconds)
     blocks = tuple(
-        (s.first.name, s.second.name, tensor.batch_mean(s.value, (*s.first.indices, *s.second.indices), "n_samples"))
+        (s.first.name, s.second.name, tensor.batch_mean(s.expanded, (*s.first.indices, *s.second.indices), "n_samples"))
         for s in seconds
     )
     for p in graph.parameters:
@@ -284,6 +284,6 @@ def _size_codes(graph: Graph, seconds) -> dict:
             new: f'sizes["{graph.size_of(old).name}"]'
             for new, old in zip(second.second.indices, original.indices, strict=True)
         }
-        for s in second.value.atoms(sp.Sum):
+        for s in second.expanded.atoms(sp.Sum):
             found |= {var: f'sizes["{hi}"]' for var, _, hi in s.limits}
     return found

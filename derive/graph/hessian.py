@@ -19,9 +19,10 @@ from functools import cache
 
 import sympy as sp
 
-from derive.core.derivation import Step
-from derive.graph.backprop import Indices, Walk, backprop
-from derive.graph.graph import LOSS, Graph, Node
+from derive.core.derivation import Step, reduce
+from derive.core.strategies import Rule
+from derive.graph.backprop import Indices, Walk, backprop, signal_base, substitute_signal
+from derive.graph.graph import DEFINITION, LOSS, Graph, Node
 from derive.graph.reader import Quantity, index_symbol
 
 #: the second name of an index: the textbook's l for features after i, k for classes after j
@@ -34,8 +35,15 @@ class SecondDerivative:
 
     first: Node
     second: Node
+    #: in the model's names and its error signals (delta_j, delta_h), as printed
     value: sp.Expr
     steps: tuple[Step, ...]
+    #: the value with every error signal written out (what numbers and generated code evaluate)
+    expanded: sp.Expr | None = None
+
+    def __post_init__(self):
+        if self.expanded is None:
+            object.__setattr__(self, "expanded", self.value)
 
     @property
     def name(self) -> str:
@@ -55,13 +63,30 @@ def second_derivatives(graph: Graph, assume: bool = True) -> tuple[SecondDerivat
 @cache
 def _second(graph: Graph, assume: bool) -> tuple[SecondDerivative, ...]:
     bp = backprop(graph, assume)
+    signals = _signal_nodes(graph, bp)
     found = []
     for n, first in enumerate(graph.parameters):
-        gradient = bp.expanded(first.name)
+        gradient = bp.result(first.name)
         for second in graph.parameters[n:]:
             renamed = _renamed(graph, second, first)
             extra = {new: graph.size_of(old) for new, old in zip(renamed.indices, second.indices, strict=True)}
-            found.append(_differentiate(graph, first, gradient, renamed, extra, assume))
+            derived = _differentiate(graph, signals, first, gradient, renamed, extra, assume)
+            expanded = derived.value
+            for signal in reversed(bp.signals):
+                expanded = substitute_signal(expanded, signal)
+            found.append(replace(derived, expanded=expanded))
+    return tuple(found)
+
+
+def _signal_nodes(graph: Graph, bp) -> tuple[Node, ...]:
+    """The error signals as definitions (delta_h = (1 - g_h^2) Sum_j W_hj delta_j), in the order found (each after
+    those it uses), so that the second walk goes through them and the blocks keep their names."""
+    found = []
+    for signal in bp.signals:
+        node = signal.node
+        ranges = tuple(graph.size_of(i) for i in node.indices)
+        quantity = Quantity(f"delta^{node.name}", signal_base(graph, node), ranges)
+        found.append(Node(str(signal.ref), quantity, node.indices, DEFINITION, "error signal", signal.value))
     return tuple(found)
 
 
@@ -79,11 +104,11 @@ def _renamed(graph: Graph, node: Node, first: Node) -> Node:
 
 
 def _differentiate(
-    graph: Graph, first: Node, gradient: sp.Expr, second: Node, extra: dict, assume: bool
+    graph: Graph, signals: tuple, first: Node, gradient: sp.Expr, second: Node, extra: dict, assume: bool
 ) -> SecondDerivative:
     """d(gradient)/d(second) by the walk of backpropagation, the gradient standing where the loss stood."""
     reserved = frozenset((*first.indices, *second.indices))
-    definitions, ranges = _relabeled(graph, reserved, extra)
+    definitions, ranges = _relabeled(graph, (*graph.definitions, *signals), reserved, extra)
     symbol = sp.Symbol(f"(dH/d{_key(first)})", real=True)
     loss = Node("dH", Quantity("dH", symbol, ()), (), LOSS, "", gradient)
     parameters = tuple(second if p.name == second.name else p for p in graph.parameters)
@@ -96,17 +121,50 @@ def _differentiate(
         walk.visit(second)
         # a sum's own letter never one of the block's free indices (Sum_k P_k beside the second index k)
         value = walk.indices.rename_bound(walk.adjoint[second.name], set(reserved))
+        factored = reduce(walk.steps[-1].lhs, value, FACTOR_POLYNOMIAL)
+        walk.steps.extend(factored)
+        value = factored[-1].rhs if factored else value
     else:
         value = sp.S.Zero
     return SecondDerivative(first, second, value, tuple(walk.steps))
 
 
-def _relabeled(graph: Graph, reserved: frozenset, extra: dict) -> tuple[tuple[Node, ...], tuple]:
+def _factor_polynomial(expr: sp.Expr) -> sp.Expr:
+    """The block factored as a polynomial in the model's quantities, each sum held as one quantity, with
+    (u + 1)(u - 1) written as the tanh derivative's 1 - u^2; kept only when shorter (a product stays as it is)."""
+    held = {s: sp.Dummy() for s in sorted(expr.atoms(sp.Sum), key=sp.default_sort_key)}
+    factored = _squares(sp.factor(expr.xreplace(held))).xreplace({d: s for s, d in held.items()})
+    return factored if sp.count_ops(factored) < sp.count_ops(expr) else expr
+
+
+def _squares(expr: sp.Expr) -> sp.Expr:
+    """(u + 1)(u - 1) c -> (1 - u^2)(-c): the form in which tanh's derivative is written."""
+    if not isinstance(expr, sp.Mul):
+        return expr
+    factors = list(expr.args)
+    for plus in factors:
+        u = plus - 1
+        if isinstance(plus, sp.Add) and u + -1 in factors and not u.is_number:
+            rest = list(factors)
+            rest.remove(plus)
+            rest.remove(u - 1)
+            return (1 - u**2) * -sp.Mul(*rest)
+    return expr
+
+
+FACTOR_POLYNOMIAL = Rule(
+    "factor_polynomial",
+    "factor the polynomial in the model's quantities (each sum held as one)",
+    _factor_polynomial,
+)
+
+
+def _relabeled(graph: Graph, nodes: tuple, reserved: frozenset, extra: dict) -> tuple[tuple[Node, ...], tuple]:
     """Each definition at indices that none of the differentiated quantities uses (a_j -> a_m when j is taken),
     and the ranges of every index then in use."""
     indices = Indices(graph, reserved)
     found = []
-    for node in graph.definitions:
+    for node in nodes:
         mapping = {i: indices.fresh(i, set(node.indices)) for i in node.indices if i in reserved}
         found.append(
             replace(

@@ -104,10 +104,10 @@ def _l2_part(second: SecondDerivative) -> tuple[sp.Expr, sp.Expr]:
     """(lambda, the rest) for a block lambda delta_il delta_jk + rest of a parameter with itself, the ridge term of
     ``--l2``; (0, the block) otherwise."""
     if second.first.name != second.second.name or not second.first.indices:
-        return sp.S.Zero, second.value
+        return sp.S.Zero, second.expanded
     wanted = {frozenset(p) for p in zip(second.first.indices, second.second.indices, strict=True)}
     strength, rest = sp.S.Zero, []
-    for term in sp.Add.make_args(second.value):
+    for term in sp.Add.make_args(second.expanded):
         coefficient, deltas = term.as_independent(sp.KroneckerDelta)
         factors = sp.Mul.make_args(deltas)
         deltas_only = all(isinstance(d, sp.KroneckerDelta) for d in factors) and len(factors) == len(wanted)

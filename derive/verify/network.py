@@ -330,7 +330,7 @@ def hessian_matrix(graph: Graph, seconds, arrays: dict[str, np.ndarray]) -> np.n
             for b, second_at in enumerate(second_entries):
                 assignment = dict(zip(second.first.indices, first_at, strict=True))
                 assignment |= dict(zip(second.second.indices, second_at, strict=True))
-                entry = written_out(second.value, assignment, sizes)
+                entry = written_out(second.expanded, assignment, sizes)
                 value = np.mean([_number(graph, entry, values, n) for n in range(samples)])
                 row, column = offsets[second.first.name] + a, offsets[second.second.name] + b
                 matrix[row, column] = matrix[column, row] = value

@@ -46,7 +46,7 @@ def _difference(graph: Graph, second, claim: sp.Expr, arrays: dict, sizes: dict)
     tensor.sizes = {index: str(sizes[size.name]) for index, size in ranges.items()}
     axes = (BATCH, *second.first.indices, *second.second.indices)
     shape = (namespace["N"], *np.shape(arrays[second.first.name]), *np.shape(arrays[original.name]))
-    truth = np.broadcast_to(_run(tensor.doprint(second.value, axes), namespace), shape)
+    truth = np.broadcast_to(_run(tensor.doprint(second.expanded, axes), namespace), shape)
     claimed = np.broadcast_to(_run(tensor.doprint(claim, axes), namespace), shape)
     split = len(second.first.indices)
 

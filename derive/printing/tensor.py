@@ -46,15 +46,19 @@ FUNCTIONS = {
 
 HELPERS = '''
 def _softmax(z: np.ndarray, axis: int) -> np.ndarray:
-    """exp(z) / sum(exp(z)) along ``axis``, shifted by the maximum (finite for any z)."""
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    """exp(z) / sum(exp(z)) along ``axis``, shifted by the maximum (finite for any z); one new array."""
+    e = z - z.max(axis=axis, keepdims=True)
+    np.exp(e, out=e)
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
 
 
 def _logsumexp(z: np.ndarray, axis: int) -> np.ndarray:
-    """log(sum(exp(z))) along ``axis``, shifted by the maximum (finite for any z)."""
+    """log(sum(exp(z))) along ``axis``, shifted by the maximum (finite for any z); one new array."""
     top = z.max(axis=axis, keepdims=True)
-    return np.squeeze(top, axis=axis) + np.log(np.exp(z - top).sum(axis=axis))
+    e = z - top
+    np.exp(e, out=e)
+    return np.squeeze(top, axis=axis) + np.log(e.sum(axis=axis))
 
 
 def _sigmoid(u: np.ndarray) -> np.ndarray:

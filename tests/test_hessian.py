@@ -314,7 +314,7 @@ def test_the_generated_hvp_reads_the_samples_twice():
 
     source = network_module_source(library.builtin("softmax"), hessian=True)
     hvp = source.split("def hvp(")[1]
-    assert "x_W, x_v_W = np.split((np.concatenate([W, v_W], axis=1).T @ x.T).T, 2, axis=1)" in hvp
+    assert "prod_x_W, prod_x_v_W = np.split((np.concatenate([W, v_W], axis=1).T @ x.T).T, 2, axis=1)" in hvp
     assert hvp.count("x.T") + hvp.count("@ x)") == 2
 
 
@@ -338,6 +338,86 @@ def test_the_generated_hessian_and_hvp(name, text_, sizes):
     flat = np.concatenate([np.ravel(p) for p in products])
     np.testing.assert_allclose(flat, matrix @ np.concatenate([np.ravel(v) for v in directions]), rtol=1e-10, atol=1e-12)
     assert [np.shape(p) for p in products] == [np.shape(arrays[p.name]) for p in graph.parameters]
+
+
+AWKWARD = {
+    # an input named v (the directions are v_W, v_b) and a penalty on W: products named apart from directions
+    "input named v": (
+        library.source("softmax")
+        .replace("x_i", "v_i")
+        .replace("W_ij*x_i", "W_ij*v_i")
+        .replace('H = "-sum_j(P_j*log(a_j))"', 'H = "-sum_j(P_j*log(a_j)) + sum_i(sum_j(W_ij**2))/20"'),
+        {"d": 2, "K": 3},
+    ),
+    # one square matrix multiplied from both sides: two groups of products, named apart
+    "square W both ways": (
+        """name = "sqm"
+title = "a square matrix used both ways"
+[indices]
+i = "d"
+h = "d"
+[inputs]
+x_i = "feature"
+y = "target"
+[parameters]
+W_ih = "square"
+[definitions]
+z_h = "sum_i(W_ih*x_i)"
+r_i = "sum_h(W_ih*x_h)"
+s = "sum_h(tanh(z_h)) + sum_i(tanh(r_i))"
+[loss]
+H = "(s - y)**2/2"
+""",
+        {"d": 3},
+    ),
+    # tanh of a sum without a name for the sum, twice: the blocks name s_g back and hessian() needs no signal
+    "two tanh layers": (
+        """name = "cl"
+title = "two tanh layers"
+[indices]
+i = "d"
+h = "M"
+g = "L"
+j = "K"
+[inputs]
+x_i = "feature"
+P_j = "label"
+[parameters]
+V_ih = "first"
+U_hg = "second"
+W_gj = "output"
+[definitions]
+u_h = "tanh(sum_i(V_ih*x_i))"
+s_g = "tanh(sum_h(U_hg*u_h))"
+z_j = "sum_g(W_gj*s_g)"
+a_j = "softmax(z)_j"
+[loss]
+H = "-sum_j(P_j*log(a_j))"
+""",
+        {"d": 2, "M": 2, "L": 2, "K": 2},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(AWKWARD))
+def test_the_generated_hvp_on_awkward_files(name):
+    """hvp against hessian @ v and hessian against central differences of the module's own grad."""
+    from derive.app.code import load_module, network_module_source
+
+    text_, sizes = AWKWARD[name]
+    graph = read(text_)
+    module = load_module(network_module_source(graph, hessian=True), "awkward_grad")
+    arrays = network.random_arrays(graph, sizes, batch=4, seed=3)
+    args = [arrays[n.name] for n in (*graph.parameters, *graph.inputs)]
+    count = len(graph.parameters)
+    directions = [np.random.default_rng(0).normal(size=np.shape(a)) for a in args[:count]]
+    flat = np.concatenate([np.ravel(v) for v in directions])
+    products = np.concatenate([np.ravel(p) for p in module.hvp(*args, *directions)])
+    np.testing.assert_allclose(products, module.hessian(*args) @ flat, rtol=1e-10, atol=1e-12)
+    step = 1e-6
+    moved = [[a + sign * step * v for a, v in zip(args[:count], directions, strict=True)] for sign in (1, -1)]
+    grads = [np.concatenate([np.ravel(g) for g in module.grad(*m, *args[count:])]) for m in moved]
+    np.testing.assert_allclose(products, (grads[0] - grads[1]) / (2 * step), rtol=1e-5, atol=1e-7)
 
 
 def test_the_generated_hessian_is_finite_at_extreme_logits_and_checks_directions():

@@ -187,12 +187,13 @@ def hessian_program(graph: Graph, bp: Backprop, seconds, moves: Tangents) -> Hes
     """``hessian``'s blocks from the engine's second derivatives; ``hvp`` from the tangents of the closed forms
     (``bp`` without assumptions, as ``moves``): no matrix, and one pass over the samples for each product that
     the forward pass and the tangents make with them (x W and x v_W together: :func:`shared_products`)."""
-    tensor = printer(graph, bp)
+    tensor = printer(graph, None)  # the blocks with their signals written out: hessian computes no signal
     tensor.sizes = _size_codes(graph, seconds)
     blocks = tuple(
         (s.first.name, s.second.name, tensor.batch_mean(s.expanded, (*s.first.indices, *s.second.indices), "n_samples"))
         for s in seconds
     )
+    tensor = printer(graph, bp)
     for p in graph.parameters:
         tensor.names[direction(p)] = direction(p).name
     for t in moves.definitions:
@@ -232,8 +233,8 @@ def _base(ref: sp.Expr) -> sp.Basic:
 
 def shared_products(graph: Graph, tensor, exprs: list[sp.Expr]) -> tuple[tuple[tuple[str, str], ...], list]:
     """Products of the same input with a parameter and with its direction (Sum_i x_i W_ij and Sum_i x_i v_W_ij)
-    made in one pass over the samples, ``x_W, x_v_W = np.split(([W | v_W].T @ x.T).T, 2, axis=1)``: the
-    statements, and ``exprs`` with each such sum replaced by its name (x_W_j).  Reading x (N d numbers) is what
+    made in one pass over the samples, ``prod_x_W, prod_x_v_W = np.split(([W | v_W].T @ x.T).T, 2, axis=1)``:
+    the statements, and ``exprs`` with each such sum replaced by its name (prod_x_W_j).  Reading x (N d numbers) is what
     such a product costs; made apart, x is read once for each."""
     owners = {p.base: p.name for p in graph.parameters} | {direction(p): p.name for p in graph.parameters}
     found: dict[tuple, dict] = {}
@@ -248,7 +249,10 @@ def shared_products(graph: Graph, tensor, exprs: list[sp.Expr]) -> tuple[tuple[t
     for (data, position, _), by_matrix in found.items():
         if len(by_matrix) < 2:
             continue
-        names = [f"{tensor.names[data]}_{tensor.names[m]}" for m in by_matrix]
+        # prod_ and two underscores: no model name (no underscore), direction (v_W) or tangent (d_z) is one
+        names = [f"prod_{tensor.names[data]}_{tensor.names[m]}{'_T' if position else ''}" for m in by_matrix]
+        if set(names) & set(tensor.names.values()):
+            continue
         stacked = f"np.concatenate([{', '.join(tensor.names[m] for m in by_matrix)}], axis={1 - position})"
         product = f"({stacked}{'.T' if position == 0 else ''} @ {tensor.names[data]}.T).T"
         statements.append((", ".join(names), f"np.split({product}, {len(names)}, axis=1)"))

@@ -155,8 +155,10 @@ def naming_rules(graph: Graph) -> tuple[Rule, ...]:
         expr = node.expr
         if _is_quotient_of_sums(expr) and len(node.indices) == 1:
             found.append(rules.name_quantity(node.ref, expr, node.indices[0], "name {0} = {1}", (node.ref, expr)))
-        elif not expr.has(sp.Sum) and not isinstance(expr, (sp.Add, sp.Indexed, sp.Symbol)):
-            found.append(_name_instances(node))
+        elif isinstance(expr, sp.Function) or not (
+            expr.has(sp.Sum) or isinstance(expr, (sp.Add, sp.Indexed, sp.Symbol))
+        ):
+            found.append(_name_instances(node))  # tanh(Sum_h U_hg u_h) too: a function of a sum, never a sum
     return tuple(found)
 
 
@@ -166,14 +168,22 @@ def _is_quotient_of_sums(expr: sp.Expr) -> bool:
 
 
 def _name_instances(node: Node) -> Rule:
+    """The definition's expression at any indices, whatever its sums' own letters: tanh(Sum_n U_ng u_n) -> s_g."""
     holes = {i: sp.Wild(f"w_{i.name}") for i in node.indices}
-    pattern = node.expr.xreplace(holes)
-    name = node.quantity.at(*holes.values())
+    pattern = node.expr.xreplace(holes).as_dummy()
+    kind = type(node.expr)
+
+    def instance(e: sp.Basic) -> dict | None:
+        return e.as_dummy().match(pattern) if isinstance(e, kind) else None
 
     def apply(expr: sp.Expr) -> sp.Expr:
-        return expr.replace(pattern, name) if holes else expr.xreplace({node.expr: node.ref})
+        return expr.replace(lambda e: instance(e) is not None, lambda e: node.quantity.at(*_at(instance(e), holes)))
 
     return Rule(f"name_{node.name}", "name {0} = {1}", apply, (node.ref, node.expr))
+
+
+def _at(found: dict, holes: dict) -> tuple:
+    return tuple(found[hole] for hole in holes.values())
 
 
 def signal_base(graph: Graph, node: Node) -> sp.Basic:

@@ -186,7 +186,7 @@ def test_the_rows_of_the_softmax_factor_sum_to_zero_by_the_rules():
     covariance = weights.facts[1]
     assert [s.rule for s in covariance.steps][-2:] == ["factor", "normalised_a"]
     assert text(covariance.steps[-2].rhs) == "(1 - Sum(a_k, (k, 1, K)))*a_j"
-    assert covariance.steps[-1].rhs == 0 and weights.null
+    assert covariance.steps[-1].rhs == 0 and weights.null_axis == 1
 
 
 def test_a_definition_that_is_not_its_own_normalisation_gives_no_rule():
@@ -219,7 +219,8 @@ def test_the_l2_term_moves_the_null_direction_to_lambda_and_makes_the_block_defi
     found = claims(graph, second_derivatives(graph), {"d": 2, "K": 3})
     assert all(c.holds for c in found)
     named = {c.fact.name: c for c in found[:6]}
-    assert named["l2"].text == "nabla^2_W H + (1/10)*I > 0 (positive definite)"
+    assert named["kronecker_form"].text == "nabla^2_W H - (1/10)*I = (diag(a) - a*a^T) (x) x*x^T"
+    assert named["l2"].text == "nabla^2_W H > 0 (positive definite)"
     assert named["null_direction"].detail.startswith("largest entry of H v - 0.1 v")
 
 
@@ -240,11 +241,14 @@ def test_a_wrong_structure_fails():
     first, *rest = second_derivatives(graph)
     flipped = SecondDerivative(first.first, first.second, -first.value, first.steps)
     found = {c.fact.name: c for c in claims(graph, (flipped, *rest), {"d": 2, "K": 3}, points=1)[:5]}
-    assert not found["covariance"].holds and not found["convex"].holds
+    assert not found["semidefinite"].holds and not found["convex"].holds  # no covariance: the sign is wrong
     assert found["kronecker_form"].holds  # read off correctly: the matrix form of the flipped block
 
 
 def test_a_wrong_matrix_form_fails():
+    """The matrix form is checked against its index form and against the Hessian's own block."""
+    import dataclasses
+
     import sympy as sp
 
     from derive.graph.structure import structures
@@ -257,10 +261,61 @@ def test_a_wrong_matrix_form_fails():
     K, d = (graph.size_of(i) for i in reversed(graph.node("W").indices))
     a, x = sp.MatrixSymbol("a", K, 1), sp.MatrixSymbol("x", d, 1)
     assert fact.rhs == sp.KroneckerProduct(sp.DiagMatrix(a) - a * a.T, x * x.T)
-    wrong = type(fact)(fact.name, fact.lhs, fact.relation, sp.KroneckerProduct(sp.DiagMatrix(a), x * x.T), "")
     at = [_point(graph, seconds, {"d": 2, "K": 3}, 0)]
     assert CHECKS["kronecker_form"](graph, structure, fact, at, {"d": 2, "K": 3})[0]
-    assert not CHECKS["kronecker_form"](graph, structure, wrong, at, {"d": 2, "K": 3})[0]
+    wrong = dataclasses.replace(structure, outer=sp.DiagMatrix(a))
+    assert not CHECKS["kronecker_form"](graph, wrong, fact, at, {"d": 2, "K": 3})[0]
+
+
+STRUCTURE_FILES = {
+    # classes first (W_ji): the covariance is the first factor, the null direction runs along the first index
+    "transposed": library.source("softmax").replace("W_ij", "W_ji"),
+    # the loss's own penalty on W is an L2 term; a multi-output squared error's identity blocks are not
+    "penalty written": library.source("softmax").replace(
+        'H = "-sum_j(P_j*log(a_j))"', 'H = "-sum_j(P_j*log(a_j)) + sum_i(sum_j(W_ij**2))/20"'
+    ),
+    "squared error": """name = "sq"
+title = "multi-output squared error"
+[indices]
+i = "d"
+j = "K"
+[inputs]
+x_i = "feature"
+y_j = "target"
+[parameters]
+W_ij = "weight"
+b_j = "bias"
+[definitions]
+z_j = "sum_i(W_ij*x_i) + b_j"
+[loss]
+H = "sum_j((z_j - y_j)**2)/2"
+""",
+    # the negated cross-entropy: the same form with the sign flipped is no covariance, and fails by numbers
+    "negated": library.source("softmax").replace('H = "-sum_j(P_j*log(a_j))"', 'H = "sum_j(P_j*log(a_j))"'),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "facts", "fails"),
+    [
+        ("transposed", ["kronecker_form", "gram", "covariance", "convex", "null_direction"], []),
+        ("penalty written", ["kronecker_form", "covariance", "gram", "convex", "null_direction", "l2"], []),
+        ("squared error", ["kronecker_form", "semidefinite", "gram", "convex"], []),
+        ("negated", ["kronecker_form", "semidefinite", "gram", "convex", "null_direction"], ["semidefinite", "convex"]),
+    ],
+)
+def test_the_structure_of_other_files(name, facts, fails):
+    from derive.graph.structure import structures
+    from derive.verify.convexity import claims
+
+    graph = read(STRUCTURE_FILES[name])
+    seconds = second_derivatives(graph)
+    weights = structures(graph, seconds)[0]
+    assert [f.name for f in weights.facts] == facts
+    assert weights.null_axis == (0 if name == "transposed" else None if name == "squared error" else 1)
+    sizes = {s.name: 2 if s.name == "d" else 3 for s in graph.sizes}
+    found = [c for c in claims(graph, seconds, sizes, points=1) if c.fact is not None][: len(facts)]
+    assert [c.fact.name for c in found if not c.holds] == fails
 
 
 def test_derive_hessian_steps_show_the_structure(capsys):

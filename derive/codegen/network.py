@@ -29,7 +29,7 @@ from derive.core.primitives import sigmoid, softplus
 from derive.core.strategies import Rule, chain, run
 from derive.graph.backprop import Backprop
 from derive.graph.graph import Graph, Node, mentions
-from derive.graph.tangent import Tangents, direction
+from derive.graph.tangent import Tangents, base_of, direction
 from derive.printing.tensor import BATCH
 from derive.verify.network import printer, signal_name
 
@@ -197,11 +197,11 @@ def hessian_program(graph: Graph, bp: Backprop, seconds, moves: Tangents) -> Hes
     for p in graph.parameters:
         tensor.names[direction(p)] = direction(p).name
     for t in moves.definitions:
-        tensor.names[_base(t.ref)] = f"d_{tensor.names[_base(t.of)]}"
-        tensor.batched.add(_base(t.ref))
+        tensor.names[base_of(t.ref)] = f"d_{tensor.names[base_of(t.of)]}"
+        tensor.batched.add(base_of(t.ref))
     sweep = [(n.base, n.expr, n.indices) for n in graph.definitions]
-    sweep += [(_base(s.ref), s.value, s.node.indices) for s in bp.signals]
-    sweep += [(_base(t.ref), t.value, t.node.indices) for t in moves.definitions]
+    sweep += [(base_of(s.ref), s.value, s.node.indices) for s in bp.signals]
+    sweep += [(base_of(t.ref), t.value, t.node.indices) for t in moves.definitions]
     sweep = _live(sweep, [value for _, value in moves.products])
     shared, exprs = shared_products(graph, tensor, [expr for _, expr, _ in sweep])
     statements = shared + tuple(
@@ -225,10 +225,6 @@ def _live(sweep: list, results: list[sp.Expr]) -> list:
 
 def _bases(expr: sp.Expr) -> set:
     return {q.base for q in expr.atoms(sp.Indexed)} | expr.free_symbols
-
-
-def _base(ref: sp.Expr) -> sp.Basic:
-    return ref.base if isinstance(ref, sp.Indexed) else ref
 
 
 def shared_products(graph: Graph, tensor, exprs: list[sp.Expr]) -> tuple[tuple[tuple[str, str], ...], list]:

@@ -394,11 +394,12 @@ class Unreduced(InputError):
     """The named rules leave a Kronecker delta or an index condition in a result: derive cannot simplify it."""
 
 
-def reduced(node: Node, value: sp.Expr) -> None:
-    """One line instead of a result that the printers and generated code cannot use."""
+def reduced(node: Node, value: sp.Expr, what: str | None = None) -> None:
+    """One line instead of a result that the printers and generated code cannot use (``what`` names it: dH/du_h
+    unless said)."""
     if value.has(sp.KroneckerDelta) or value.has(sp.Piecewise):
         raise Unreduced(
-            f"dH/d{node.key}: the rules leave a Kronecker delta or an index condition ({str(value)[:60]}...);"
+            f"{what or 'dH/d' + node.key}: the rules leave a Kronecker delta or an index condition ({str(value)[:60]}...);"
             " write the definition with its sums over distinct indices, one per sum"
         )
 

@@ -78,155 +78,202 @@ class Fact:
 
 @dataclass(frozen=True)
 class Structure:
-    """The facts about one parameter's block, with the index forms of its two factors (for the numeric checks)."""
+    """The facts about one parameter's block, and what the numeric checks need: the block split into its two
+    factors, the matrix forms read off them, the index along which the loss does not move, the L2 strength."""
 
     parameter: Node
     block: Kronecker
     facts: tuple[Fact, ...]
-    #: Sum_k A_jk reduced to 0 by the rules: the null direction is derived
-    null: bool
-    #: lambda of an L2 term that the block carries (lambda delta_il delta_jk), else 0
+    #: the matrix form of the factor over the last pair of indices, and over the first (None for one index)
+    outer: sp.Basic | None
+    inner: sp.Basic | None
+    #: the position among the parameter's indices of the one whose factor's rows sum to zero (derived): adding
+    #: the same number along it changes nothing; None when no factor's rows do
+    null_axis: int | None
+    #: lambda of the loss's (lambda/2) Sum p^2 on this parameter (--l2, or written in the file), else 0
     strength: sp.Expr
 
 
 def structures(graph: Graph, seconds: tuple[SecondDerivative, ...]) -> tuple[Structure, ...]:
     """The structure of every block of one parameter with itself that splits into two factors."""
+    strengths = penalties(graph)
     found = []
     for second in seconds:
-        strength, rest = _l2_part(second)
-        block = kronecker(SecondDerivative(second.first, second.second, rest, second.steps))
+        if second.first.name != second.second.name:
+            continue
+        strength = strengths.get(second.first.name, sp.S.Zero)
+        core = _without_penalty(second, strength)
+        block = kronecker(SecondDerivative(second.first, second.second, core, second.steps))
         if block is not None:
             found.append(_structure(graph, block, strength))
     return tuple(found)
 
 
-def _l2_part(second: SecondDerivative) -> tuple[sp.Expr, sp.Expr]:
-    """(lambda, the rest) for a block lambda delta_il delta_jk + rest of a parameter with itself, the ridge term of
-    ``--l2``; (0, the block) otherwise."""
-    if second.first.name != second.second.name or not second.first.indices:
-        return sp.S.Zero, second.expanded
-    wanted = {frozenset(p) for p in zip(second.first.indices, second.second.indices, strict=True)}
-    strength, rest = sp.S.Zero, []
-    for term in sp.Add.make_args(second.expanded):
-        coefficient, deltas = term.as_independent(sp.KroneckerDelta)
-        factors = sp.Mul.make_args(deltas)
-        deltas_only = all(isinstance(d, sp.KroneckerDelta) for d in factors) and len(factors) == len(wanted)
-        if coefficient.is_number and deltas_only and {frozenset(d.args) for d in factors} == wanted:
-            strength += coefficient
-            continue
-        rest.append(term)
-    return strength, sp.factor_terms(sp.Add(*rest))
+def penalties(graph: Graph) -> dict[str, sp.Expr]:
+    """lambda for each parameter whose entries' squares the loss adds up, (lambda/2) Sum_ij W_ij^2: what ``--l2``
+    adds, or the same written in the file."""
+    found: dict[str, sp.Expr] = {}
+    for term in sp.Add.make_args(graph.loss.expr):
+        coefficient, rest = term.as_coeff_Mul()
+        for part in sp.Add.make_args(rest):
+            name = _squares_of(graph, part)
+            if name is not None and coefficient > 0:
+                found[name] = found.get(name, sp.S.Zero) + 2 * coefficient
+    return found
+
+
+def _squares_of(graph: Graph, expr: sp.Expr) -> str | None:
+    """W for Sum_i Sum_j W_ij^2 (every entry once), None for anything else."""
+    variables = []
+    while isinstance(expr, sp.Sum):
+        variables += [var for var, _, _ in expr.limits]
+        expr = expr.function
+    if not (isinstance(expr, sp.Pow) and expr.exp == 2 and isinstance(expr.base, sp.Indexed)):
+        return None
+    entry = expr.base
+    owner = [p for p in graph.parameters if p.base == entry.base]
+    if not owner or len(set(entry.indices)) != len(entry.indices) or set(entry.indices) != set(variables):
+        return None
+    return owner[0].name if len(variables) == len(entry.indices) else None
+
+
+def _without_penalty(second: SecondDerivative, strength: sp.Expr) -> sp.Expr:
+    """The block less the L2 term's lambda delta_il delta_jk (products of factors again), or the block itself."""
+    if strength == 0:
+        return second.expanded
+    pairs = zip(second.first.indices, second.second.indices, strict=True)
+    deltas = sp.Mul(*(sp.KroneckerDelta(a, b) for a, b in pairs))
+    return sp.factor_terms(sp.expand(second.expanded - strength * deltas))
 
 
 def _structure(graph: Graph, block: Kronecker, strength: sp.Expr) -> Structure:
     node = block.derivative.first
+    last = len(node.indices) - 1
     size = sp.Mul(*(graph.size_of(i) for i in node.indices))
     lhs = HessianBlock(graph.loss.ref, node.base, size)
+    core = lhs - strength * sp.Identity(size) if strength else lhs
     outer = matrix_form(graph, block.outer_factor, block.outer)
-    inner = matrix_form(graph, block.inner_factor, block.inner) if len(node.indices) > 1 else None
-    null_steps = row_sums(graph, block)
-    null = bool(null_steps) and null_steps[-1].rhs == 0
-    facts = []
-    if outer is not None and (inner is not None or len(node.indices) == 1):
-        facts += _semidefinite(lhs, block, outer, inner, null_steps if null else ())
-    if null and outer is not None:
-        moved = _null_move(graph, node)
-        facts.append(
-            Fact(
-                "null_direction",
-                outer * sp.OneMatrix(outer.shape[0], 1),
-                EQUALS,
-                sp.ZeroMatrix(outer.shape[0], 1),
-                "so adding {0} to {1} changes nothing, for any {2} (the rows sum to zero): H is not strictly convex in"
-                " {1}, and Newton's method needs an L2 term or a pseudo-inverse",
-                (moved[0], sp.Symbol(node.name), moved[1]),
-            )
-        )
-    if strength != 0:
-        facts.append(
-            Fact(
-                "l2",
-                lhs + strength * sp.Identity(size),
-                DEFINITE,
-                sp.S.Zero,
-                "the L2 term adds {0}: every eigenvalue is at least {2} > 0, so the loss is strictly convex in {1}"
-                " and the Newton step is defined",
-                (strength * sp.Identity(size), sp.Symbol(node.name), strength),
-            )
-        )
-    return Structure(node, block, tuple(facts), null, strength)
-
-
-def _null_move(graph: Graph, node: Node) -> tuple[sp.Basic, sp.Basic]:
-    """u 1^T (u over the features) for a weight matrix, c 1 for a vector: the direction the rows' zero sums give."""
-    classes = graph.size_of(node.indices[-1])
-    if len(node.indices) > 1:
-        u = sp.MatrixSymbol("u", graph.size_of(node.indices[0]), 1)
-        return u * sp.OneMatrix(1, classes), u
-    c = sp.Symbol("c", real=True)
-    return c * sp.OneMatrix(classes, 1), c
-
-
-def _probabilities(outer: sp.MatrixExpr) -> sp.Basic:
-    """a, the vector whose diag(a) - a a^T the factor is (its scalar factor aside)."""
-    diagonals = list(outer.atoms(sp.DiagMatrix))
-    return diagonals[0].args[0] if diagonals else outer
-
-
-def _semidefinite(lhs: HessianBlock, block: Kronecker, outer, inner, null_steps: tuple) -> list[Fact]:
-    """The matrix form, each factor positive semi-definite, so the block: convex."""
-    whole = outer if inner is None else sp.KroneckerProduct(outer, inner)
-    facts = [
-        Fact(
-            "kronecker_form" if inner is not None else "matrix_form",
-            lhs,
-            EQUALS,
-            whole,
-            "per sample, read off {0}: a term with a Kronecker delta is a diagonal matrix, a factor at the row times"
-            " one at the column an outer product"
-            + ("; the factor over the classes, then the one over the features (entries class-major)" if inner else ""),
-            (block.derivative.value,),
-        )
-    ]
-    if null_steps:
-        facts.append(
-            Fact(
-                "covariance",
-                outer,
-                SEMIDEFINITE,
-                sp.S.Zero,
-                "{0} is the covariance matrix of a one-hot vector drawn with the probabilities {1} (positive, and"
-                " summing to one: the rules derive that its rows sum to zero, below), and a covariance matrix is"
-                " positive semi-definite",
-                (outer, _probabilities(outer)),
-                tuple(null_steps),
-            )
-        )
-    else:
-        facts.append(Fact("semidefinite", outer, SEMIDEFINITE, sp.S.Zero, _BY_NUMBERS))
+    inner = matrix_form(graph, block.inner_factor, block.inner) if last else None
+    if outer is None or (last and inner is None):
+        return Structure(node, block, (), outer, inner, None, strength)
+    sums = {last: row_sums(graph, block.outer_factor, block.outer)}
     if inner is not None:
-        facts.append(
-            Fact(
-                "gram",
-                inner,
-                SEMIDEFINITE,
-                sp.S.Zero,
-                "a vector times itself transposed (a Gram matrix): its quadratic form is a square",
-            )
-        )
-    facts.append(
-        Fact(
-            "convex",
-            lhs,
+        sums[0] = row_sums(graph, block.inner_factor, block.inner)
+    zero = [axis for axis, steps in sums.items() if steps and steps[-1].rhs == 0]
+    null_axis = zero[0] if zero else None
+    facts = [_form(core, block, outer, inner), _semidefinite(graph, outer, sums[last])]
+    if inner is not None:
+        facts.append(_semidefinite(graph, inner, sums[0]))
+    facts.append(_convex(core, node, inner is not None, strength))
+    if null_axis is not None:
+        facts.append(_null_direction(graph, node, outer if null_axis == last else inner, null_axis, strength))
+    if strength:
+        facts.append(_l2(lhs, node, size, strength))
+    return Structure(node, block, tuple(facts), outer, inner, null_axis, strength)
+
+
+def _form(core: sp.Basic, block: Kronecker, outer, inner) -> Fact:
+    split = "; the factor over the last indices, then the one over the first (in the order of vec W)"
+    return Fact(
+        "kronecker_form" if inner is not None else "matrix_form",
+        core,
+        EQUALS,
+        outer if inner is None else sp.KroneckerProduct(outer, inner),
+        "per sample, read off {0}: a term with a Kronecker delta is a diagonal matrix, a factor at the row times"
+        " one at the column an outer product" + (split if inner is not None else ""),
+        (block.derivative.value,),
+    )
+
+
+def _semidefinite(graph: Graph, matrix: sp.Basic, sums: tuple[Step, ...]) -> Fact:
+    """Why a factor is positive semi-definite: a covariance (its rows derived to sum to zero), a Gram matrix, or
+    its eigenvalues at random points."""
+    probabilities = _covariance_of(graph, matrix)
+    if probabilities is not None and sums and sums[-1].rhs == 0:
+        return Fact(
+            "covariance",
+            matrix,
             SEMIDEFINITE,
             sp.S.Zero,
-            ("the eigenvalues of a Kronecker product are the products of its factors'; " if inner is not None else "")
-            + "a mean over the samples of positive semi-definite matrices is one: H is convex in {0} (the other"
-            " parameters held)",
-            (sp.Symbol(lhs.parameter.name),),
+            "{0} is the covariance matrix of a one-hot vector drawn with the probabilities {1} (positive, and"
+            " summing to one: the rules derive that its rows sum to zero, below), and a covariance matrix is"
+            " positive semi-definite",
+            (matrix, probabilities),
+            sums,
         )
+    gram = isinstance(matrix, sp.MatMul) and len(matrix.args) == 2 and isinstance(matrix.args[0], sp.MatrixExpr)
+    if gram and matrix.args[1] == matrix.args[0].T:
+        why = "a vector times itself transposed: its quadratic form is a square"
+        return Fact("gram", matrix, SEMIDEFINITE, sp.S.Zero, why)
+    return Fact("semidefinite", matrix, SEMIDEFINITE, sp.S.Zero, _BY_NUMBERS)
+
+
+def _covariance_of(graph: Graph, matrix: sp.Basic) -> sp.MatrixSymbol | None:
+    """a for exactly diag(a) - a a^T with a a definition divided by its own sum (the softmax): else None."""
+    normalised = {rule.name.removeprefix("normalised_") for rule in normalisations(graph)}
+    for probabilities in matrix.atoms(sp.MatrixSymbol):
+        covariance = sp.DiagMatrix(probabilities) - probabilities * probabilities.T
+        if probabilities.name in normalised and matrix == covariance:
+            return probabilities
+    return None
+
+
+def _convex(core: sp.Basic, node: Node, kronecker_product: bool, strength: sp.Expr) -> Fact:
+    product = "the eigenvalues of a Kronecker product are the products of its factors'; " if kronecker_product else ""
+    held = " before the L2 term" if strength else ""
+    return Fact(
+        "convex",
+        core,
+        SEMIDEFINITE,
+        sp.S.Zero,
+        product
+        + "a mean over the samples of positive semi-definite matrices is one: H is convex in {0}"
+        + held
+        + " (the other parameters held)",
+        (sp.Symbol(node.name),),
     )
-    return facts
+
+
+def _null_direction(graph: Graph, node: Node, factor: sp.Basic, axis: int, strength: sp.Expr) -> Fact:
+    move, free = _null_move(graph, node, axis)
+    why = (
+        "so without the L2 term adding {0} to {1} would change nothing, for any {2}; the L2 term's lambda I removes"
+        " that null direction"
+        if strength
+        else "so adding {0} to {1} changes nothing, for any {2} (the rows sum to zero): H is not strictly convex in"
+        " {1}, and Newton's method needs an L2 term or a pseudo-inverse"
+    )
+    size = factor.shape[0]
+    return Fact(
+        "null_direction",
+        factor * sp.OneMatrix(size, 1),
+        EQUALS,
+        sp.ZeroMatrix(size, 1),
+        why,
+        (move, sp.Symbol(node.name), free),
+    )
+
+
+def _null_move(graph: Graph, node: Node, axis: int) -> tuple[sp.Basic, sp.Basic]:
+    """u 1^T (or 1 u^T) for a matrix whose factor over ``axis`` has zero row sums, c 1 for a vector."""
+    along = graph.size_of(node.indices[axis])
+    if len(node.indices) == 1:
+        c = sp.Symbol("c", real=True)
+        return c * sp.OneMatrix(along, 1), c
+    u = sp.MatrixSymbol("u", graph.size_of(node.indices[1 - axis]), 1)
+    return (u * sp.OneMatrix(1, along), u) if axis == 1 else (sp.OneMatrix(along, 1) * u.T, u)
+
+
+def _l2(lhs: HessianBlock, node: Node, size: sp.Expr, strength: sp.Expr) -> Fact:
+    return Fact(
+        "l2",
+        lhs,
+        DEFINITE,
+        sp.S.Zero,
+        "the L2 term adds {0} to a positive semi-definite block: every eigenvalue is at least {2} > 0, so the loss"
+        " is strictly convex in {1} and the Newton step is defined",
+        (strength * sp.Identity(size), sp.Symbol(node.name), strength),
+    )
 
 
 _BY_NUMBERS = "by its eigenvalues at random points (no general argument here: the numbers decide)"
@@ -260,7 +307,8 @@ def matrix_form(graph: Graph, factor: sp.Expr, pair: tuple[sp.Symbol, sp.Symbol]
         if diagonal:
             if left != 1 and right != 1:
                 return None
-            piece = sp.DiagMatrix(vectors[0] if left != 1 else vectors[1])
+            vector = vectors[0] if left != 1 else vectors[1]
+            piece = sp.Identity(size) if isinstance(vector, sp.OneMatrix) else sp.DiagMatrix(vector)
         else:
             piece = vectors[0] * vectors[1].T
         piece = coefficient * piece if coefficient != 1 else piece
@@ -291,17 +339,17 @@ def _size(graph: Graph, index: sp.Symbol) -> sp.Symbol | None:
 
 
 # ---------------------------------------------------------------------------- the null direction
-def row_sums(graph: Graph, block: Kronecker) -> tuple[Step, ...]:
-    """Sum_k A_jk reduced by the named rules (and each normalised definition's Sum_k a_k = 1): the steps."""
-    row, column = block.outer
+def row_sums(graph: Graph, factor: sp.Expr, pair: tuple[sp.Symbol, sp.Symbol]) -> tuple[Step, ...]:
+    """Sum over the column of the factor's index form, reduced by the named rules (and each normalised
+    definition's Sum_k a_k = 1): the steps; for softmax's diag(a) - a a^T they end at 0."""
+    row, column = pair
     size = _size(graph, row)
     if size is None:
         return ()
     indices = Indices(graph)
     indices.ranges.setdefault(column, size)
-    indices.ranges.setdefault(row, size)
     _, closing = reductions(graph, indices, assume=False)
-    lhs = sp.Sum(block.outer_factor, (column, 1, size))
+    lhs = sp.Sum(factor, (column, 1, size))
     return tuple(reduce(lhs, lhs, chain(closing, *normalisations(graph), rules.RULES["factor"])))
 
 

@@ -28,7 +28,7 @@ from functools import cache
 import sympy as sp
 
 from derive.core.derivation import Step, reduce
-from derive.core.strategies import run
+from derive.core.strategies import Rule, chain, run
 from derive.graph.backprop import Indices, backprop, reduced, reductions
 from derive.graph.graph import Graph, Node
 
@@ -99,13 +99,26 @@ def _tangents(graph: Graph, assume: bool) -> Tangents:
         (p, forward.along(bp.result(p.name), p.indices, _at(direction(p), p.indices))) for p in graph.parameters
     )
     for tangent in forward.found:
-        reduced(tangent.node, tangent.value)
+        reduced(tangent.node, tangent.value, f"the tangent {tangent.ref} (for hvp)")
     for node, value in products:
-        reduced(node, value)
+        reduced(node, value, f"the part of H v for {node.key}")
     return Tangents(graph, tuple(forward.found), products, tuple(forward.steps))
 
 
-def _base(ref: sp.Expr) -> sp.Basic:
+def _collect_sums(expr: sp.Expr) -> sp.Expr:
+    """Terms that share a sum written as one product: each sum computed once by the generated code."""
+    if not isinstance(expr, sp.Add):
+        return expr
+    sums = sorted(expr.atoms(sp.Sum), key=sp.default_sort_key)
+    collected = sp.collect(expr, sums)
+    return collected if sp.count_ops(collected) < sp.count_ops(expr) else expr
+
+
+COLLECT_SUMS = Rule("collect_sums", "the terms that share a sum, collected", _collect_sums)
+
+
+def base_of(ref: sp.Expr) -> sp.Basic:
+    """The name of a quantity at its indices: delta for delta_j, z for z_j, b for a scalar b."""
     return ref.base if isinstance(ref, sp.Indexed) else ref
 
 
@@ -122,10 +135,10 @@ class _Forward:
 
     def sweep(self, node: Node, ref: sp.Expr, value: sp.Expr) -> None:
         """The tangent of ``ref`` = ``value`` (a definition, or an error signal at its node's indices)."""
-        name = tangent_base(node) if ref == node.ref else _tangent_of(_base(ref))
+        name = tangent_base(node) if ref == node.ref else _tangent_of(base_of(ref))
         tangent = _at(name, node.indices)
         self.found.append(Tangent(node, ref, tangent, self.along(value, node.indices, tangent)))
-        self.moving[_base(ref)] = (node.indices, name)
+        self.moving[base_of(ref)] = (node.indices, name)
 
     def along(self, expr: sp.Expr, free: tuple, lhs: sp.Expr) -> sp.Expr:
         """The change of ``expr`` (free indices ``free``) along the directions, reduced by the named rules."""
@@ -135,7 +148,7 @@ class _Forward:
             return sp.S.Zero
         product = sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
         self.steps.append(Step("chain_rule_forward", lhs, product, "the change of each quantity it uses, forward"))
-        self.steps.extend(reduce(lhs, product, self.closing))
+        self.steps.extend(reduce(lhs, product, chain(self.closing, COLLECT_SUMS)))
         return self.steps[-1].rhs
 
     def _through(self, expr: sp.Expr, free: tuple, base: sp.Basic) -> sp.Expr:

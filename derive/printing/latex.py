@@ -20,7 +20,7 @@ from typing import ClassVar
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-from derive.printing.text import _compound, _in_order, subscript
+from derive.printing.text import _in_order, compound, subscript
 
 
 class Gradient(sp.MatrixExpr):
@@ -143,7 +143,7 @@ class DeriveLatexPrinter(LatexPrinter):
 
     def _print_KroneckerProduct(self, expr: sp.KroneckerProduct) -> str:
         return r" \otimes ".join(
-            rf"\left({self._print(f)}\right)" if _compound(f) else self._print(f) for f in expr.args
+            rf"\left({self._print(f)}\right)" if compound(f) else self._print(f) for f in expr.args
         )
 
     def _print_Float(self, expr: sp.Float) -> str:
@@ -194,3 +194,13 @@ def equation(*sides: sp.Basic, **settings) -> str:
 def index_range(index: sp.Symbol, low: sp.Expr, high: sp.Expr) -> str:
     r"""``i = 1, \dots, d``."""
     return rf"{latex(index)} = {latex(low)}, \dots, {latex(high)}"
+
+
+#: the relations of a fact about a matrix (derive.graph.structure)
+RELATIONS = {"=": "=", "psd": r"\succeq 0", "pd": r"\succ 0"}
+
+
+def statement(fact) -> str:
+    r"""``\nabla^2_{W} H = ...``, ``\mathbf{x} \mathbf{x}^{T} \succeq 0``."""
+    right = f" {latex(fact.rhs)}" if fact.relation == "=" else ""
+    return f"{latex(fact.lhs)} {RELATIONS[fact.relation]}{right}"

@@ -53,7 +53,7 @@ class TextPrinter(StrPrinter):
         return f"diag({self._print(expr.args[0])})"
 
     def _print_KroneckerProduct(self, expr: sp.KroneckerProduct) -> str:
-        return " (x) ".join(f"({self._print(f)})" if _compound(f) else self._print(f) for f in expr.args)
+        return " (x) ".join(f"({self._print(f)})" if compound(f) else self._print(f) for f in expr.args)
 
     def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
         return "1^T" if expr.shape[0] == 1 else "1"
@@ -66,7 +66,7 @@ class TextPrinter(StrPrinter):
         return self._print(sp.Function("sigma")(*expr.args))
 
 
-def _compound(factor: sp.Basic) -> bool:
+def compound(factor: sp.Basic) -> bool:
     """A factor of a Kronecker product that needs brackets: a sum, or a product with a scalar in it."""
     scaled = isinstance(factor, sp.MatMul) and any(not isinstance(a, sp.MatrixExpr) for a in factor.args)
     return isinstance(factor, sp.MatAdd) or scaled
@@ -96,3 +96,13 @@ def text(expr: sp.Basic) -> str:
 def equation(lhs: sp.Basic, rhs: sp.Basic) -> str:
     """``lhs = rhs`` in plain text."""
     return f"{text(lhs)} = {text(rhs)}"
+
+
+#: the relations of a fact about a matrix (derive.graph.structure): equal, positive semi-definite, positive definite
+RELATIONS = {"=": "=", "psd": ">= 0 (positive semi-definite)", "pd": "> 0 (positive definite)"}
+
+
+def statement(fact) -> str:
+    """``nabla^2_W H = (diag(a) - a*a^T) (x) x*x^T``, ``x*x^T >= 0 (positive semi-definite)``."""
+    right = f" {text(fact.rhs)}" if fact.relation == "=" else ""
+    return f"{text(fact.lhs)} {RELATIONS[fact.relation]}{right}"

@@ -10,7 +10,7 @@ import sympy as sp
 
 from derive.core import symbols as S
 from derive.core.derivation import Derivation
-from derive.printing.text import equation, text
+from derive.printing.text import equation, statement, text
 from derive.verify import network
 from derive.verify.example import FD_TOLERANCE, Example
 
@@ -204,23 +204,14 @@ def graph_claim_report(verdict, lhs: str | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- second order: the structure
-RELATIONS = {"=": "=", "psd": ">= 0 (positive semi-definite)", "pd": "> 0 (positive definite)"}
-
-
-def fact_line(fact) -> str:
-    """``nabla^2_W H = (diag(a) - a*a^T) (x) x*x^T``, ``x*x^T >= 0 (positive semi-definite)``."""
-    right = f" {text(fact.rhs)}" if fact.relation == "=" else ""
-    return f"{text(fact.lhs)} {RELATIONS[fact.relation]}{right}"
-
-
 def structure_report(structures) -> str:
     """The facts of each block with a structure (derive.graph.structure), each with why, and the engine's steps
     for a derived one (the row sums)."""
     lines = []
-    for structure in structures:
+    for structure in (s for s in structures if s.facts):
         lines.append(f"the structure of the block in {structure.parameter.name}:")
         for n, fact in enumerate(structure.facts, 1):
-            lines.append(f"{n:2d}. [{fact.name}] {fact_line(fact)}")
+            lines.append(f"{n:2d}. [{fact.name}] {statement(fact)}")
             lines.append(f"      {fact.explain(text)}")
             for step in fact.steps:
                 lines.append(f"        [{step.rule}] {equation(step.lhs, step.rhs)}")

@@ -16,6 +16,7 @@ import sympy as sp
 
 from derive.graph.graph import Graph
 from derive.graph.structure import Fact, Structure, structures
+from derive.printing.text import statement
 from derive.verify.network import _number, forward, hessian_matrix, random_arrays
 from derive.verify.network_proof import written_out
 
@@ -50,20 +51,12 @@ def claims(graph: Graph, seconds, sizes: dict[str, int], points: int = 3) -> lis
     for structure in structures(graph, seconds):
         for fact in structure.facts:
             holds, detail = CHECKS[fact.name](graph, structure, fact, at, sizes)
-            found.append(Claim(_sentence(fact), holds, detail, fact))
+            found.append(Claim(statement(fact), holds, detail, fact))
     smallest = min(float(np.linalg.eigvalsh(p.hessian).min()) for p in at)
     convex = smallest > -TOLERANCE
     text = "the whole Hessian is positive semi-definite at the points" if convex else "the Hessian is indefinite"
     found.append(Claim(text, True, f"smallest eigenvalue {smallest:.3g} over {points} random points"))
     return found
-
-
-def _sentence(fact: Fact) -> str:
-    from derive.printing.text import text
-
-    relation = {"=": "=", "psd": ">= 0 (positive semi-definite)", "pd": "> 0 (positive definite)"}[fact.relation]
-    right = f" {text(fact.rhs)}" if fact.relation == "=" else ""
-    return f"{text(fact.lhs)} {relation}{right}"
 
 
 def _point(graph: Graph, seconds, sizes: dict, seed: int) -> _Point:
@@ -78,18 +71,24 @@ def _point(graph: Graph, seconds, sizes: dict, seed: int) -> _Point:
 
 # ---------------------------------------------------------------------------- one check per kind of fact
 def _matrix_form(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
-    """The matrix form, evaluated, against the index forms it was read off, for every sample."""
-    block, worst = structure.block, 0.0
+    """The matrix form against the index forms it was read off (every sample), and the mean over the samples of
+    the forms against the block of the Hessian itself (less lambda I), in the parameter's C order."""
+    block, read_off, whole = structure.block, 0.0, 0.0
     for point in at:
+        mean = 0.0
         for sample in range(3):
             outer = _index_matrix(graph, block.outer_factor, block.outer, point.values, sample, sizes)
-            want = outer
-            if isinstance(fact.rhs, sp.KroneckerProduct):
+            got = _evaluate(graph, structure.outer, point.values, sample, sizes)
+            read_off = max(read_off, float(np.abs(got - outer).max()))
+            if structure.inner is not None:
                 inner = _index_matrix(graph, block.inner_factor, block.inner, point.values, sample, sizes)
-                want = np.kron(outer, inner)
-            got = _evaluate(graph, fact.rhs, point.values, sample, sizes)
-            worst = max(worst, float(np.abs(got - want).max()))
-    return worst < 1e-9, f"largest difference from the index form {worst:.1e}"
+                form = _evaluate(graph, structure.inner, point.values, sample, sizes)
+                read_off = max(read_off, float(np.abs(form - inner).max()))
+                got = np.kron(form, got)  # C order: the first index outermost
+            mean = mean + got / 3
+        actual = _block(point, structure) - float(structure.strength) * np.eye(np.shape(mean)[0])
+        whole = max(whole, float(np.abs(mean - actual).max()))
+    return max(read_off, whole) < 1e-9, f"largest difference from the index forms {read_off:.1e}, from H {whole:.1e}"
 
 
 def _semidefinite(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
@@ -111,8 +110,13 @@ def _covariance(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[boo
 
 
 def _convex(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
-    lowest = min(float(np.linalg.eigvalsh(_block(p, structure)).min()) for p in at)
-    return lowest > -TOLERANCE, f"smallest eigenvalue of the mean block {lowest:.3g}"
+    """The block less lambda I (the L2 term's) has no eigenvalue below zero."""
+    strength = float(structure.strength)
+    lowest = min(float(np.linalg.eigvalsh(_block(p, structure)).min()) - strength for p in at)
+    return (
+        lowest > -TOLERANCE,
+        f"smallest eigenvalue of the mean block{' less lambda I' if strength else ''} {lowest:.3g}",
+    )
 
 
 def _definite(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
@@ -129,8 +133,10 @@ def _null(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str
     rng = np.random.default_rng(7)
     for point in at:
         value = np.asarray(point.arrays[name], dtype=float)
-        # the same u_i added to every class's entry of row i (a vector c 1 for a one-index parameter)
-        shift = np.broadcast_to(rng.normal(size=(*value.shape[:-1], 1)), value.shape)
+        # the same number added all along the null axis (u_i to every class's entry of row i; c 1 for a vector)
+        shape = list(value.shape)
+        shape[structure.null_axis] = 1
+        shift = np.broadcast_to(rng.normal(size=shape), value.shape)
         direction = np.zeros(point.hessian.shape[0])
         start, stop = point.offsets[name]
         direction[start:stop] = np.ravel(shift)
@@ -174,7 +180,9 @@ def _evaluate(graph: Graph, expr: sp.Basic, values: dict, sample: int, sizes: di
         batched = graph.node(expr.name).kind != "parameter"
         return np.reshape(array[sample] if batched else array, (-1, 1))
     if isinstance(expr, sp.OneMatrix):
-        return np.ones((_length(expr.shape[0], sizes), 1))
+        return np.ones((_length(graph, expr.shape[0], sizes), 1))
+    if isinstance(expr, sp.Identity):
+        return np.eye(_length(graph, expr.shape[0], sizes))
     if isinstance(expr, sp.DiagMatrix):
         return np.diag(np.ravel(_evaluate(graph, expr.args[0], values, sample, sizes)))
     if isinstance(expr, sp.Transpose):
@@ -202,8 +210,8 @@ def _evaluate(graph: Graph, expr: sp.Basic, values: dict, sample: int, sizes: di
     raise ValueError(f"no numbers for the matrix form {expr}")
 
 
-def _length(size: sp.Expr, sizes: dict) -> int:
-    return int(size.xreplace({sp.Symbol(k): v for k, v in sizes.items()}))
+def _length(graph: Graph, size: sp.Expr, sizes: dict) -> int:
+    return int(size.xreplace({s: sizes[s.name] for s in graph.sizes}))
 
 
 def _index_matrix(graph: Graph, factor: sp.Expr, pair: tuple, values: dict, sample: int, sizes: dict) -> np.ndarray:

@@ -17,7 +17,7 @@ import sympy as sp
 from derive.core.derivation import FACTOR
 from derive.graph.backprop import Backprop
 from derive.graph.graph import Graph, Node
-from derive.printing.latex import equation, index_range, latex
+from derive.printing.latex import equation, index_range, latex, statement
 from derive.render.document.steps import Tex, explained
 
 
@@ -203,18 +203,11 @@ def second_order(graph: Graph, seconds, arrays: dict, sizes: dict, lr: float, gr
         "steps_equation": rf"\theta_{{\text{{Newton}}}} = {numbers(newton)}, \qquad"
         rf" \theta_{{\text{{GD}}}} = {numbers(start - lr * gradient)}",
         "claims": [_claim(c) for c in claims(graph, seconds, sizes)],
-        "matrix": numbers(matrix),
         "size": matrix.shape[0],
         "eigenvalues": ", ".join(f"{v:.4g}" for v in np.linalg.eigvalsh(matrix)),
-        "newton": numbers(newton),
-        "gd": numbers(start - lr * gradient),
         "lr": f"{lr:g}",
         "order": ", ".join(p.key for p in graph.parameters),
     }
-
-
-#: a fact's relation in LaTeX (derive.graph.structure)
-RELATIONS = {"=": "=", "psd": r"\succeq 0", "pd": r"\succ 0"}
 
 
 def _claim(claim) -> dict:
@@ -223,8 +216,7 @@ def _claim(claim) -> dict:
     found = {"text": claim.text, "holds": claim.holds, "detail": claim.detail, "statement": None, "steps": []}
     fact = claim.fact
     if fact is not None:
-        right = f" {latex(fact.rhs)}" if fact.relation == "=" else ""
-        found["statement"] = f"{latex(fact.lhs)} {RELATIONS[fact.relation]}{right}"
+        found["statement"] = statement(fact)
         found["why"] = explained(fact, Tex())
         found["name"] = fact.name
         found["steps"] = [equation(step.lhs, step.rhs) for step in fact.steps]

@@ -482,6 +482,7 @@ def test_the_generated_hessian_is_finite_at_extreme_logits_and_checks_directions
     rng = np.random.default_rng(0)
     W, b, x, P = rng.normal(size=(4, 3)), np.zeros(3), rng.normal(size=(20, 4)) * 1e3, np.eye(3)[rng.integers(0, 3, 20)]
     assert np.all(np.isfinite(module.hessian(W, b, x, P)))
+    assert all(np.all(np.isfinite(p)) for p in module.hvp(W, b, x, P, np.ones((4, 3)), np.ones(3)))
     with pytest.raises(ValueError, match=r"v_W has shape \(3, 3\), W \(4, 3\)"):
         module.hvp(W, b, x, P, np.zeros((3, 3)), np.zeros(3))
 

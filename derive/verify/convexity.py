@@ -23,6 +23,19 @@ from derive.verify.network_proof import written_out
 #: eigenvalues above minus this count as non-negative (rounding of a sum of products)
 TOLERANCE = 1e-10
 
+#: numbers below this in size are rounding: shown as 0, so that what is printed does not depend on the BLAS
+SHOWN = 1e-12
+
+
+def shown(value: float, digits: str = ".3g") -> str:
+    """A number as the checks print it: 0 (|x| < 1e-12) for rounding noise, else to ``digits``."""
+    return "0" if abs(value) < SHOWN else format(value, digits)
+
+
+def below(value: float) -> str:
+    """A difference that should be zero: "< 1e-12", or its size."""
+    return "< 1e-12" if value < SHOWN else f"{value:.1e}"
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -55,7 +68,7 @@ def claims(graph: Graph, seconds, sizes: dict[str, int], points: int = 3) -> lis
     smallest = min(float(np.linalg.eigvalsh(p.hessian).min()) for p in at)
     convex = smallest > -TOLERANCE
     text = "the whole Hessian is positive semi-definite at the points" if convex else "the Hessian is indefinite"
-    found.append(Claim(text, True, f"smallest eigenvalue {smallest:.3g} over {points} random points"))
+    found.append(Claim(text, True, f"smallest eigenvalue {shown(smallest)} over {points} random points"))
     return found
 
 
@@ -88,7 +101,9 @@ def _matrix_form(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bo
             mean = mean + got / 3
         actual = _block(point, structure) - float(structure.strength) * np.eye(np.shape(mean)[0])
         whole = max(whole, float(np.abs(mean - actual).max()))
-    return max(read_off, whole) < 1e-9, f"largest difference from the index forms {read_off:.1e}, from H {whole:.1e}"
+    return max(
+        read_off, whole
+    ) < 1e-9, f"largest difference from the index forms {below(read_off)}, from H {below(whole)}"
 
 
 def _semidefinite(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
@@ -97,7 +112,7 @@ def _semidefinite(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[b
         for p in at
         for n in range(3)
     )
-    return lowest > -TOLERANCE, f"smallest eigenvalue over the samples {lowest:.3g}"
+    return lowest > -TOLERANCE, f"smallest eigenvalue over the samples {shown(lowest)}"
 
 
 def _covariance(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
@@ -106,7 +121,7 @@ def _covariance(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[boo
         float(np.abs(_evaluate(graph, fact.lhs, p.values, n, sizes).sum(axis=1)).max()) for p in at for n in range(3)
     )
     derived = bool(fact.steps) and fact.steps[-1].rhs == 0
-    return holds and rows < 1e-12 and derived, f"{detail}; largest row sum {rows:.1e}"
+    return holds and rows < 1e-12 and derived, f"{detail}; largest row sum {below(rows)}"
 
 
 def _convex(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
@@ -115,14 +130,14 @@ def _convex(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, s
     lowest = min(float(np.linalg.eigvalsh(_block(p, structure)).min()) - strength for p in at)
     return (
         lowest > -TOLERANCE,
-        f"smallest eigenvalue of the mean block{' less lambda I' if strength else ''} {lowest:.3g}",
+        f"smallest eigenvalue of the mean block{' less lambda I' if strength else ''} {shown(lowest)}",
     )
 
 
 def _definite(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
     lowest = min(float(np.linalg.eigvalsh(_block(p, structure)).min()) for p in at)
     strength = float(structure.strength)
-    return lowest >= strength - 1e-9, f"smallest eigenvalue of the block {lowest:.4g} >= {strength:g}"
+    return lowest >= strength - 1e-9, f"smallest eigenvalue of the block {shown(lowest, '.4g')} >= {strength:g}"
 
 
 def _null(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str]:
@@ -145,9 +160,11 @@ def _null(graph, structure: Structure, fact: Fact, at, sizes) -> tuple[bool, str
         _, after = forward(graph, {**point.arrays, name: value + shift})
         penalty = strength / 2 * (np.sum((value + shift) ** 2) - np.sum(value**2))
         moved = max(moved, float(np.abs(after - before - penalty).max()))
-    detail = f"largest entry of H v {worst:.1e}; the loss moved by {moved:.1e}"
+    detail = f"largest entry of H v {below(worst)}; the loss moved by {below(moved)}"
     if strength:
-        detail = f"largest entry of H v - {strength:g} v {worst:.1e}; the loss moved by {moved:.1e} beyond the L2 term"
+        detail = (
+            f"largest entry of H v - {strength:g} v {below(worst)}; the loss moved by {below(moved)} beyond the L2 term"
+        )
     return worst < 1e-9 and moved < 1e-9, detail
 
 

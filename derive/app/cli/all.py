@@ -73,6 +73,8 @@ ARTEFACTS: dict[str, Callable[[], str | bytes]] = {
     "derivation.pdf": partial(needs, tex_compiler, documents.seed_pdf, SEED),
     "derivation.md": partial(documents.seed_document, "md", SEED),
     **_model_documents(),
+    "models/softmax-hessian.tex": partial(documents.hessian_document, "tex", SEED),
+    "models/softmax-hessian.md": partial(documents.hessian_document, "md", SEED),
     "models/mlp.tex": partial(documents.network_document, "tex", "mlp"),
     "models/mlp.md": partial(documents.network_document, "md", "mlp"),
     **{name: partial(code.module_text, *spec) for name, spec in code.MODULES.items()},

@@ -157,3 +157,15 @@ def network_document(kind: str, name: str = "mlp") -> str:
     from derive.graph import library
 
     return documents.render_network(kind, documents.network_context(library.builtin(name)))
+
+
+def hessian_document(kind: str, options: ModelOptions) -> str:
+    """What ``derive latex --hessian`` or ``derive markdown --hessian`` writes with the model's options alone: the
+    seed's document ending with the section of second derivatives (output/models/softmax-hessian.tex and .md)."""
+    from derive.graph import library
+    from derive.graph.addons import with_l2
+
+    model, constants = options.configure()
+    graph = library.builtin(options.name) if options.l2 is None else with_l2(library.builtin(options.name), options.l2)
+    example = worked(model, constants, sample(model), lr=documents.DOCUMENT_LR)
+    return documents.render(kind, documents.context(model, example, constants=constants, hessian_graph=graph))

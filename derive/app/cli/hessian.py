@@ -90,7 +90,9 @@ def check_line(graph, seconds, args: argparse.Namespace) -> str:
     numeric = network.hessian_by_differences(graph, backprop(graph, not args.exact), arrays)
     error = float(np.max(np.abs(derived - numeric)) / (np.max(np.abs(numeric)) + 1e-12))
     eigenvalues = np.linalg.eigvalsh((derived + derived.T) / 2)
-    shown = ", ".join(f"{v:.3g}" for v in eigenvalues)
+    from derive.verify.convexity import shown as number
+
+    shown = ", ".join(number(v) for v in eigenvalues)
     return (
         f"checked at a random point ({', '.join(f'{k} = {v}' for k, v in sizes.items())}, 3 samples): "
         f"{derived.shape[0]}x{derived.shape[1]} Hessian, largest relative difference from finite differences of the "

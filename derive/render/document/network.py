@@ -19,6 +19,7 @@ from derive.graph.backprop import Backprop
 from derive.graph.graph import Graph, Node
 from derive.printing.latex import equation, index_range, latex, statement
 from derive.render.document.steps import Tex, explained
+from derive.verify.convexity import SHOWN, shown
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ def results(bp: Backprop) -> tuple[dict, ...]:
 
 def numbers(value) -> str:
     """A vector or matrix of numbers as a LaTeX bmatrix (6 significant digits)."""
-    array = np.atleast_1d(np.asarray(value, dtype=float)) + 0.0
+    array = np.atleast_1d(np.asarray(value, dtype=float))
+    array = np.where(np.abs(array) < SHOWN, 0.0, array) + 0.0  # rounding noise is 0, whatever the BLAS
     rows = array[None, :] if array.ndim == 1 else array
     body = r" \\ ".join(" & ".join(f"{v:.6g}" for v in row) for row in rows)
     return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
@@ -204,7 +206,7 @@ def second_order(graph: Graph, seconds, arrays: dict, sizes: dict, lr: float, gr
         rf" \theta_{{\text{{GD}}}} = {numbers(start - lr * gradient)}",
         "claims": [_claim(c) for c in claims(graph, seconds, sizes)],
         "size": matrix.shape[0],
-        "eigenvalues": ", ".join(f"{v:.4g}" for v in np.linalg.eigvalsh(matrix)),
+        "eigenvalues": ", ".join(shown(v, ".4g") for v in np.linalg.eigvalsh(matrix)),
         "lr": f"{lr:g}",
         "order": ", ".join(p.key for p in graph.parameters),
     }

@@ -505,13 +505,15 @@ def test_the_l2_add_on_for_a_graph():
         with_l2(library.builtin("logistic"), 0.1)
 
 
-def test_newton_on_iris_reaches_a_tiny_gradient_in_few_iterations():
+@pytest.mark.parametrize("solver", ["hessian", "cg"])
+def test_newton_on_iris_reaches_a_tiny_gradient_in_few_iterations(solver):
+    """With the generated Hessian (8 iterations) or conjugate gradient on the generated hvp (12)."""
     pytest.importorskip("sklearn", reason="scikit-learn (the train extra) is not installed")
     from derive.app.network_training import train_newton
     from derive.graph.addons import with_l2
 
-    result = train_newton(with_l2(library.builtin("softmax"), 0.01), "species", gd_epochs=300)
-    assert result.iterations <= 20 and result.grad_norms[-1] < 1e-8
+    result = train_newton(with_l2(library.builtin("softmax"), 0.01), "species", gd_epochs=300, solver=solver)
+    assert result.iterations <= 20 and result.grad_norms[-1] < 1e-8 and result.as_dict()["solver"] == solver
     assert result.gd_grad_norms[-1] > 1e-4 and result.test_accuracy >= 0.95
     assert set(result.as_dict()) >= {"iterations", "loss", "grad_norm", "accuracy"}
 
@@ -525,6 +527,9 @@ def test_derive_train_method_newton(tmp_path, capsys):
     assert main(argv) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["iterations"] <= 20 and data["grad_norm"] < 1e-8 and plot.read_bytes()[:4] == b"\x89PNG"
+    assert data["solver"] == "hessian"  # auto: 15 parameters
+    assert main([*argv, "--solver", "cg"]) == 0
+    assert json.loads(capsys.readouterr().out)["solver"] == "cg"
     assert main(["train", "--method", "lbfgs"]) == 2
     assert "--method lbfgs trains over a dataset" in capsys.readouterr().err
 

@@ -206,6 +206,10 @@ def network_plot(result: NetworkResult, format: str = "png") -> bytes:
 #: Newton stops when the gradient's norm falls below this, or after this many iterations
 NEWTON_TOLERANCE, NEWTON_ITERATIONS = 1e-8, 50
 
+#: the step's solvers: the generated Hessian (a linear solve), or conjugate gradient on the generated hvp (no
+#: matrix: for many parameters); "auto" takes the Hessian up to DIRECT_LIMIT parameters
+SOLVERS, DIRECT_LIMIT = ("auto", "hessian", "cg"), 2000
+
 
 @dataclass(frozen=True)
 class NewtonResult:
@@ -218,6 +222,7 @@ class NewtonResult:
     gd_grad_norms: tuple[float, ...]
     train_accuracy: float
     test_accuracy: float
+    solver: str = "hessian"
 
     @property
     def iterations(self) -> int:
@@ -231,14 +236,18 @@ class NewtonResult:
             "grad_norm": self.grad_norms[-1],
             "accuracy": self.test_accuracy,
             "train_accuracy": self.train_accuracy,
+            "solver": self.solver,
             "losses": list(self.losses),
             "grad_norms": list(self.grad_norms),
         }
 
 
-def train_newton(graph: Graph, task: str = "species", gd_epochs: int = 3000, lr: float = LR) -> NewtonResult:
-    """Damped Newton from zeros with the generated Hessian (a backtracking line search; a shift where the Hessian
-    is not positive definite), until the gradient's norm is below NEWTON_TOLERANCE; and gradient descent."""
+def train_newton(
+    graph: Graph, task: str = "species", gd_epochs: int = 3000, lr: float = LR, solver: str = "auto"
+) -> NewtonResult:
+    """Damped Newton with the generated Hessian, or conjugate gradient on the generated hvp (``solver``; a
+    backtracking line search; a shift where the Hessian is not positive definite), until the gradient's norm is
+    below NEWTON_TOLERANCE; and gradient descent from the same start."""
     features, labels, prediction = roles(graph)
     spec = TASKS[task]
     data = load(spec)
@@ -249,7 +258,9 @@ def train_newton(graph: Graph, task: str = "species", gd_epochs: int = 3000, lr:
     ordered = [inputs[n.name] for n in graph.inputs]
     names = [p.name for p in graph.parameters]
     start = initial_like(params)  # gradient descent from the same start
-    losses, norms = _newton(module, params, names, ordered)
+    if solver == "auto":
+        solver = "hessian" if sum(np.size(v) for v in params.values()) <= DIRECT_LIMIT else "cg"
+    losses, norms = _newton(module, params, names, ordered, _hessian_step if solver == "hessian" else _cg_step)
     gd_norms = _gradient_descent_norms(module, start, names, ordered, gd_epochs, lr)
     score = _accuracy(graph, features, labels, prediction, params, len(spec.class_names))
     return NewtonResult(
@@ -260,6 +271,7 @@ def train_newton(graph: Graph, task: str = "species", gd_epochs: int = 3000, lr:
         tuple(gd_norms),
         score(data.X_train, data.y_train),
         score(data.X_test, data.y_test),
+        solver,
     )
 
 
@@ -280,8 +292,9 @@ def _unflat(vector: np.ndarray, params: dict, names: list[str]) -> dict:
     return out
 
 
-def _newton(module, params: dict, names: list[str], inputs: list) -> tuple[list[float], list[float]]:
-    """Newton steps in place on ``params``: the losses and gradient norms before each step and at the end."""
+def _newton(module, params: dict, names: list[str], inputs: list, solve) -> tuple[list[float], list[float]]:
+    """Newton steps in place on ``params`` (each from ``solve``): the losses and gradient norms before each step
+    and at the end."""
     losses, norms = [], []
     for _ in range(NEWTON_ITERATIONS + 1):
         loss, *grads = module.loss_and_grad(*(params[n] for n in names), *inputs)
@@ -290,12 +303,44 @@ def _newton(module, params: dict, names: list[str], inputs: list) -> tuple[list[
         norms.append(float(np.linalg.norm(gradient)))
         if norms[-1] < NEWTON_TOLERANCE or len(losses) > NEWTON_ITERATIONS:
             break
-        hessian = module.hessian(*(params[n] for n in names), *inputs)
-        lowest = float(np.linalg.eigvalsh(hessian).min())
-        shift = max(0.0, 1e-10 - lowest)
-        step = np.linalg.lstsq(hessian + shift * np.eye(len(gradient)), -gradient, rcond=None)[0]
+        step = solve(module, params, names, inputs, gradient)
         params.update(_line_search(module, params, names, inputs, loss, gradient, step))
     return losses, norms
+
+
+def _hessian_step(module, params: dict, names: list[str], inputs: list, gradient) -> np.ndarray:
+    """H p = -g with the generated Hessian, shifted to be positive definite where it is not."""
+    hessian = module.hessian(*(params[n] for n in names), *inputs)
+    shift = max(0.0, 1e-10 - float(np.linalg.eigvalsh(hessian).min()))
+    return np.linalg.lstsq(hessian + shift * np.eye(len(gradient)), -gradient, rcond=None)[0]
+
+
+def _cg_step(module, params: dict, names: list[str], inputs: list, gradient) -> np.ndarray:
+    """H p = -g by conjugate gradient on the generated hvp (no matrix), stopped at a relative residual of
+    min(0.5, sqrt|g|) |g| (inexact Newton) or at a direction of non-positive curvature (then the steepest
+    descent step when it is the first)."""
+    current = [params[n] for n in names]
+
+    def product(vector: np.ndarray) -> np.ndarray:
+        return _flat(module.hvp(*current, *inputs, *_unflat(vector, params, names).values()))
+
+    size = float(np.linalg.norm(gradient))
+    tolerance = min(0.5, np.sqrt(size)) * size
+    step, residual = np.zeros_like(gradient), -gradient
+    direction = residual.copy()
+    for _ in range(len(gradient)):
+        curved = product(direction)
+        curvature = float(direction @ curved)
+        if curvature <= 0:
+            return step if step.any() else -gradient
+        alpha = float(residual @ residual) / curvature
+        step = step + alpha * direction
+        new = residual - alpha * curved
+        if np.linalg.norm(new) < tolerance:
+            return step
+        direction = new + float(new @ new) / float(residual @ residual) * direction
+        residual = new
+    return step
 
 
 def _line_search(module, params: dict, names: list[str], inputs: list, loss: float, gradient, step) -> dict:

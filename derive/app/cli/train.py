@@ -64,6 +64,13 @@ def _train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="--method newton's report (default text)"
     )
+    parser.add_argument(
+        "--solver",
+        choices=("auto", "hessian", "cg"),
+        default="auto",
+        help="--method newton's step: the generated hessian, or conjugate gradient on the generated hvp"
+        " (default auto: the hessian up to 2000 parameters)",
+    )
     train_data.add_options(parser)  # --data PATH.zarr: training over a dataset on disk (issue 16)
 
 
@@ -140,14 +147,15 @@ def train_newton_from_args(args: argparse.Namespace) -> int:
     graph = shipped_graph_from_args(args)
     plot = args.plot or Path(f"train_newton_{graph.name}_{args.task}.png")
     writable_folder(plot.parent)
-    result = train_newton(graph, args.task, args.epochs or 3000, args.lr or 0.05)
+    result = train_newton(graph, args.task, args.epochs or 3000, args.lr or 0.05, args.solver)
     if args.format == "json":
         print(json.dumps(result.as_dict()))
     else:
         for n, (loss, norm) in enumerate(zip(result.losses, result.grad_norms, strict=True)):
             print(f"iteration {n:2d}: loss {loss:.12f}, |gradient| {norm:.3e}")
         print(
-            f"Newton: |gradient| {result.grad_norms[-1]:.1e} after {result.iterations} iterations; gradient descent"
+            f"Newton ({result.solver}): |gradient| {result.grad_norms[-1]:.1e} after {result.iterations} iterations;"
+            " gradient descent"
             f" (lr {args.lr or 0.05:g}): {result.gd_grad_norms[-1]:.1e} after {len(result.gd_grad_norms)} epochs;"
             f" accuracy: training {result.train_accuracy:.1%}, test {result.test_accuracy:.1%}"
         )

@@ -230,8 +230,8 @@ def _bases(expr: sp.Expr) -> set:
 def shared_products(graph: Graph, tensor, exprs: list[sp.Expr]) -> tuple[tuple[tuple[str, str], ...], list]:
     """Products of the same input with a parameter and with its direction (Sum_i x_i W_ij and Sum_i x_i v_W_ij)
     made in one pass over the samples, ``prod_x_W, prod_x_v_W = np.split(([W | v_W].T @ x.T).T, 2, axis=1)``:
-    the statements, and ``exprs`` with each such sum replaced by its name (prod_x_W_j).  Reading x (N d numbers) is what
-    such a product costs; made apart, x is read once for each."""
+    the statements, and ``exprs`` with each such sum replaced by its name (prod_x_W_j).  Reading x (N d numbers)
+    is what such a product costs; made apart, x is read once for each."""
     owners = {p.base: p.name for p in graph.parameters} | {direction(p): p.name for p in graph.parameters}
     found: dict[tuple, dict] = {}
     for expr in exprs:

@@ -1,15 +1,16 @@
 """Second derivatives: the engine differentiates its own first-derivative closed forms through the same graph.
 
-For each pair of parameters (p, q), q at or after p in the file's order, the closed form dH/dp_I (its error
-signals written out: x_i (a_j - P_j) for softmax regression) is the quantity backpropagated: the walk of
-:mod:`derive.graph.backprop` runs from it back through the definitions to q, whose indices take the second
-names (features i -> l, classes j -> k, hidden units h -> m), with the same rules: SymPy differentiates each
-local definition (the softmax Jacobian a_k (delta_jk - a_j) comes out as a named step), deltas are collapsed,
-sums split and factored.  For softmax regression this gives
+For each pair of parameters (p, q), q at or after p in the file's order, the closed form dH/dp_I (x_i delta_j
+for softmax regression) is the quantity backpropagated: the walk of :mod:`derive.graph.backprop` runs from it
+back through the error signals (taken as definitions: delta_j = a_j - P_j) and the definitions to q, whose
+indices take the second names (features i -> l, classes j -> k, hidden units h -> m), with the same rules: SymPy
+differentiates each local definition (the softmax Jacobian a_k (delta_jk - a_j) comes out as a named step),
+deltas are collapsed, sums split and factored; a last step factors the polynomial (each sum held as one
+quantity), so the perceptron's blocks keep its signals and 1 - g_h^2.  For softmax regression this gives
 
     d2H/dW_ij/dW_lk = x_i x_l a_j (delta_jk - a_k)
 
-whose matrix form is (diag(a) - a a^T) (x) x x^T.  Nothing is typed in.
+whose matrix form is (diag(a) - a a^T) (x) x x^T (:mod:`derive.graph.structure`).  Nothing is typed in.
 """
 
 from __future__ import annotations

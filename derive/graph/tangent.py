@@ -10,11 +10,12 @@ so the engine gets it without a second derivative per pair of parameters: each d
     d_c_K = Sum_I dc_K/dv_I  d_v_I    (d_v is v_W for a parameter W),
 
 with each local derivative differentiated by SymPy and reduced by the same named rules as
-backpropagation (:func:`derive.graph.backprop.reductions`).  Then each parameter's part of H v is the
-tangent of its own closed form.  For softmax regression, z_j = Sum_i W_ij x_i + b_j and a = softmax(z):
+backpropagation (:func:`derive.graph.backprop.reductions`).  The error signals are swept after the
+definitions (delta_h's tangent from delta_j's), and each parameter's part of H v is the tangent of its own
+closed form.  For softmax regression, z_j = Sum_i W_ij x_i + b_j and a = softmax(z):
 
     d_z_j = Sum_i x_i v_W_ij + v_b_j,    d_a_j = a_j d_z_j - a_j Sum_k a_k d_z_k,
-    (H v)_W_ij = x_i d_a_j  (averaged over the samples),
+    d_delta_j = d_a_j Sum_k P_k,    (H v)_W_ij = x_i d_delta_j  (averaged over the samples),
 
 one product with the inputs per pass, where contracting the 4-index block d2H/dW_ij/dW_lk with v_W makes
 an (N, K, K) array.  The tests hold it to the Hessian's own blocks: ``hvp`` equals ``hessian @ v``.
@@ -81,8 +82,8 @@ def _at(base: sp.Basic, indices: tuple) -> sp.Expr:
 
 
 def tangents(graph: Graph, assume: bool = False) -> Tangents:
-    """Every definition's tangent and every parameter's part of H v (from the closed forms of
-    :func:`derive.graph.backprop.backprop` with the error signals written out)."""
+    """Every definition's and error signal's tangent, and every parameter's part of H v: the tangent of its
+    closed form from :func:`derive.graph.backprop.backprop`, in terms of the signals and theirs."""
     return _tangents(graph, bool(assume))
 
 

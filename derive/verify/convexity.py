@@ -1,10 +1,12 @@
 """The structure of a Hessian, fact by fact (:mod:`derive.graph.structure`), each checked with numbers.
 
-At a few random points of three samples each: a matrix form agrees with the index form it was read off
-(every sample); a factor said positive semi-definite has no eigenvalue below zero (every sample); the rows of
-a covariance sum to zero; the block of the mean Hessian is positive semi-definite (convex); a null direction
-leaves the loss unchanged and H times it is zero; an L2 block has no eigenvalue below lambda.  Last, the whole
-Hessian's smallest eigenvalue: convex at the points, or indefinite (the perceptron).
+At a few random points of three samples each: a matrix form agrees with the index forms it was read off (every
+sample) and, averaged over the samples, with the Hessian's own block (less the L2 term's lambda I); a factor said
+positive semi-definite has no eigenvalue below zero (every sample), and a covariance's rows sum to zero; the block
+less lambda I is positive semi-definite (convex); a null direction (the same number added along its axis) leaves
+the loss unchanged but for the L2 term, and H times it is lambda times it; with an L2 term the block has no
+eigenvalue below lambda.  Last, the whole Hessian's smallest eigenvalue: convex at the points, or indefinite (the
+perceptron).  Rounding (below 1e-12) prints as 0.
 """
 
 from __future__ import annotations

@@ -704,3 +704,39 @@ def test_delta_in_a_claim_must_name_one_signal(tmp_path, capsys):
     path.write_text(deep)
     assert main(["check", "--model-file", str(path), "--wrt", "U", "g_h*delta_k"]) == 2
     assert "delta over k could be several signals" in capsys.readouterr().err
+
+
+MULTILABEL = """\
+name = "multilabel"
+title = "independent logistic outputs"
+[indices]
+i = "d"
+j = "K"
+[inputs]
+x_i = "feature i"
+y_j = "label j in [0, 1]"
+[parameters]
+W_ij = "weight"
+b_j = "bias"
+[definitions]
+z_j = "sum_i(W_ij*x_i) + b_j"
+s_j = "sigmoid(z_j)"
+[loss]
+H = "-sum_j(y_j*log(s_j) + (1 - y_j)*log(1 - s_j))"
+"""
+
+
+def test_a_vector_of_sigmoids_gets_the_signal_s_minus_y_and_stays_finite():
+    """The quotient s (1 - s) (-y/s + (1 - y)/(1 - s)) cancels once the sums are collapsed: no 1/(1 - s) in the
+    generated code, so the gradient and hvp stay finite at logits of 40 (they were NaN)."""
+    from derive.app.code import load_module, network_module_source
+
+    graph = read(MULTILABEL)
+    bp = backprop(graph)
+    assert [equation(s.ref, s.value) for s in bp.signals] == ["delta_j = s_j - y_j"]
+    module = load_module(network_module_source(graph, hessian=True), "multilabel_grad")
+    W, b, x, y = np.zeros((2, 2)), np.array([40.0, 0.0]), np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]])
+    _, grad_W, grad_b = module.loss_and_grad(W, b, x, y)
+    np.testing.assert_allclose(grad_W, [[grad_b[0], grad_b[1]], [0.0, 0.0]], atol=1e-15)
+    np.testing.assert_allclose(grad_b, [-1 / (1 + np.exp(40.0)), 0.5], rtol=1e-12, atol=1e-15)  # s = 1 in float64
+    assert all(np.all(np.isfinite(p)) for p in module.hvp(W, b, x, y, np.ones((2, 2)), np.ones(2)))

@@ -247,6 +247,8 @@ def reductions(graph: Graph, indices: Indices, assume: bool) -> tuple[Rule, Rule
         only_when(rules.RULES["split_sum"], _has_sum),
         rules.RULES["collapse_delta"],
         indices.in_range(),
+        # again once the sums are gone: s_j (1 - s_j) (-y_j/s_j + (1 - y_j)/(1 - s_j)) -> s_j - y_j
+        only_when(rules.RULES["cancel"], _has_quotient),
         rules.RULES["factor_out_of_sum"],
         *assumed,
         rules.RULES["factor"],

@@ -212,7 +212,9 @@ def test_the_section_follows_l2_and_lr(tmp_path, capsys):
     penalised = section(document(tmp_path, capsys, "markdown", "--l2", "0.01", "--hessian"))
     assert r"\begin{bmatrix} 0.745562 & -0.735562 & 0.154855" in penalised  # + lambda on the weights' diagonal
     assert r"\delta_{il} \delta_{jk}" in penalised
-    assert "learning rate 0.5:" in section(document(tmp_path, capsys, "markdown", "--lr", "0.5", "--hessian"))
+    assert "learning rate 0.5, the parameters" in section(
+        document(tmp_path, capsys, "markdown", "--lr", "0.5", "--hessian")
+    )
 
 
 def test_the_section_is_exact_when_the_labels_do_not_sum_to_one(tmp_path, capsys):

@@ -156,7 +156,12 @@ def test_derive_hessian_for_a_model_file_and_bad_sizes(tmp_path, capsys):
     assert main(["hessian", "--model-file", str(path)]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "d2H/dw_i/dw_l = mu*x_i*x_l"
     assert main(["hessian", "--check", "--sizes", "d=9,K=2"]) == 2
-    assert "each 1..6" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "--sizes d=9: each size of --check is 1..6" in captured.err and captured.out == ""  # before any output
+    assert main(["hessian", "--check", "--sizes", "d=2,Q=3"]) == 2
+    assert "softmax has no size Q (its sizes: d, K)" in capsys.readouterr().err
+    assert main(["hessian", "--sizes", "d=2"]) == 2
+    assert "--sizes sizes the random point of --check: add --check" in capsys.readouterr().err
 
 
 SOFTMAX_FACTS = ["kronecker_form", "covariance", "gram", "convex", "null_direction"]
@@ -565,6 +570,7 @@ def test_derive_check_hessian(argv, code, shown, capsys):
         (["--wrt", "V", "x_i"], "--wrt names one parameter or a pair of softmax's: W,W, W,b, b,b"),
         (["x_i*x_q"], "index 'q' is not declared"),
         (["x_i*a_m"], "index 'm' is not declared"),
+        (["--wrt", "b,W", "x_l*a_j"], "--wrt b,W: name the pair in the file's order, --wrt W,b"),
     ],
 )
 def test_derive_check_hessian_refuses_with_one_line(argv, message, capsys):
@@ -597,3 +603,15 @@ def test_documents_with_the_second_derivatives(tmp_path, capsys):
     assert r"\theta_{\text{Newton}}" in md and r"\section{Second derivatives}" in (tmp_path / "softmax.tex").read_text()
     if options:
         assert (tmp_path / "softmax.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_the_exact_check_draws_labels_that_do_not_sum_to_one(capsys):
+    """--exact --check evaluates the Sum_k P_k factor where it is not 1 (and every fact still holds)."""
+    arrays = network.random_arrays(library.builtin("softmax"), {"d": 2, "K": 3}, batch=3, seed=1, exact=True)
+    assert np.all((arrays["P"] >= 0) & (arrays["P"] <= 1)) and not np.allclose(arrays["P"].sum(axis=1), 1)
+    assert main(["hessian", "--exact", "--check", "--sizes", "d=2,K=3"]) == 0
+    exact = capsys.readouterr().out
+    assert main(["hessian", "--check", "--sizes", "d=2,K=3"]) == 0
+    assumed = capsys.readouterr().out
+    eigenvalues = [next(line for line in out.splitlines() if line.startswith("checked")) for out in (exact, assumed)]
+    assert eigenvalues[0] != eigenvalues[1] and "FAILS" not in exact

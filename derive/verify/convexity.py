@@ -58,10 +58,10 @@ class _Point:
     offsets: dict
 
 
-def claims(graph: Graph, seconds, sizes: dict[str, int], points: int = 3) -> list[Claim]:
-    """Every fact of every block with a structure, checked at ``points`` random points of 3 samples each, then
-    the smallest eigenvalue of the whole Hessian."""
-    at = [_point(graph, seconds, sizes, seed) for seed in range(points)]
+def claims(graph: Graph, seconds, sizes: dict[str, int], points: int = 3, exact: bool = False) -> list[Claim]:
+    """Every fact of every block with a structure, checked at ``points`` random points of 3 samples each (with
+    ``exact``, labels that need not sum to one), then the smallest eigenvalue of the whole Hessian."""
+    at = [_point(graph, seconds, sizes, seed, exact) for seed in range(points)]
     found = []
     for structure in structures(graph, seconds):
         for fact in structure.facts:
@@ -74,8 +74,8 @@ def claims(graph: Graph, seconds, sizes: dict[str, int], points: int = 3) -> lis
     return found
 
 
-def _point(graph: Graph, seconds, sizes: dict, seed: int) -> _Point:
-    arrays = random_arrays(graph, sizes, 3, seed)
+def _point(graph: Graph, seconds, sizes: dict, seed: int, exact: bool = False) -> _Point:
+    arrays = random_arrays(graph, sizes, 3, seed, exact)
     values, _ = forward(graph, arrays)
     offsets, total = {}, 0
     for p in graph.parameters:

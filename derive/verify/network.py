@@ -113,8 +113,11 @@ def check(graph: Graph, bp: Backprop, arrays: dict[str, np.ndarray], rtol: float
     }
 
 
-def random_arrays(graph: Graph, sizes: dict[str, int], batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs (a batch) and parameters at ``sizes``; labels that look like labels (one-hot rows)."""
+def random_arrays(
+    graph: Graph, sizes: dict[str, int], batch: int = 1, seed: int = 0, exact: bool = False
+) -> dict[str, np.ndarray]:
+    """Random inputs (a batch) and parameters at ``sizes``; labels that look like labels (one-hot rows), or with
+    ``exact`` labels in [0, 1] that need not sum to one (where the file's assumption is not made)."""
     rng = np.random.default_rng(seed)
     arrays = {}
     for node in graph.parameters:
@@ -124,7 +127,8 @@ def random_arrays(graph: Graph, sizes: dict[str, int], batch: int = 1, seed: int
     for node in graph.inputs:
         if graph.assumptions and any(a.lhs.has(node.base) for a in graph.assumptions) and node.indices:
             shape = arrays[node.name].shape
-            arrays[node.name] = np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
+            labels = np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
+            arrays[node.name] = rng.uniform(0.0, 1.0, shape) if exact else labels
     return arrays
 
 

@@ -187,9 +187,14 @@ def check_second(text: str, args: argparse.Namespace) -> int:
     names = (args.wrt or graph.parameters[0].name).split(",")
     names = names * 2 if len(names) == 1 else names
     seconds = {(s.first.name, s.second.name): s for s in second_derivatives(graph, assume=not args.exact)}
-    second = seconds.get(tuple(names)) or seconds.get(tuple(reversed(names)))
+    second = seconds.get(tuple(names))
+    pairs = ", ".join(f"{a},{b}" for a, b in seconds)
+    if second is None and len(names) == 2 and tuple(reversed(names)) in seconds:
+        raise InputError(
+            f"--wrt {args.wrt}: name the pair in the file's order, --wrt {names[1]},{names[0]} (the claim is"
+            f" d2H/d{names[1]}/d{names[0]}, its second indices the second parameter's)"
+        )
     if second is None or len(names) != 2:
-        pairs = ", ".join(f"{a},{b}" for a, b in seconds)
         raise InputError(f"--wrt names one parameter or a pair of {graph.name}'s: {pairs}")
     claim = read_second_claim(graph, second.first, second.second, graph.node(second.second.name), text)
     verdict = judge_second(graph, second, claim)

@@ -30,7 +30,9 @@ def _hessian_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check", action="store_true", help="the Hessian at a random point against finite differences, its eigenvalues"
     )
-    parser.add_argument("--sizes", type=sizes_option, metavar="d=2,K=3", help="sizes of --check (default 2 each)")
+    parser.add_argument(
+        "--sizes", type=sizes_option, metavar="d=2,K=3", help="sizes of --check's random point (default 2 each, 1..6)"
+    )
     parser.add_argument("--seed", type=positive_int(10**6), default=1, help="the random point of --check")
 
 
@@ -41,6 +43,10 @@ def cmd_hessian(args: argparse.Namespace) -> int:
     from derive.render.report import steps_report
 
     graph = shipped_graph_from_args(args)
+    if args.sizes is not None and not args.check:
+        raise InputError("--sizes sizes the random point of --check: add --check")
+    if args.check:
+        check_sizes(graph, args)  # before anything is printed
     seconds = second_derivatives(graph, assume=not args.exact)
     for second in seconds:
         if args.steps:
@@ -66,14 +72,20 @@ def structure(graph, seconds, args: argparse.Namespace):
     """The convexity argument's claims, each checked with numbers (derive.verify.convexity)."""
     from derive.verify.convexity import claims
 
-    return claims(graph, seconds, check_sizes(graph, args))
+    return claims(graph, seconds, check_sizes(graph, args), exact=args.exact)
 
 
 def check_sizes(graph, args: argparse.Namespace) -> dict[str, int]:
     """The sizes of --check: 2 for each unless --sizes says, each 1..6."""
     sizes = {s.name: 2 for s in graph.sizes} | (args.sizes or {})
-    if set(sizes) != {s.name for s in graph.sizes} or not all(1 <= v <= 6 for v in sizes.values()):
-        raise InputError(f"--sizes names sizes of {graph.name} ({', '.join(s.name for s in graph.sizes)}), each 1..6")
+    known = ", ".join(s.name for s in graph.sizes)
+    for name, value in sizes.items():
+        if name not in known.split(", "):
+            raise InputError(f"--sizes: {graph.name} has no size {name} (its sizes: {known})")
+        if not 1 <= value <= 6:
+            raise InputError(
+                f"--sizes {name}={value}: each size of --check is 1..6 (the Hessian is checked entry by entry)"
+            )
     return sizes
 
 
@@ -85,7 +97,7 @@ def check_line(graph, seconds, args: argparse.Namespace) -> str:
     from derive.verify import network
 
     sizes = check_sizes(graph, args)
-    arrays = network.random_arrays(graph, sizes, batch=3, seed=args.seed)
+    arrays = network.random_arrays(graph, sizes, batch=3, seed=args.seed, exact=args.exact)
     derived = network.hessian_matrix(graph, seconds, arrays)
     numeric = network.hessian_by_differences(graph, backprop(graph, not args.exact), arrays)
     error = float(np.max(np.abs(derived - numeric)) / (np.max(np.abs(numeric)) + 1e-12))

@@ -207,6 +207,7 @@ def second_order(graph: Graph, seconds, arrays: dict, sizes: dict, lr: float, gr
         "claims": [_claim(c) for c in claims(graph, seconds, sizes)],
         "size": matrix.shape[0],
         "eigenvalues": ", ".join(shown(v, ".4g") for v in np.linalg.eigvalsh(matrix)),
+        "indefinite": bool(np.linalg.eigvalsh(matrix).min() < -SHOWN),
         "lr": f"{lr:g}",
         "order": ", ".join(p.key for p in graph.parameters),
     }

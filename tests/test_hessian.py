@@ -501,7 +501,7 @@ def test_the_l2_add_on_for_a_graph():
     from derive.graph.addons import with_l2
 
     graph = with_l2(library.builtin("softmax"), 0.1)
-    assert lines(graph)[0] == "d2H/dW_ij/dW_lk = delta_il*delta_jk/10 + a_j*x_i*x_l*delta_jk - a_j*a_k*x_i*x_l"
+    assert lines(graph)[0] == "d2H/dW_ij/dW_lk = (delta_jk - a_k)*a_j*x_i*x_l + delta_il*delta_jk/10"
     assert [f"{text(r)}" for _, r in backprop(graph).results] == ["W_ij/10 + x_i*delta_j", "delta_j"]
     arrays = network.random_arrays(graph, {"d": 2, "K": 3}, batch=4, seed=3)
     eigenvalues = np.linalg.eigvalsh(network.hessian_matrix(graph, second_derivatives(graph), arrays))
@@ -542,7 +542,7 @@ def test_derive_train_method_newton(tmp_path, capsys):
 def test_derive_hessian_l2(capsys):
     assert main(["hessian", "--l2", "0.1"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert first == "d2H/dW_ij/dW_lk = delta_il*delta_jk/10 + a_j*x_i*x_l*delta_jk - a_j*a_k*x_i*x_l"
+    assert first == "d2H/dW_ij/dW_lk = (delta_jk - a_k)*a_j*x_i*x_l + delta_il*delta_jk/10"
     assert main(["hessian", "--model", "logistic", "--l2", "0.1"]) == 2
     assert "no weight matrix" in capsys.readouterr().err
 
@@ -615,3 +615,13 @@ def test_the_exact_check_draws_labels_that_do_not_sum_to_one(capsys):
     assumed = capsys.readouterr().out
     eigenvalues = [next(line for line in out.splitlines() if line.startswith("checked")) for out in (exact, assumed)]
     assert eigenvalues[0] != eigenvalues[1] and "FAILS" not in exact
+
+
+def test_the_factored_forms_keep_a_ridge_apart_and_write_one_minus_first():
+    from derive.graph.addons import with_l2
+    from tests.test_model_files import MULTILABEL
+
+    assert lines(with_l2(library.builtin("softmax"), 0.1))[0] == (
+        "d2H/dW_ij/dW_lk = (delta_jk - a_k)*a_j*x_i*x_l + delta_il*delta_jk/10"
+    )
+    assert lines(read(MULTILABEL))[2] == "d2H/db_j/db_k = (1 - s_j)*s_j*delta_jk"

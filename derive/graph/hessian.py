@@ -133,9 +133,19 @@ def _differentiate(
 def _factor_polynomial(expr: sp.Expr) -> sp.Expr:
     """The block factored as a polynomial in the model's quantities, each sum held as one quantity, with
     (u + 1)(u - 1) written as the tanh derivative's 1 - u^2; kept only when shorter (a product stays as it is)."""
-    held = {s: sp.Dummy() for s in sorted(expr.atoms(sp.Sum), key=sp.default_sort_key)}
-    factored = _squares(sp.factor(expr.xreplace(held))).xreplace({d: s for s, d in held.items()})
+    ridge = [t for t in sp.Add.make_args(expr) if _ridge(t)]  # an L2 term's lambda delta_il delta_jk stays apart
+    rest = sp.Add(*(t for t in sp.Add.make_args(expr) if not _ridge(t)))
+    held = {s: sp.Dummy() for s in sorted(rest.atoms(sp.Sum), key=sp.default_sort_key)}
+    factored = _one_minus(_squares(sp.factor(rest.xreplace(held)))).xreplace({d: s for s, d in held.items()})
+    factored = sp.Add(*ridge, factored)
     return factored if sp.count_ops(factored) < sp.count_ops(expr) else expr
+
+
+def _ridge(term: sp.Expr) -> bool:
+    """A number times Kronecker deltas alone: lambda delta_il delta_jk."""
+    coefficient, deltas = term.as_independent(sp.KroneckerDelta)
+    factors = sp.Mul.make_args(deltas)
+    return coefficient.is_number and deltas != 1 and all(isinstance(f, sp.KroneckerDelta) for f in factors)
 
 
 def _squares(expr: sp.Expr) -> sp.Expr:
@@ -150,6 +160,19 @@ def _squares(expr: sp.Expr) -> sp.Expr:
             rest.remove(plus)
             rest.remove(u - 1)
             return (1 - u**2) * -sp.Mul(*rest)
+    return expr
+
+
+def _one_minus(expr: sp.Expr) -> sp.Expr:
+    """-(u - 1) c -> (1 - u) c: sigma (1 - sigma), not -(sigma - 1) sigma."""
+    if not isinstance(expr, sp.Mul) or not expr.could_extract_minus_sign():
+        return expr
+    coefficient, factors = expr.as_coeff_mul()
+    for factor in factors:
+        if isinstance(factor, sp.Add) and len(factor.args) == 2 and -1 in factor.args:
+            rest = list(factors)
+            rest.remove(factor)
+            return -coefficient * (1 - (factor + 1)) * sp.Mul(*rest)
     return expr
 
 

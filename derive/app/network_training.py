@@ -206,9 +206,9 @@ def network_plot(result: NetworkResult, format: str = "png") -> bytes:
 #: Newton stops when the gradient's norm falls below this, or after this many iterations
 NEWTON_TOLERANCE, NEWTON_ITERATIONS = 1e-8, 50
 
-#: the step's solvers: the generated Hessian (a linear solve), or conjugate gradient on the generated hvp (no
-#: matrix: for many parameters); "auto" takes the Hessian up to DIRECT_LIMIT parameters
-SOLVERS, DIRECT_LIMIT = ("auto", "hessian", "cg"), 2000
+#: solver "auto" takes the generated Hessian (a linear solve) up to this many parameters, conjugate gradient on the
+#: generated hvp (no matrix) past it
+DIRECT_LIMIT = 2000
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,7 @@ def cmd_hessian(args: argparse.Namespace) -> int:
     graph = shipped_graph_from_args(args)
     if args.sizes is not None and not args.check:
         raise InputError("--sizes sizes the random point of --check: add --check")
-    if args.check:
-        check_sizes(graph, args)  # before anything is printed
+    sizes = check_sizes(graph, args) if args.check else None  # before anything is printed
     seconds = second_derivatives(graph, assume=not args.exact)
     for second in seconds:
         if args.steps:
@@ -61,27 +60,27 @@ def cmd_hessian(args: argparse.Namespace) -> int:
         used = "; ".join(a.text for a in graph.assumptions)
         print(f"exact: {used} not assumed" if args.exact else f"assuming {used}; --exact drops the assumption")
     if args.check:
-        print(check_line(graph, seconds, args))
-        for claim in structure(graph, seconds, args):
+        print(check_line(graph, seconds, sizes, args))
+        for claim in structure(graph, seconds, sizes, args):
             mark = "holds" if claim.holds else "FAILS"
             print(f"  [{mark}] {claim.text} ({claim.detail})")
     return 0
 
 
-def structure(graph, seconds, args: argparse.Namespace):
+def structure(graph, seconds, sizes: dict[str, int], args: argparse.Namespace):
     """The convexity argument's claims, each checked with numbers (derive.verify.convexity)."""
     from derive.verify.convexity import claims
 
-    return claims(graph, seconds, check_sizes(graph, args), exact=args.exact)
+    return claims(graph, seconds, sizes, exact=args.exact)
 
 
 def check_sizes(graph, args: argparse.Namespace) -> dict[str, int]:
     """The sizes of --check: 2 for each unless --sizes says, each 1..6."""
     sizes = {s.name: 2 for s in graph.sizes} | (args.sizes or {})
-    known = ", ".join(s.name for s in graph.sizes)
+    known = [s.name for s in graph.sizes]
     for name, value in sizes.items():
-        if name not in known.split(", "):
-            raise InputError(f"--sizes: {graph.name} has no size {name} (its sizes: {known})")
+        if name not in known:
+            raise InputError(f"--sizes: {graph.name} has no size {name} (its sizes: {', '.join(known)})")
         if not 1 <= value <= 6:
             raise InputError(
                 f"--sizes {name}={value}: each size of --check is 1..6 (the Hessian is checked entry by entry)"
@@ -89,14 +88,13 @@ def check_sizes(graph, args: argparse.Namespace) -> dict[str, int]:
     return sizes
 
 
-def check_line(graph, seconds, args: argparse.Namespace) -> str:
+def check_line(graph, seconds, sizes: dict[str, int], args: argparse.Namespace) -> str:
     """The numeric check of --check: finite differences of the gradient, symmetry, eigenvalues."""
     import numpy as np
 
     from derive.graph.backprop import backprop
     from derive.verify import network
 
-    sizes = check_sizes(graph, args)
     arrays = network.random_arrays(graph, sizes, batch=3, seed=args.seed, exact=args.exact)
     derived = network.hessian_matrix(graph, seconds, arrays)
     numeric = network.hessian_by_differences(graph, backprop(graph, not args.exact), arrays)

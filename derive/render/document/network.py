@@ -18,7 +18,7 @@ from derive.core.derivation import FACTOR
 from derive.graph.backprop import Backprop
 from derive.graph.graph import Graph, Node
 from derive.printing.latex import equation, index_range, latex, statement
-from derive.render.document.steps import Tex, explained
+from derive.render.document.steps import Line, Tex, explained, lines
 from derive.verify.convexity import SHOWN, shown
 
 
@@ -30,21 +30,12 @@ class Row:
 
 
 @dataclass(frozen=True)
-class NumberedLine:
-    number: int
-    lhs: str
-    rhs: str
-    equation: str
-    justification: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
 class Part:
     """The steps of one derivative in the backward walk: a local derivative, or dH/d(node)."""
 
     title: str
     local: bool
-    lines: tuple[NumberedLine, ...]
+    lines: tuple[Line, ...]
 
 
 def notation(graph: Graph) -> tuple[Row, ...]:
@@ -73,17 +64,7 @@ def parts(bp: Backprop) -> tuple[Part, ...]:
 
 
 def _part(run: list, start: int, tex: Tex) -> Part:
-    lines = tuple(
-        NumberedLine(
-            start + n,
-            tex(s.lhs) if n == 0 or s.lhs != run[n - 1].lhs else "",
-            tex(s.rhs),
-            tex(s.lhs, s.rhs),
-            explained(s, tex),
-        )
-        for n, s in enumerate(run)
-    )
-    return Part(latex(run[0].lhs), run[0].kind == FACTOR, lines)
+    return Part(latex(run[0].lhs), run[0].kind == FACTOR, lines(run, tex, frozenset(), start, ""))
 
 
 def matrix_form(node: Node, result: sp.Expr, names: dict | None = None) -> str:
